@@ -1,0 +1,90 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend import __version__
+from backend.errors import AppError
+from backend.migrations import upgrade_database
+from backend.redis_client import make_async_redis
+from backend.routes import datasets, health, models, progress, runs
+from backend.settings import get_settings
+from backend.uploads import too_large
+from backend.validation import describe_errors
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if get_settings().auto_migrate:
+        upgrade_database()
+    app.state.redis = make_async_redis()
+    yield
+    await app.state.redis.aclose()
+
+
+def error_body(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": title, "detail": detail, **extra}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(_request: Request, exc: AppError) -> JSONResponse:
+        return error_body(exc.status_code, exc.title, exc.message, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        return error_body(422, "Invalid request", describe_errors(exc.errors()), errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return error_body(exc.status_code, detail, detail)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_body(
+            500, "Internal error", "Something went wrong on our side; the error was logged."
+        )
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Market Structure API",
+        version=__version__,
+        description="Latent structure in binary purchase data, fitted on a worker pool.",
+        lifespan=lifespan,
+        debug=settings.api_debug,
+    )
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def refuse_oversized(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Refuse by the declared length before any body is read; the route also counts
+        # while it reads, for chunked uploads that declare nothing.
+        length = request.headers.get("content-length")
+        limit = settings.max_upload_bytes + 64 * 1024  # room for multipart framing
+        if length and length.isdigit() and int(length) > limit:
+            exc = too_large(settings.max_upload_bytes)
+            return error_body(exc.status_code, exc.title, exc.message)
+        return await call_next(request)
+
+    app.include_router(health.router)
+    for router in (datasets.router, runs.router, progress.router, models.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

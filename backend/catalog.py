@@ -1,0 +1,45 @@
+"""Which model types this version serves: their params, result model, queue and a plain description.
+
+The worker side has the matching registry of fit functions (workers.models.REGISTRY); a test
+checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from backend.schemas.common import ModelType
+from backend.schemas.params import LCAParams, ModelParams
+from backend.schemas.results import LCAResult
+
+# Quick fits (EM, SVD, counts) and long sampling go to separate queues so a long NUTS run
+# never blocks a quick LCA.
+QUICK_QUEUE = "fits"
+SAMPLING_QUEUE = "sampling"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    model_type: ModelType
+    title: str
+    description: str
+    params: type[ModelParams]
+    result: type[BaseModel]
+    queue: str = QUICK_QUEUE
+
+
+CATALOG: dict[ModelType, ModelSpec] = {
+    ModelType.lca: ModelSpec(
+        ModelType.lca,
+        "Latent class segments",
+        "Splits households into a few segments, each with its own purchase probabilities.",
+        LCAParams,
+        LCAResult,
+    ),
+}
+
+
+def available_types() -> list[str]:
+    return [m.value for m in CATALOG]

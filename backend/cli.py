@@ -1,0 +1,230 @@
+"""`market-structure` — up | api | worker | ui | migrate.
+
+`up` runs everything on one machine: a private Redis (unless REDIS_URL is set), the SQLite
+file under DATA_DIR (unless DATABASE_URL is set), the API, the worker(s) and the UI. It
+restarts a worker that dies (Dramatiq's master exits when one of its processes is killed) and
+stops every process it started on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from backend.settings import get_settings
+
+UI_ENTRYPOINT = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+
+
+def api_command(host: str, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "backend.app:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+
+
+def worker_command(processes: int, threads: int, queues: list[str] | None = None) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "workers",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+    if queues:
+        command += ["--queues", *queues]
+    return command
+
+
+def ui_command(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(UI_ENTRYPOINT),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from backend.migrations import upgrade_database
+
+    upgrade_database()
+    print(f"Database at {get_settings().resolved_database_url} is up to date.")
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    s = get_settings()
+    return subprocess.call(
+        api_command(args.host or s.api_host, args.port or s.api_port, s.api_workers)
+    )
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    s = get_settings()
+    return subprocess.call(worker_command(s.worker_concurrency, s.worker_threads, args.queues))
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    return subprocess.call(ui_command(args.port or get_settings().ui_port))
+
+
+class Supervisor:
+    """Starts named child processes, restarts them when they die, stops them all at the end."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.commands: dict[str, list[str]] = {}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+
+    def start(self, name: str, command: list[str]) -> None:
+        self.commands[name] = command
+        # Own process group, so stopping reaches the children's children (dramatiq's workers).
+        self.processes[name] = subprocess.Popen(command, env=self.env, start_new_session=True)
+
+    def watch(self) -> None:
+        while not self.stopping:
+            for name, process in list(self.processes.items()):
+                if process.poll() is not None and not self.stopping:
+                    print(
+                        f"[market-structure] {name} exited with {process.returncode}; restarting it.",
+                        flush=True,
+                    )
+                    time.sleep(1)
+                    self.start(name, self.commands[name])
+            time.sleep(0.5)
+
+    def stop_all(self, timeout: float = 15.0) -> None:
+        self.stopping = True
+        for process in self.processes.values():
+            if process.poll() is None:
+                _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def wait_until_healthy(url: str, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def cmd_up(_args: argparse.Namespace) -> int:
+    from backend.embedded_redis import EmbeddedRedis
+    from backend.migrations import upgrade_database
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    embedded: EmbeddedRedis | None = None
+    if not {"redis_url", "redis_host"} & settings.model_fields_set:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        env["REDIS_URL"] = embedded.start()
+    env["DATABASE_URL"] = settings.resolved_database_url
+    env["DATA_DIR"] = str(settings.data_dir)
+    env["API_URL"] = settings.resolved_api_url
+    env["AUTO_MIGRATE"] = "false"  # migrated once, here, before anything else starts
+
+    upgrade_database()
+    supervisor = Supervisor(env)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        supervisor.start(
+            "api", api_command(settings.api_host, settings.api_port, settings.api_workers)
+        )
+        supervisor.start(
+            "worker", worker_command(settings.worker_concurrency, settings.worker_threads)
+        )
+        supervisor.start("ui", ui_command(settings.ui_port))
+        api_ok = wait_until_healthy(f"{settings.resolved_api_url}/live")
+        ui_ok = wait_until_healthy(f"http://127.0.0.1:{settings.ui_port}/_stcore/health")
+        where = "embedded" if embedded else "external"
+        print(
+            "\nMarket Structure is running:\n"
+            f"  App:    http://localhost:{settings.ui_port}{'' if ui_ok else '  (not answering yet)'}\n"
+            f"  API:    {settings.resolved_api_url}/docs{'' if api_ok else '  (not answering yet)'}\n"
+            f"  Redis:  {env.get('REDIS_URL', settings.resolved_redis_url)} ({where})\n"
+            f"  DB:     {settings.resolved_database_url}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        supervisor.watch()
+    except KeyboardInterrupt:
+        print("\n[market-structure] stopping…", flush=True)
+    finally:
+        supervisor.stop_all()
+        if embedded:
+            embedded.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="market-structure", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="everything on one machine").set_defaults(func=cmd_up)
+    api = sub.add_parser("api", help="the HTTP API (uvicorn)")
+    api.add_argument("--host")
+    api.add_argument("--port", type=int)
+    api.set_defaults(func=cmd_api)
+    worker = sub.add_parser("worker", help="Dramatiq worker processes")
+    worker.add_argument("--queues", nargs="*", help="only these queues (default: all)")
+    worker.set_defaults(func=cmd_worker)
+    ui = sub.add_parser("ui", help="the Streamlit app")
+    ui.add_argument("--port", type=int)
+    ui.set_defaults(func=cmd_ui)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

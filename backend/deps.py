@@ -1,0 +1,46 @@
+"""Dependency aliases that keep routes short: a DB session, and a dataset or run loaded or 404."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Path
+from sqlalchemy.orm import Session
+
+from backend.db import get_sessionmaker
+from backend.errors import NotFound
+from backend.orm import Dataset, Run
+
+
+def get_session() -> Iterator[Session]:
+    session = get_sessionmaker()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def load_dataset(session: SessionDep, dataset_id: Annotated[str, Path()]) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound(f"Dataset {dataset_id} does not exist.")
+    return dataset
+
+
+def load_run(session: SessionDep, run_id: Annotated[str, Path()]) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"Run {run_id} does not exist.")
+    return run
+
+
+DatasetDep = Annotated[Dataset, Depends(load_dataset)]
+RunDep = Annotated[Run, Depends(load_run)]

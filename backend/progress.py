@@ -1,0 +1,158 @@
+"""Live progress: the latest snapshot and an event stream per run in Redis, plus cancel flags.
+
+The worker publishes through a throttled `ProgressReporter`; the API reads snapshots (polling)
+and the stream (SSE with resume by event id). Terminal states are also written to the
+database by the worker, so they survive a Redis restart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from backend.redis_client import Keys, get_redis
+from backend.schemas.api import ProgressMessage
+from backend.schemas.common import TERMINAL_PHASES, Phase
+from backend.settings import get_settings
+
+STREAM_MAXLEN = 5000
+
+
+class RunCancelled(Exception):
+    """Raised inside a fit (by the progress reporter) when someone cancelled the run."""
+
+
+class ProgressStore:
+    def __init__(self, client: redis.Redis | None = None, keys: Keys | None = None) -> None:
+        self.client = client or get_redis()
+        self.keys = keys or Keys()
+        self.ttl = get_settings().progress_ttl_seconds
+
+    def publish(self, message: ProgressMessage) -> str:
+        data = message.model_dump_json()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self.keys.progress(message.run_id), data, ex=self.ttl)
+        pipe.xadd(
+            self.keys.events(message.run_id),
+            {"data": data},
+            maxlen=STREAM_MAXLEN,
+            approximate=True,
+        )
+        pipe.expire(self.keys.events(message.run_id), self.ttl)
+        event_id = pipe.execute()[1]
+        return str(event_id)
+
+    def latest(self, run_id: str) -> ProgressMessage | None:
+        raw = self.client.get(self.keys.progress(run_id))
+        return ProgressMessage.model_validate_json(raw) if raw else None
+
+    def request_cancel(self, run_id: str) -> None:
+        self.client.set(self.keys.cancel(run_id), "1", ex=self.ttl)
+
+    def cancel_requested(self, run_id: str) -> bool:
+        return bool(self.client.exists(self.keys.cancel(run_id)))
+
+    def forget(self, run_id: str) -> None:
+        self.client.delete(
+            self.keys.progress(run_id), self.keys.events(run_id), self.keys.cancel(run_id)
+        )
+
+
+def make_message(
+    run_id: str, phase: Phase, progress: float, message: str, **fields: Any
+) -> ProgressMessage:
+    return ProgressMessage(
+        run_id=run_id,
+        phase=phase,
+        progress=min(max(progress, 0.0), 1.0),
+        message=message,
+        updated_at=datetime.now(UTC),
+        **fields,
+    )
+
+
+class ProgressReporter:
+    """The `progress` callable handed to fit functions.
+
+    `reporter(fraction, message, iteration=..., loglik=..., details={...})` publishes at most
+    every `min_interval` seconds (phase changes and `force=True` always go through), computes
+    an ETA from the pace since the phase began, and raises `RunCancelled` once the run was
+    cancelled — checked at most every `cancel_check_interval` seconds, so calling it in a tight
+    loop stays cheap.
+    """
+
+    def __init__(
+        self,
+        store: ProgressStore,
+        run_id: str,
+        *,
+        min_interval: float | None = None,
+        cancel_event: threading.Event | None = None,
+        cancel_check_interval: float = 0.2,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.min_interval = (
+            get_settings().progress_min_interval_seconds if min_interval is None else min_interval
+        )
+        self.cancel_event = cancel_event or threading.Event()
+        self.cancel_check_interval = cancel_check_interval
+        self.started = time.monotonic()
+        self._phase: Phase | None = None
+        self._phase_started = self.started
+        self._phase_start_fraction = 0.0
+        self._last_publish = float("-inf")
+        self._last_cancel_check = float("-inf")
+        self.last_message: ProgressMessage | None = None
+
+    def check_cancelled(self) -> None:
+        now = time.monotonic()
+        if now - self._last_cancel_check >= self.cancel_check_interval:
+            self._last_cancel_check = now
+            if self.store.cancel_requested(self.run_id):
+                self.cancel_event.set()
+        if self.cancel_event.is_set():
+            raise RunCancelled(self.run_id)
+
+    def __call__(
+        self,
+        fraction: float,
+        message: str,
+        *,
+        phase: Phase | str = Phase.fitting,
+        force: bool = False,
+        **fields: Any,
+    ) -> None:
+        phase = Phase(phase)
+        if phase not in TERMINAL_PHASES:
+            self.check_cancelled()
+        now = time.monotonic()
+        if phase != self._phase:
+            self._phase, self._phase_started = phase, now
+            self._phase_start_fraction = fraction
+            force = True
+        if not force and now - self._last_publish < self.min_interval:
+            return
+        self._last_publish = now
+        msg = make_message(
+            self.run_id,
+            phase,
+            fraction,
+            message,
+            eta_seconds=fields.pop("eta_seconds", self._eta(fraction, now)),
+            elapsed_seconds=round(now - self.started, 3),
+            **fields,
+        )
+        self.last_message = msg
+        self.store.publish(msg)
+
+    def _eta(self, fraction: float, now: float) -> float | None:
+        done = fraction - self._phase_start_fraction
+        spent = now - self._phase_started
+        if done <= 1e-6 or spent < 0.5 or fraction >= 1:
+            return None
+        return round(spent / done * (1.0 - fraction), 1)

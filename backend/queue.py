@@ -1,0 +1,47 @@
+"""The Dramatiq Redis broker, shared by the API (which enqueues by actor name) and the workers.
+
+The API never imports `workers`: it builds a message naming the actor and its queue.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from backend.catalog import QUICK_QUEUE, SAMPLING_QUEUE
+from backend.settings import Settings, get_settings
+
+# One actor per queue, both running the same run executor.
+ACTOR_BY_QUEUE = {QUICK_QUEUE: "fit_run", SAMPLING_QUEUE: "sample_run"}
+
+
+def build_broker(settings: Settings | None = None) -> RedisBroker:
+    settings = settings or get_settings()
+    return RedisBroker(
+        url=settings.resolved_redis_url,
+        namespace=f"{settings.redis_prefix}-dramatiq",
+        # A worker that has not beaten for this long is presumed dead and its unacked
+        # messages are requeued. The run's own DB heartbeat is what guards against running
+        # a run twice, so this only has to be long enough for a busy process to beat.
+        heartbeat_timeout=60_000,
+        maintenance_chance=1000,
+    )
+
+
+@lru_cache
+def get_broker() -> RedisBroker:
+    return build_broker()
+
+
+def enqueue_run(run_id: str, queue_name: str) -> str:
+    message: dramatiq.Message[None] = dramatiq.Message(
+        queue_name=queue_name,
+        actor_name=ACTOR_BY_QUEUE[queue_name],
+        args=(run_id,),
+        kwargs={},
+        options={},
+    )
+    get_broker().enqueue(message)
+    return message.message_id

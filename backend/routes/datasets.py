@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+
+from backend.deps import DatasetDep, SessionDep
+from backend.schemas.api import DatasetList, DatasetOut
+from backend.services import datasets as service
+from backend.uploads import read_limited
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+
+@router.post("", status_code=201, response_model=DatasetOut)
+async def upload_dataset(
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="CSV, XLSX or Parquet; one row per household.")],
+    name: Annotated[str | None, Form()] = None,
+    product_columns: Annotated[
+        str | None, Form(description="Comma-separated product columns to check now (optional).")
+    ] = None,
+) -> DatasetOut:
+    content = await read_limited(file)
+    products = (
+        [c.strip() for c in product_columns.split(",") if c.strip()] if product_columns else None
+    )
+    dataset = service.create_dataset(
+        session, content, filename=file.filename, name=name, product_columns=products
+    )
+    session.commit()
+    return service.dataset_out(dataset, preview=True)
+
+
+@router.get("", response_model=DatasetList)
+def list_datasets(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DatasetList:
+    items, total = service.list_datasets(session, limit, offset)
+    return DatasetList(
+        items=[service.dataset_out(d) for d in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{dataset_id}", response_model=DatasetOut)
+def get_dataset(dataset: DatasetDep) -> DatasetOut:
+    return service.dataset_out(dataset, preview=True)
+
+
+@router.delete("/{dataset_id}", status_code=204)
+def delete_dataset(
+    session: SessionDep, dataset: DatasetDep, force: Annotated[bool, Query()] = False
+) -> Response:
+    service.delete_dataset(session, dataset, force=force)
+    return Response(status_code=204)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from backend import __version__
+from backend.catalog import available_types
+from backend.db import get_engine
+from backend.redis_client import get_redis
+from backend.schemas.api import HealthOut
+
+router = APIRouter(tags=["health"])
+
+
+def database_ok() -> bool:
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def redis_ok() -> bool:
+    try:
+        return bool(get_redis().ping())
+    except Exception:
+        return False
+
+
+@router.get("/health", response_model=HealthOut)
+def health() -> HealthOut:
+    db, rd = database_ok(), redis_ok()
+    return HealthOut(
+        status="healthy" if db and rd else "degraded",
+        version=__version__,
+        database_connected=db,
+        redis_connected=rd,
+        models=available_types(),
+    )
+
+
+@router.get("/ready")
+def ready() -> JSONResponse:
+    db, rd = database_ok(), redis_ok()
+    body = {"ready": db and rd, "database_connected": db, "redis_connected": rd}
+    return JSONResponse(body, status_code=200 if db and rd else 503)
+
+
+@router.get("/live")
+def live() -> dict[str, str]:
+    return {"status": "alive"}

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from backend.catalog import CATALOG
+from backend.schemas.api import ModelInfo
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+@router.get("", response_model=list[ModelInfo])
+def list_models() -> list[ModelInfo]:
+    return [
+        ModelInfo(
+            model_type=spec.model_type.value,
+            title=spec.title,
+            description=spec.description,
+            queue=spec.queue,
+            params_schema=spec.params.model_json_schema(),
+            result_schema=spec.result.model_json_schema(),
+        )
+        for spec in CATALOG.values()
+    ]

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from backend.deps import RunDep, SessionDep
+from backend.schemas.api import (
+    ClusteringOut,
+    ClusteringRequest,
+    RunCreate,
+    RunList,
+    RunOut,
+    RunUpdate,
+)
+from backend.schemas.common import ModelType, RunStatus
+from backend.services import runs as service
+from backend.services.clustering import cluster_products
+from backend.services.ingest import from_parquet
+from backend.services.tables import result_tables
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+@router.post("", status_code=202, response_model=RunOut)
+def submit_run(session: SessionDep, body: RunCreate) -> RunOut:
+    return service.run_out(service.create_run(session, body))
+
+
+@router.get("", response_model=RunList)
+def list_runs(
+    session: SessionDep,
+    status: RunStatus | None = None,
+    model_type: ModelType | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunList:
+    items, total = service.list_runs(
+        session,
+        status=status.value if status else None,
+        model_type=model_type.value if model_type else None,
+        limit=limit,
+        offset=offset,
+    )
+    return RunList(
+        items=[service.run_out(r) for r in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{run_id}", response_model=RunOut)
+def get_run(run: RunDep) -> RunOut:
+    return service.run_out(run)
+
+
+@router.patch("/{run_id}", response_model=RunOut)
+def update_run(session: SessionDep, run: RunDep, body: RunUpdate) -> RunOut:
+    return service.run_out(service.update_run(session, run, body))
+
+
+@router.get("/{run_id}/results")
+def get_results(run: RunDep) -> dict[str, Any]:
+    service.require_completed(run)
+    assert run.result is not None
+    return run.result.result
+
+
+@router.get("/{run_id}/assignments")
+def get_assignments(
+    session: SessionDep, run: RunDep, format: Literal["csv", "parquet"] = "csv"
+) -> Response:
+    artifact = service.get_artifact(session, run, "assignments")
+    if format == "parquet":
+        return Response(
+            artifact.data,
+            media_type="application/vnd.apache.parquet",
+            headers={"Content-Disposition": f'attachment; filename="assignments_{run.id}.parquet"'},
+        )
+    csv = from_parquet(artifact.data).to_csv(index=False)
+    return Response(
+        csv,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="assignments_{run.id}.csv"'},
+    )
+
+
+@router.get("/{run_id}/export")
+def export_run(session: SessionDep, run: RunDep) -> Response:
+    service.require_completed(run)
+    assert run.result is not None
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("run.json", service.run_out(run).model_dump_json(indent=2))
+        archive.writestr("results.json", json.dumps(run.result.result, indent=2))
+        for name, table in result_tables(run.model_type, run.result.result).items():
+            archive.writestr(f"{name}.csv", table.to_csv(index=False))
+        for artifact in run.artifacts:
+            archive.writestr(f"{artifact.name}.parquet", artifact.data)
+            archive.writestr(
+                f"{artifact.name}.csv", from_parquet(artifact.data).to_csv(index=False)
+            )
+    return Response(
+        buffer.getvalue(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="run_{run.id}.zip"'},
+    )
+
+
+@router.post("/{run_id}/clustering", response_model=ClusteringOut)
+def cluster_run(run: RunDep, body: ClusteringRequest) -> ClusteringOut:
+    service.require_completed(run)
+    assert run.result is not None
+    return cluster_products(run.id, run.model_type, run.result.result, body)
+
+
+@router.post("/{run_id}/cancel", response_model=RunOut)
+def cancel_run(session: SessionDep, run: RunDep) -> RunOut:
+    return service.run_out(service.cancel_run(session, run))
+
+
+@router.delete("/{run_id}", status_code=204)
+def delete_run(session: SessionDep, run: RunDep) -> Response:
+    service.delete_run(session, run)
+    return Response(status_code=204)

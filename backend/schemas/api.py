@@ -1,0 +1,163 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.schemas.common import ModelType, Phase, RunStatus
+
+
+class ColumnProfile(BaseModel):
+    name: str
+    dtype: str
+    kind: str = Field(description="binary, numeric, categorical or empty")
+    is_binary: bool
+    n_missing: int
+    n_unique: int
+    prevalence: float | None = Field(None, description="Share of 1s among non-missing cells.")
+    examples: list[Any] = Field(default_factory=list, description="A few non-0/1 values.")
+
+
+class DatasetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    filename: str | None
+    file_format: str
+    sha256: str
+    size_bytes: int
+    n_rows: int
+    n_columns: int
+    columns: list[ColumnProfile]
+    created_at: datetime
+    preview: list[dict[str, Any]] | None = None
+
+
+class DatasetList(BaseModel):
+    items: list[DatasetOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class InlineData(BaseModel):
+    """The original backend's way to send data with the run: a base64 CSV."""
+
+    csv_base64: str = Field(min_length=1)
+    filename: str | None = None
+    covariate_column_names: list[str] | None = None
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_type: ModelType
+    name: str | None = Field(None, max_length=255)
+    description: str | None = Field(None, max_length=10_000)
+    params: dict[str, Any] = Field(default_factory=dict)
+    dataset_id: str | None = None
+    data: InlineData | None = None
+    product_columns: list[str] | None = Field(
+        None, description="Defaults to every 0/1 column that is not the ID or a covariate."
+    )
+    covariate_columns: list[str] | None = None
+    id_column: str | None = None
+
+
+class RunUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=255)
+    description: str | None = Field(None, max_length=10_000)
+
+
+class RunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    description: str | None
+    model_type: str
+    status: RunStatus
+    params: dict[str, Any]
+    dataset_id: str
+    product_columns: list[str]
+    covariate_columns: list[str]
+    id_column: str | None
+    queue_name: str
+    progress: float
+    progress_message: str | None
+    error: str | None
+    cancel_requested: bool
+    attempts: int
+    data_hash: str | None
+    library_versions: dict[str, str] | None
+    fit_summary: dict[str, Any] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None = None
+
+
+class RunList(BaseModel):
+    items: list[RunOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ProgressMessage(BaseModel):
+    """One progress snapshot, as published to Redis and served over HTTP and SSE."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    phase: Phase
+    progress: float = Field(ge=0, le=1)
+    message: str
+    eta_seconds: float | None = None
+    updated_at: datetime
+    iteration: int | None = None
+    loglik: float | None = None
+    elapsed_seconds: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelInfo(BaseModel):
+    model_type: str
+    title: str
+    description: str
+    queue: str
+    params_schema: dict[str, Any]
+    result_schema: dict[str, Any]
+
+
+class ClusteringRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = Field("kmeans", pattern="^(kmeans|hierarchical)$")
+    n_clusters: int | None = Field(None, ge=2, le=100)
+    max_k: int = Field(8, ge=2, le=100)
+    linkage_method: str = Field("ward", pattern="^(ward|complete|average|single)$")
+    random_state: int = 0
+
+
+class ClusteringOut(BaseModel):
+    run_id: str
+    method: str
+    n_clusters: int
+    labels: dict[str, int]
+    silhouette_score: float | None
+    scores_by_k: dict[int, float] = Field(default_factory=dict)
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+    database_connected: bool
+    redis_connected: bool
+    models: list[str]

@@ -1,0 +1,1 @@
+"""Business logic behind the routes. Raises backend.errors, never HTTPException."""

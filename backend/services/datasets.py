@@ -1,0 +1,153 @@
+"""Datasets: store an upload, list, fetch, delete; check a run's column choice against one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.errors import Conflict, InvalidInput
+from backend.orm import Dataset, Run
+from backend.schemas.api import ColumnProfile, DatasetOut
+from backend.schemas.common import RunStatus
+from backend.services.ingest import format_values, from_parquet, parse_table, to_parquet
+from backend.settings import get_settings
+
+PREVIEW_ROWS = 20
+
+
+def create_dataset(
+    session: Session,
+    content: bytes,
+    *,
+    filename: str | None,
+    name: str | None = None,
+    product_columns: list[str] | None = None,
+) -> Dataset:
+    parsed = parse_table(content, filename, min_rows=get_settings().min_rows)
+    if product_columns is not None:
+        resolve_product_columns(parsed.columns, product_columns)
+    elif sum(c.is_binary for c in parsed.columns) < 2:
+        raise InvalidInput(
+            "The file has fewer than 2 columns with only 0/1 values; product columns must be "
+            "0/1 (1 = bought). " + _describe_non_binary(parsed.columns)
+        )
+    dataset = Dataset(
+        name=name or filename or "dataset",
+        filename=filename,
+        file_format=parsed.file_format,
+        sha256=parsed.sha256,
+        size_bytes=parsed.size_bytes,
+        n_rows=len(parsed.frame),
+        n_columns=len(parsed.frame.columns),
+        columns=[c.model_dump() for c in parsed.columns],
+        data=to_parquet(parsed.frame),
+    )
+    session.add(dataset)
+    session.flush()
+    return dataset
+
+
+def _describe_non_binary(columns: list[ColumnProfile]) -> str:
+    bad = [c for c in columns if not c.is_binary][:3]
+    return " ".join(
+        f'Column "{c.name}" has values other than 0/1: {format_values(c.examples)}.'
+        for c in bad
+        if c.examples
+    )
+
+
+def resolve_product_columns(
+    columns: list[ColumnProfile],
+    product_columns: list[str] | None,
+    *,
+    exclude: list[str] | None = None,
+) -> list[str]:
+    """The run's product columns: named ones checked to be 0/1, or every 0/1 column."""
+    by_name = {c.name: c for c in columns}
+    exclude = exclude or []
+    if product_columns is None:
+        chosen = [c.name for c in columns if c.is_binary and c.name not in exclude]
+    else:
+        unknown = [n for n in product_columns if n not in by_name]
+        if unknown:
+            raise InvalidInput(
+                f"Unknown product column(s): {format_values(unknown)}. "
+                f"The dataset has: {format_values(list(by_name)[:30])}."
+            )
+        dupes = sorted({n for n in product_columns if product_columns.count(n) > 1})
+        if dupes:
+            raise InvalidInput(f"Product column(s) listed twice: {format_values(dupes)}.")
+        overlap = [n for n in product_columns if n in exclude]
+        if overlap:
+            raise InvalidInput(
+                f"Column(s) {format_values(overlap)} cannot be both a product and the ID or a covariate."
+            )
+        for name in product_columns:
+            column = by_name[name]
+            if column.kind == "empty":
+                raise InvalidInput(f'Column "{name}" is empty (every value is missing).')
+            if not column.is_binary:
+                raise InvalidInput(
+                    f'Column "{name}" has values other than 0/1: {format_values(column.examples)}. '
+                    "Product columns must be 0/1 (1 = bought)."
+                )
+        chosen = list(product_columns)
+    if len(chosen) < 2:
+        raise InvalidInput(
+            f"At least 2 product columns (0/1) are needed; got {len(chosen)}"
+            + (f": {format_values(chosen)}." if chosen else ".")
+        )
+    return chosen
+
+
+def check_other_columns(columns: list[ColumnProfile], names: list[str], role: str) -> None:
+    known = {c.name for c in columns}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InvalidInput(f"Unknown {role} column(s): {format_values(unknown)}.")
+
+
+def list_datasets(session: Session, limit: int, offset: int) -> tuple[list[Dataset], int]:
+    total = session.scalar(select(func.count()).select_from(Dataset)) or 0
+    items = session.scalars(
+        select(Dataset).order_by(Dataset.created_at.desc()).limit(limit).offset(offset)
+    ).all()
+    return list(items), total
+
+
+def load_frame(dataset: Dataset, columns: list[str] | None = None) -> Any:
+    return from_parquet(dataset.data, columns)
+
+
+def dataset_out(dataset: Dataset, *, preview: bool = False) -> DatasetOut:
+    out = DatasetOut.model_validate(dataset)
+    if preview:
+        frame = load_frame(dataset).head(PREVIEW_ROWS)
+        out.preview = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return out
+
+
+def delete_dataset(session: Session, dataset: Dataset, *, force: bool) -> None:
+    active = session.scalar(
+        select(func.count())
+        .select_from(Run)
+        .where(Run.dataset_id == dataset.id)
+        .where(Run.status.in_([RunStatus.queued, RunStatus.running]))
+    )
+    users = session.scalar(
+        select(func.count()).select_from(Run).where(Run.dataset_id == dataset.id)
+    )
+    if users and not force:
+        raise Conflict(
+            f"Dataset {dataset.id} is used by {users} run(s)"
+            + (f", {active} of them queued or running" if active else "")
+            + ". Delete those runs first, or pass force=true to delete them with the dataset."
+        )
+    if users:
+        from backend.services.runs import delete_run
+
+        for run in list(dataset.runs):
+            delete_run(session, run)
+    session.delete(dataset)

@@ -1,0 +1,191 @@
+"""Runs: submit (commit, then enqueue), list, cancel, delete, and read their outputs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from datetime import UTC, datetime
+
+import redis
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.catalog import CATALOG, available_types
+from backend.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
+from backend.orm import Artifact, Dataset, Run
+from backend.progress import ProgressStore, make_message
+from backend.queue import enqueue_run
+from backend.schemas.api import ColumnProfile, RunCreate, RunOut, RunUpdate
+from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
+from backend.services.datasets import check_other_columns, create_dataset, resolve_product_columns
+from backend.settings import get_settings
+from backend.validation import describe_validation_error
+
+log = logging.getLogger(__name__)
+
+
+def create_run(session: Session, body: RunCreate) -> Run:
+    spec = CATALOG.get(body.model_type)
+    if spec is None:
+        raise InvalidInput(
+            f'Model type "{body.model_type.value}" is not available in this version; '
+            f"available: {', '.join(available_types())}."
+        )
+    try:
+        params = spec.params.model_validate(body.params)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc, prefix="params")) from exc
+
+    if (body.dataset_id is None) == (body.data is None):
+        raise InvalidInput('Give either "dataset_id" or "data.csv_base64", not both or neither.')
+    covariates = list(body.covariate_columns or [])
+    if body.data is not None:
+        dataset = _dataset_from_inline(session, body)
+        covariates = covariates or list(body.data.covariate_column_names or [])
+    else:
+        found = session.get(Dataset, body.dataset_id)
+        if found is None:
+            raise NotFound(f"Dataset {body.dataset_id} does not exist.")
+        dataset = found
+
+    profiles = [ColumnProfile.model_validate(c) for c in dataset.columns]
+    others = covariates + ([body.id_column] if body.id_column else [])
+    if body.id_column:
+        check_other_columns(profiles, [body.id_column], "ID")
+    check_other_columns(profiles, covariates, "covariate")
+    products = resolve_product_columns(profiles, body.product_columns, exclude=others)
+
+    run = Run(
+        name=body.name or f"{spec.title} ({params_summary(params.model_dump())})",
+        description=body.description,
+        model_type=body.model_type.value,
+        status=RunStatus.queued.value,
+        params=params.model_dump(mode="json"),
+        dataset_id=dataset.id,
+        product_columns=products,
+        covariate_columns=covariates,
+        id_column=body.id_column,
+        queue_name=spec.queue,
+        progress_message="Waiting for a worker.",
+    )
+    session.add(run)
+    session.commit()  # commit, then enqueue: a worker must find the row.
+    try:
+        ProgressStore().publish(make_message(run.id, Phase.queued, 0.0, "Waiting for a worker."))
+        enqueue_run(run.id, run.queue_name)
+    except redis.RedisError as exc:
+        run.status = RunStatus.failed.value
+        run.error = (
+            f"The run could not be queued because Redis is unreachable ({exc}); submit it again."
+        )
+        run.finished_at = datetime.now(UTC)
+        session.commit()
+        raise ServiceUnavailable(run.error) from exc
+    return run
+
+
+def params_summary(params: dict[str, object]) -> str:
+    keys = [k for k in ("n_classes", "n_factors", "n_components", "n_topics") if k in params]
+    return ", ".join(f"{k}={params[k]}" for k in keys) or "defaults"
+
+
+def _dataset_from_inline(session: Session, body: RunCreate) -> Dataset:
+    assert body.data is not None
+    limit = get_settings().max_upload_bytes
+    if len(body.data.csv_base64) * 3 // 4 > limit:
+        raise PayloadTooLarge(
+            f"data.csv_base64 is larger than the upload limit of {limit // 2**20} MB."
+        )
+    try:
+        content = base64.b64decode(body.data.csv_base64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("data.csv_base64 is not valid base64.") from exc
+    filename = body.data.filename or f"{body.name or 'inline'}.csv"
+    return create_dataset(session, content, filename=filename, name=body.name or filename)
+
+
+def list_runs(
+    session: Session, *, status: str | None, model_type: str | None, limit: int, offset: int
+) -> tuple[list[Run], int]:
+    query = select(Run)
+    if status:
+        query = query.where(Run.status == status)
+    if model_type:
+        query = query.where(Run.model_type == model_type)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(
+        query.order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
+    ).all()
+    return list(items), total
+
+
+def run_out(run: Run) -> RunOut:
+    out = RunOut.model_validate(run)
+    if run.started_at:
+        end = run.finished_at or datetime.now(UTC)
+        out.duration_seconds = round((end - run.started_at).total_seconds(), 3)
+    return out
+
+
+def update_run(session: Session, run: Run, body: RunUpdate) -> Run:
+    if body.name is not None:
+        run.name = body.name
+    if body.description is not None:
+        run.description = body.description
+    session.commit()
+    return run
+
+
+def cancel_run(session: Session, run: Run) -> Run:
+    """A queued run is cancelled at once; a running one is flagged and stops at its next check."""
+    if run.status in TERMINAL_STATUSES:
+        raise Conflict(
+            f"Run {run.id} is already {run.status}; only queued or running runs can be cancelled."
+        )
+    run.cancel_requested = True
+    store = ProgressStore()
+    if run.status == RunStatus.queued:
+        run.status = RunStatus.cancelled.value
+        run.finished_at = datetime.now(UTC)
+        run.progress_message = "Cancelled before it started."
+    session.commit()
+    try:
+        store.request_cancel(run.id)
+        if run.status == RunStatus.cancelled:
+            store.publish(
+                make_message(run.id, Phase.cancelled, run.progress, "Cancelled before it started.")
+            )
+    except redis.RedisError:
+        # The database flag alone is enough: the worker checks it with its heartbeat.
+        log.warning("cancel flag for run %s not written to Redis", run.id)
+    return run
+
+
+def delete_run(session: Session, run: Run) -> None:
+    if run.status not in TERMINAL_STATUSES:
+        cancel_run(session, run)
+    try:
+        ProgressStore().forget(run.id)
+    except redis.RedisError:
+        log.warning("progress of run %s not removed from Redis", run.id)
+    session.delete(run)
+
+
+def require_completed(run: Run) -> None:
+    if run.status != RunStatus.completed:
+        detail = f": {run.error}" if run.error else ""
+        raise Conflict(
+            f"Run {run.id} is {run.status}{detail}; results exist once it has completed."
+        )
+
+
+def get_artifact(session: Session, run: Run, name: str) -> Artifact:
+    require_completed(run)
+    artifact = session.scalar(
+        select(Artifact).where(Artifact.run_id == run.id, Artifact.name == name)
+    )
+    if artifact is None:
+        raise NotFound(f"Run {run.id} has no {name}.")
+    return artifact

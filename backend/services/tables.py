@@ -1,0 +1,60 @@
+"""Per model family: the result's tables (for exports) and its product embedding (for clustering)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backend.errors import Conflict
+
+
+def _lca_tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    classes = result["classes"]
+    profile = pd.DataFrame(
+        np.asarray(result["item_probabilities"]).T, index=result["products"], columns=classes
+    )
+    profile.index.name = "product"
+    summary = pd.DataFrame(
+        {
+            "class": classes,
+            "size": result["class_sizes"],
+            "count": result["class_counts"],
+            "avg_posterior": result["avg_posterior"],
+        }
+    )
+    fit = pd.DataFrame(
+        [{k: result[k] for k in ("loglik", "npar", "aic", "bic", "sabic", "caic", "entropy")}]
+    )
+    return {
+        "class_profile": profile.reset_index(),
+        "classes": summary,
+        "fit": fit,
+        "starts": pd.DataFrame(result["starts"]),
+    }
+
+
+def _lca_embedding(result: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        np.asarray(result["item_probabilities"]).T,
+        index=result["products"],
+        columns=result["classes"],
+    )
+
+
+TABLES: dict[str, Callable[[dict[str, Any]], dict[str, pd.DataFrame]]] = {"lca": _lca_tables}
+EMBEDDINGS: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {"lca": _lca_embedding}
+
+
+def result_tables(model_type: str, result: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    builder = TABLES.get(model_type)
+    return builder(result) if builder else {}
+
+
+def product_embedding(model_type: str, result: dict[str, Any]) -> pd.DataFrame:
+    builder = EMBEDDINGS.get(model_type)
+    if builder is None:
+        raise Conflict(f"Runs of type {model_type} have no product embedding to cluster.")
+    return builder(result)

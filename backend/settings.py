@@ -1,0 +1,94 @@
+"""One settings object for the API, the workers and the CLI, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "production", "test"] = "development"
+
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_debug: bool = False
+    api_workers: int = Field(1, ge=1, le=64)
+    ui_port: int = Field(8501, ge=1, le=65535)
+    # Where the UI (and the CLI's health checks) reach the API.
+    api_url: str | None = None
+
+    # Redis: REDIS_URL wins over the host/port/db/password parts.
+    redis_url: str | None = None
+    redis_host: str = "localhost"
+    redis_port: int = 6379
+    redis_db: int = 0
+    redis_password: str | None = None
+    # Prefix of every key this deployment writes, Dramatiq's namespace included, so several
+    # deployments (or test runs) can share one Redis without seeing each other.
+    redis_prefix: str = "ms"
+
+    # Database: a SQLite file under DATA_DIR unless DATABASE_URL says otherwise.
+    database_url: str | None = None
+    data_dir: Path = Path("./data")
+    auto_migrate: bool = True
+
+    # Workers
+    worker_concurrency: int = Field(1, ge=1, le=256)
+    worker_threads: int = Field(1, ge=1, le=64)
+    job_timeout_seconds: int = Field(6 * 3600, ge=10)
+    # Attempts a run gets when a fit dies of something transient (worker killed, DB outage).
+    max_attempts: int = Field(3, ge=1, le=20)
+    heartbeat_seconds: float = Field(5.0, gt=0)
+
+    # Uploads
+    max_upload_mb: float = Field(200.0, gt=0)
+    min_rows: int = Field(10, ge=2)
+
+    # Progress
+    progress_min_interval_seconds: float = Field(0.25, ge=0)
+    progress_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        return self
+
+    @property
+    def resolved_redis_url(self) -> str:
+        if self.redis_url:
+            return self.redis_url
+        auth = f":{quote(self.redis_password)}@" if self.redis_password else ""
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        url = self.database_url or f"sqlite:///{self.data_dir / 'market_structure.db'}"
+        # psycopg 3 is the PostgreSQL driver; accept the URLs people paste.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def resolved_api_url(self) -> str:
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,10 @@
+"""Sets the process-wide Dramatiq broker before any actor is declared."""
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from backend.queue import build_broker
+
+broker = build_broker()
+broker.add_middleware(CurrentMessage())
+dramatiq.set_broker(broker)

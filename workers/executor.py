@@ -1,0 +1,272 @@
+"""Runs one run end to end: claim it, load its data, fit, save, and record how it ended.
+
+Safe to call twice for the same run (duplicate delivery, redelivery after a crash): a run is
+claimed with a compare-and-set on its row, and a finished, cancelled or freshly-beating run is
+left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+import sqlalchemy.exc
+from dramatiq.middleware.time_limit import TimeLimitExceeded
+from pydantic import ValidationError
+from sqlalchemy import delete, select, update
+
+from backend.catalog import CATALOG
+from backend.db import session_scope
+from backend.errors import DataError
+from backend.orm import Artifact, Dataset, Result, Run
+from backend.progress import ProgressReporter, ProgressStore, RunCancelled, make_message
+from backend.schemas.common import ModelType, Phase, RunStatus
+from backend.schemas.results import FitResult
+from backend.services.ingest import from_parquet, to_parquet
+from backend.settings import get_settings
+from workers.models import REGISTRY
+from workers.models.base import BinaryMatrix
+
+log = logging.getLogger(__name__)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+# Failures that another attempt may not repeat: the database or Redis was unreachable.
+TRANSIENT = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
+DETERMINISTIC = (
+    DataError,
+    ValueError,
+    ValidationError,
+    ArithmeticError,
+    TypeError,
+    KeyError,
+    IndexError,
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def execute_run(run_id: str) -> None:
+    settings = get_settings()
+    store = ProgressStore()
+    run = claim(run_id, store)
+    if run is None:
+        return
+    cancel_event = threading.Event()
+    reporter = ProgressReporter(store, run_id, cancel_event=cancel_event)
+    heartbeat = Heartbeat(run_id, cancel_event, settings.heartbeat_seconds)
+    heartbeat.start()
+    try:
+        reporter(0.0, "Loading the data.", phase=Phase.loading)
+        data = load_matrix(run)
+        spec = CATALOG[ModelType(run.model_type)]
+        params = spec.params.model_validate(run.params)
+        reporter(0.0, "Fitting started.", phase=Phase.fitting)
+        result = REGISTRY[ModelType(run.model_type)](data, params, reporter)
+        reporter(1.0, "Saving the results.", phase=Phase.saving)
+        heartbeat.stop()
+        save_result(run_id, result, store)
+    except RunCancelled:
+        finish(run_id, store, RunStatus.cancelled, "Cancelled while running.", reporter)
+    except TimeLimitExceeded:
+        finish(
+            run_id,
+            store,
+            RunStatus.failed,
+            f"The fit ran longer than JOB_TIMEOUT_SECONDS={settings.job_timeout_seconds} s and was stopped.",
+            reporter,
+        )
+    except TRANSIENT as exc:
+        # Hand the run back to the queue; the actor's retry delivers it again.
+        log.warning("run %s attempt failed transiently: %s", run_id, exc)
+        if run.attempts + 1 >= settings.max_attempts:
+            finish(
+                run_id,
+                store,
+                RunStatus.failed,
+                f"Gave up after {run.attempts + 1} attempts: {exc}",
+                reporter,
+            )
+            return
+        release(run_id, f"Attempt failed ({type(exc).__name__}: {exc}); retrying.")
+        raise
+    except DETERMINISTIC as exc:
+        finish(run_id, store, RunStatus.failed, f"{exc}", reporter)
+    except Exception as exc:
+        log.exception("run %s failed", run_id)
+        finish(
+            run_id,
+            store,
+            RunStatus.failed,
+            f"Unexpected error: {type(exc).__name__}: {exc}",
+            reporter,
+        )
+    finally:
+        heartbeat.stop()
+
+
+def claim(run_id: str, store: ProgressStore) -> Run | None:
+    settings = get_settings()
+    stale_before = now() - timedelta(seconds=settings.heartbeat_seconds * 6)
+    with session_scope() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            log.info("run %s no longer exists; message dropped", run_id)
+            return None
+        if run.status not in (RunStatus.queued, RunStatus.running):
+            return None
+        if run.status == RunStatus.running and run.heartbeat_at and run.heartbeat_at > stale_before:
+            log.info(
+                "run %s is running elsewhere (%s); duplicate delivery ignored",
+                run_id,
+                run.worker_id,
+            )
+            return None
+        if run.cancel_requested:
+            _end(session, run, RunStatus.cancelled, "Cancelled before it started.")
+            session.flush()
+            store.publish(
+                make_message(run_id, Phase.cancelled, run.progress, "Cancelled before it started.")
+            )
+            return None
+        if run.attempts >= settings.max_attempts:
+            message = f"The run failed: its worker stopped during each of {run.attempts} attempts."
+            _end(session, run, RunStatus.failed, message, error=message)
+            store.publish(make_message(run_id, Phase.failed, run.progress, message))
+            return None
+        claimed = session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.status == run.status, Run.attempts == run.attempts)
+            .values(
+                status=RunStatus.running.value,
+                attempts=Run.attempts + 1,
+                started_at=run.started_at or now(),
+                heartbeat_at=now(),
+                worker_id=WORKER_ID,
+                progress_message="Started.",
+            )
+        ).rowcount
+        if claimed != 1:
+            return None
+        session.expunge(run)
+        return run
+
+
+def load_matrix(run: Run) -> BinaryMatrix:
+    with session_scope() as session:
+        dataset = session.get(Dataset, run.dataset_id)
+        if dataset is None:
+            raise DataError(f"Dataset {run.dataset_id} was deleted.")
+        columns = [*run.product_columns, *run.covariate_columns]
+        if run.id_column:
+            columns.append(run.id_column)
+        frame = from_parquet(dataset.data, list(dict.fromkeys(columns)))
+    return BinaryMatrix.from_frame(frame, run.product_columns, run.id_column, run.covariate_columns)
+
+
+def save_result(run_id: str, result: FitResult, store: ProgressStore) -> None:
+    payload = result.model_dump(mode="json")
+    summary = {k: payload[k] for k in ("loglik", "npar", "aic", "bic", "entropy") if k in payload}
+    summary["warnings"] = result.provenance.warnings
+    with session_scope() as session:
+        run = session.get(Run, run_id)
+        if run is None or run.status != RunStatus.running:
+            log.info("run %s was deleted or ended while fitting; result discarded", run_id)
+            return
+        # Upsert: a repeated save for the same run replaces, never duplicates.
+        session.execute(delete(Result).where(Result.run_id == run_id))
+        session.execute(delete(Artifact).where(Artifact.run_id == run_id))
+        session.add(Result(run_id=run_id, result=payload))
+        if result.rows is not None:
+            session.add(
+                Artifact(
+                    run_id=run_id,
+                    name="assignments",
+                    content_type="application/vnd.apache.parquet",
+                    data=to_parquet(result.rows),
+                )
+            )
+        run.data_hash = result.provenance.data_hash
+        run.library_versions = result.provenance.library_versions
+        run.fit_summary = summary
+        _end(session, run, RunStatus.completed, "Completed.")
+        run.progress = 1.0
+    store.publish(
+        make_message(run_id, Phase.completed, 1.0, "Completed.", details={"summary": summary})
+    )
+
+
+def _end(session: Any, run: Run, status: RunStatus, message: str, error: str | None = None) -> None:
+    run.status = status.value
+    run.progress_message = message
+    run.error = error
+    run.finished_at = now()
+
+
+def finish(
+    run_id: str, store: ProgressStore, status: RunStatus, message: str, reporter: ProgressReporter
+) -> None:
+    progress = reporter.last_message.progress if reporter.last_message else 0.0
+    with session_scope() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return
+        run.progress = progress
+        _end(session, run, status, message, error=message if status == RunStatus.failed else None)
+    phase = Phase.cancelled if status == RunStatus.cancelled else Phase.failed
+    store.publish(make_message(run_id, phase, progress, message))
+
+
+def release(run_id: str, note: str) -> None:
+    try:
+        with session_scope() as session:
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.running)
+                .values(status=RunStatus.queued.value, progress_message=note, heartbeat_at=None)
+            )
+    except sqlalchemy.exc.SQLAlchemyError:
+        log.warning("run %s could not be released (database unreachable)", run_id)
+
+
+class Heartbeat:
+    """Beats the run's `heartbeat_at` while it fits and relays a cancel made in the database."""
+
+    def __init__(self, run_id: str, cancel_event: threading.Event, interval: float) -> None:
+        self.run_id = run_id
+        self.cancel_event = cancel_event
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with session_scope() as session:
+                    session.execute(
+                        update(Run).where(Run.id == self.run_id).values(heartbeat_at=now())
+                    )
+                    cancelled = session.scalar(
+                        select(Run.cancel_requested).where(Run.id == self.run_id)
+                    )
+                if cancelled is None or cancelled:
+                    self.cancel_event.set()  # cancelled, or deleted under us
+            except sqlalchemy.exc.SQLAlchemyError:
+                log.warning("heartbeat of run %s missed (database unreachable)", self.run_id)

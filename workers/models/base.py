@@ -1,0 +1,68 @@
+"""What every fit function receives: the binary matrix and a progress callable."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+
+class Progress(Protocol):
+    """`progress(fraction, message, **fields)`; may raise RunCancelled to stop the fit."""
+
+    def __call__(self, fraction: float, message: str, **fields: Any) -> None: ...
+
+
+def no_progress(fraction: float, message: str, **fields: Any) -> None:
+    """A Progress that reports nowhere (unit tests, benchmarks)."""
+
+
+@dataclass
+class BinaryMatrix:
+    """Households × products, float64 with 0/1 and NaN for a missing cell."""
+
+    values: np.ndarray
+    products: list[str]
+    row_ids: pd.Series | None = None
+    covariates: pd.DataFrame | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        products: list[str],
+        id_column: str | None = None,
+        covariate_columns: list[str] | None = None,
+    ) -> BinaryMatrix:
+        values = frame[products].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+        row_ids = frame[id_column].reset_index(drop=True) if id_column else None
+        covariates = frame[covariate_columns].reset_index(drop=True) if covariate_columns else None
+        return cls(values=values, products=list(products), row_ids=row_ids, covariates=covariates)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def n_products(self) -> int:
+        return int(self.values.shape[1])
+
+    @property
+    def n_missing(self) -> int:
+        return int(np.isnan(self.values).sum())
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        h.update("\x1f".join(self.products).encode())
+        h.update(np.ascontiguousarray(self.values).tobytes())
+        return h.hexdigest()
+
+    def row_index(self, name: str = "row") -> pd.Series:
+        """Keys for per-row outputs: the dataset's ID column, else the 1-based row number."""
+        if self.row_ids is not None:
+            return self.row_ids
+        return pd.Series(np.arange(1, self.n_rows + 1), name=name)
