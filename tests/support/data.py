@@ -1,0 +1,58 @@
+"""Factories for test data: binary purchase tables simulated from a known latent class model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+TRUE_SIZES = np.array([0.5, 0.3, 0.2])
+TRUE_PROBS = np.array(
+    [
+        [0.85, 0.80, 0.75, 0.15, 0.10, 0.10, 0.50, 0.20],
+        [0.10, 0.15, 0.10, 0.80, 0.90, 0.75, 0.50, 0.15],
+        [0.50, 0.10, 0.10, 0.10, 0.20, 0.85, 0.90, 0.90],
+    ]
+)
+
+
+@dataclass
+class Simulated:
+    frame: pd.DataFrame
+    products: list[str]
+    classes: np.ndarray
+    sizes: np.ndarray
+    probs: np.ndarray
+
+    def csv(self) -> bytes:
+        return self.frame.to_csv(index=False).encode()
+
+
+def simulate_lca(
+    n: int = 3000,
+    sizes: np.ndarray = TRUE_SIZES,
+    probs: np.ndarray = TRUE_PROBS,
+    seed: int = 7,
+    id_column: str | None = "household_id",
+) -> Simulated:
+    rng = np.random.default_rng(seed)
+    classes = rng.choice(len(sizes), size=n, p=sizes)
+    X = (rng.random((n, probs.shape[1])) < probs[classes]).astype(int)
+    products = [f"prod_{j + 1}" for j in range(probs.shape[1])]
+    frame = pd.DataFrame(X, columns=products)
+    if id_column:
+        frame.insert(0, id_column, [f"HH{i:06d}" for i in range(n)])
+    return Simulated(frame, products, classes, np.asarray(sizes), np.asarray(probs))
+
+
+def match_classes(estimated: np.ndarray, truth: np.ndarray) -> list[int]:
+    """Permutation of estimated classes (rows) closest to the true ones, by brute force."""
+    from itertools import permutations
+
+    k = truth.shape[0]
+    best = min(
+        permutations(range(k)),
+        key=lambda perm: float(np.abs(estimated[list(perm)] - truth).sum()),
+    )
+    return list(best)

@@ -1,0 +1,168 @@
+"""Real services for the test session: a database and a Redis of its own, an API server and a
+Dramatiq worker as subprocesses.
+
+PostgreSQL and a shared Redis are used when TEST_DATABASE_URL / TEST_REDIS_URL name them
+(.ci/run does); otherwise a SQLite file and an embedded redis-server. Every session gets its own
+database and its own Redis key prefix, so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from backend.embedded_redis import EmbeddedRedis, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class TestEnvironment:
+    database_url: str
+    redis_url: str
+    prefix: str
+    data_dir: Path
+    embedded_redis: EmbeddedRedis | None = None
+    admin_url: str | None = None
+    database_name: str | None = None
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            REDIS_PREFIX=self.prefix,
+            DATA_DIR=str(self.data_dir),
+            ENVIRONMENT="test",
+            PROGRESS_MIN_INTERVAL_SECONDS="0.05",
+            HEARTBEAT_SECONDS="1",
+            AUTO_MIGRATE="false",
+        )
+        env.update(extra)
+        return env
+
+    def teardown(self) -> None:
+        for process in self.processes:
+            stop_process(process)
+        try:
+            client = redis.Redis.from_url(self.redis_url)
+            for key in client.scan_iter(f"{self.prefix}*", count=1000):
+                client.delete(key)
+        except redis.RedisError:
+            pass
+        if self.embedded_redis:
+            self.embedded_redis.stop()
+        if self.admin_url and self.database_name:
+            from backend.db import get_engine
+
+            get_engine().dispose()
+            engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)'))
+            engine.dispose()
+
+
+def make_environment(tmp: Path) -> TestEnvironment:
+    tag = uuid.uuid4().hex[:10]
+    data_dir = tmp / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    database_name = None
+    if admin_url:
+        admin_url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        database_name = f"ms_test_{tag}"
+        engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{database_name}"'))
+        engine.dispose()
+        database_url = make_url(admin_url).set(database=database_name).render_as_string(
+            hide_password=False
+        )
+    else:
+        database_url = f"sqlite:///{data_dir / 'test.db'}"
+    embedded = None
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        embedded = EmbeddedRedis(port=free_port(), persist=False)
+        redis_url = embedded.start()
+    return TestEnvironment(
+        database_url=database_url,
+        redis_url=redis_url,
+        prefix=f"mstest-{tag}",
+        data_dir=data_dir,
+        embedded_redis=embedded,
+        admin_url=admin_url,
+        database_name=database_name,
+    )
+
+
+def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def start_process(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    log = open(log_path, "wb")  # noqa: SIM115  (closed with the process)
+    return subprocess.Popen(
+        command, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    import signal
+
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
+def start_api(environment: TestEnvironment, log_dir: Path) -> str:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port),
+    ]
+    process = start_process(command, environment.env(), log_dir / "api.log")
+    environment.processes.append(process)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/live", process=process)
+    return url
+
+
+def start_worker(environment: TestEnvironment, log_dir: Path, processes: int = 1) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "dramatiq", "workers", "--processes", str(processes), "--threads", "1"]
+    process = start_process(command, environment.env(), log_dir / "worker.log")
+    environment.processes.append(process)
+    return process
