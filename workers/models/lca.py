@@ -93,8 +93,12 @@ def fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult:
             best, best_ll = model, loglik
         progress(
             (start + 1) / params.n_init,
-            f"Finished start {start + 1} of {params.n_init}.",
+            f"Finished start {start + 1} of {params.n_init}: log-likelihood {loglik:,.1f}"
+            f" after {starts[-1].iterations} iterations.",
             force=True,
+            iteration=starts[-1].iterations,
+            loglik=loglik,
+            details={"start": start + 1, "n_init": params.n_init, "best_loglik": best_ll},
         )
 
     assert best is not None

@@ -1,0 +1,87 @@
+"""Helpers to drive runs over HTTP and read Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def upload(client: httpx.Client, content: bytes, filename: str = "data.csv", **form: str) -> httpx.Response:
+    return client.post("/datasets", files={"file": (filename, content)}, data=form)
+
+
+def submit_lca(client: httpx.Client, dataset_id: str, **params: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model_type": "lca",
+        "name": params.pop("name", "test run"),
+        "dataset_id": dataset_id,
+        "params": {"n_classes": 3, "n_init": 3, "random_state": 1, **params},
+    }
+    for key in ("product_columns", "id_column"):
+        if key in body["params"]:
+            body[key] = body["params"].pop(key)
+    response = client.post("/runs", json=body)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def wait_for(client: httpx.Client, run_id: str, statuses: set[str] = TERMINAL, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.get(f"/runs/{run_id}").json()
+        if run["status"] in statuses:
+            return run
+        time.sleep(0.1)
+    raise TimeoutError(f"run {run_id} not in {statuses} after {timeout} s: {run['status']}")
+
+
+def wait_for_phase(client: httpx.Client, run_id: str, phase: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        progress = client.get(f"/progress/{run_id}").json()
+        if progress["phase"] == phase:
+            return progress
+        time.sleep(0.05)
+    raise TimeoutError(f"run {run_id} never reached phase {phase}")
+
+
+@dataclass
+class Event:
+    event: str
+    id: str | None
+    data: dict[str, Any]
+
+
+def read_events(
+    base_url: str, run_id: str, last_event_id: str | None = None, limit: int | None = None, timeout: float = 120
+) -> list[Event]:
+    """Read the SSE stream until `close` (or `limit` progress events)."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    events: list[Event] = []
+    current: dict[str, str] = {}
+    with httpx.stream(
+        "GET", f"{base_url}/api/v1/progress/{run_id}/stream", headers=headers, timeout=timeout
+    ) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith(":"):
+                continue  # ping
+            if line == "":
+                if "data" in current:
+                    events.append(Event(current.get("event", "message"), current.get("id"), json.loads(current["data"])))
+                    current = {}
+                    if events[-1].event == "close":
+                        break
+                    if limit is not None and sum(e.event == "progress" for e in events) >= limit:
+                        break
+                continue
+            field, _, value = line.partition(":")
+            current[field] = value.lstrip(" ")
+    return events
