@@ -68,7 +68,9 @@ def resolve_product_columns(
     by_name = {c.name: c for c in columns}
     exclude = exclude or []
     if product_columns is None:
-        chosen = [c.name for c in columns if c.is_binary and c.name not in exclude]
+        chosen = [
+            c.name for c in columns if c.is_binary and c.name not in exclude and not _constant(c)
+        ]
     else:
         unknown = [n for n in product_columns if n not in by_name]
         if unknown:
@@ -93,6 +95,12 @@ def resolve_product_columns(
                     f'Column "{name}" has values other than 0/1: {format_values(column.examples)}. '
                     "Product columns must be 0/1 (1 = bought)."
                 )
+            if _constant(column):
+                everyone = "every household bought it" if column.prevalence == 1 else "nobody bought it"
+                raise InvalidInput(
+                    f'Column "{name}" is constant ({everyone}); it cannot separate households. '
+                    "Leave it out of the product columns."
+                )
         chosen = list(product_columns)
     if len(chosen) < 2:
         raise InvalidInput(
@@ -100,6 +108,10 @@ def resolve_product_columns(
             + (f": {format_values(chosen)}." if chosen else ".")
         )
     return chosen
+
+
+def _constant(column: ColumnProfile) -> bool:
+    return column.is_binary and column.n_unique < 2
 
 
 def check_other_columns(columns: list[ColumnProfile], names: list[str], role: str) -> None:
