@@ -162,7 +162,9 @@ def start_api(environment: TestEnvironment, log_dir: Path) -> str:
 
 
 def start_worker(environment: TestEnvironment, log_dir: Path, processes: int = 1) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "dramatiq", "workers", "--processes", str(processes), "--threads", "1"]
+    # The `dramatiq` command the package installs, pointed at the `workers` package.
+    dramatiq = str(Path(sys.executable).parent / "dramatiq")
+    command = [dramatiq, "workers", "--processes", str(processes), "--threads", "1"]
     process = start_process(command, environment.env(), log_dir / "worker.log")
     environment.processes.append(process)
     return process
