@@ -9,6 +9,7 @@ stops every process it started on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -114,7 +115,8 @@ class Supervisor:
             for name, process in list(self.processes.items()):
                 if process.poll() is not None and not self.stopping:
                     print(
-                        f"[market-structure] {name} exited with {process.returncode}; restarting it.",
+                        f"[market-structure] {name} exited with {process.returncode}; "
+                        "restarting it.",
                         flush=True,
                     )
                     time.sleep(1)
@@ -135,11 +137,13 @@ class Supervisor:
                 process.wait()
 
 
+def _late(ok: bool) -> str:
+    return "" if ok else "  (not answering yet)"
+
+
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def wait_until_healthy(url: str, timeout: float = 60.0) -> bool:
@@ -190,8 +194,8 @@ def cmd_up(_args: argparse.Namespace) -> int:
         where = "embedded" if embedded else "external"
         print(
             "\nMarket Structure is running:\n"
-            f"  App:    http://localhost:{settings.ui_port}{'' if ui_ok else '  (not answering yet)'}\n"
-            f"  API:    {settings.resolved_api_url}/docs{'' if api_ok else '  (not answering yet)'}\n"
+            f"  App:    http://localhost:{settings.ui_port}{_late(ui_ok)}\n"
+            f"  API:    {settings.resolved_api_url}/docs{_late(api_ok)}\n"
             f"  Redis:  {env.get('REDIS_URL', settings.resolved_redis_url)} ({where})\n"
             f"  DB:     {settings.resolved_database_url}\n"
             "Press Ctrl-C to stop.\n",

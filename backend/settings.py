@@ -1,4 +1,4 @@
-"""One settings object for the API, the workers and the CLI, read from the environment and `.env`."""
+"""One settings object for the API, the workers and the CLI, from the environment and `.env`."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ def _location(loc: Sequence[Any], prefix: str | None) -> str:
     return ".".join(parts) or "request"
 
 
-def describe_errors(errors: Iterable[dict[str, Any]], prefix: str | None = None) -> str:
+def describe_errors(errors: Iterable[Any], prefix: str | None = None) -> str:
     sentences = []
     for error in list(errors)[:5]:
         where = _location(error.get("loc", ()), prefix)

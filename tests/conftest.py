@@ -23,7 +23,7 @@ upgrade_database()
 
 
 def pytest_report_header() -> str:
-    return f"market-structure tests: database={ENV.backend}, redis={ENV.redis_url}, prefix={ENV.prefix}"
+    return f"market-structure: database={ENV.backend}, redis={ENV.redis_url}, prefix={ENV.prefix}"
 
 
 def pytest_sessionfinish() -> None:

@@ -1,4 +1,4 @@
-"""Cancel: a queued run never starts; a running LCA stops at its next iteration and ends cancelled."""
+"""Cancel: a queued run never starts; a running LCA stops at its next iteration, cancelled."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ def _long_dataset(client: httpx.Client) -> str:
 
 def long_lca(client: httpx.Client, dataset_id: str) -> dict:
     # Hundreds of starts with a tolerance that is never met: runs for minutes unless cancelled.
-    return submit_lca(client, dataset_id, n_classes=6, n_init=500, max_iter=2000, tol=1e-14, name="long")
+    return submit_lca(
+        client, dataset_id, n_classes=6, n_init=500, max_iter=2000, tol=1e-14, name="long"
+    )
 
 
 def test_cancel_running_and_queued_runs(client: httpx.Client) -> None:

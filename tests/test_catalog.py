@@ -29,7 +29,8 @@ def test_backend_stays_light() -> None:
     """The API process never imports the model libraries (start-up stays fast)."""
     code = (
         "import sys, backend.app; backend.app.create_app(); "
-        "heavy = [m for m in ('stepmix', 'pymc', 'pytensor', 'prince', 'workers') if m in sys.modules]; "
+        "heavy = [m for m in ('stepmix', 'pymc', 'pytensor', 'prince', 'workers') "
+        "if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

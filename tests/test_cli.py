@@ -15,7 +15,7 @@ import pytest
 
 from backend.embedded_redis import free_port
 from tests.support.data import simulate_lca
-from tests.support.services import REPO, wait_for_http
+from tests.support.services import wait_for_http
 
 CLEARED = ("DATABASE_URL", "REDIS_URL", "REDIS_HOST", "REDIS_PREFIX", "AUTO_MIGRATE", "API_URL")
 
@@ -40,7 +40,8 @@ def test_up_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
         with httpx.Client(base_url=f"{api}/api/v1", timeout=30) as client:
             dataset = client.post("/datasets", files={"file": ("d.csv", sim.csv())}).json()
             run = client.post(
-                "/runs", json={"model_type": "lca", "dataset_id": dataset["id"], "params": {"n_classes": 2}}
+                "/runs",
+                json={"model_type": "lca", "dataset_id": dataset["id"], "params": {"n_classes": 2}},
             ).json()
             deadline = time.monotonic() + 60
             while client.get(f"/runs/{run['id']}").json()["status"] != "completed":
@@ -56,5 +57,5 @@ def test_up_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
-    gone, alive = psutil.wait_procs(children, timeout=20)
+    _, alive = psutil.wait_procs(children, timeout=20)
     assert not alive, f"left running: {[p.cmdline() for p in alive]}"

@@ -37,7 +37,7 @@ def test_recovers_the_simulating_model() -> None:
     assert result.sabic == pytest.approx(-2 * ll + k * np.log((n + 2) / 24))
     assert result.caic == pytest.approx(-2 * ll + k * (np.log(n) + 1))
     rows = result.rows
-    assert rows is not None and list(rows.columns)[0] == "household_id"
+    assert rows is not None and rows.columns[0] == "household_id"
     assert rows["modal_class"].between(1, 3).all()
 
 
@@ -48,7 +48,9 @@ def test_same_seed_same_result_and_seed_recorded() -> None:
     assert a.model_dump() == b.model_dump()
     c = fit(data, LCAParams(n_classes=3, n_init=2), no_progress)
     assert c.provenance.random_state is not None
-    again = fit(data, LCAParams(n_classes=3, n_init=2, random_state=c.provenance.random_state), no_progress)
+    again = fit(
+        data, LCAParams(n_classes=3, n_init=2, random_state=c.provenance.random_state), no_progress
+    )
     assert again.loglik == c.loglik
 
 

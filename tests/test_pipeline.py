@@ -15,7 +15,9 @@ from tests.support.data import match_classes, simulate_lca
 from tests.support.runs import read_events, submit_lca, upload, wait_for
 
 
-def test_upload_submit_stream_and_recover_known_classes(client: httpx.Client, live_stack: str) -> None:
+def test_upload_submit_stream_and_recover_known_classes(
+    client: httpx.Client, live_stack: str
+) -> None:
     # Given data simulated from a known 3-class model
     sim = simulate_lca(n=3000, seed=11)
     dataset = upload(client, sim.csv(), "households.csv").json()
@@ -60,7 +62,9 @@ def test_upload_submit_stream_and_recover_known_classes(client: httpx.Client, li
     assert np.allclose(csv.filter(like="p_class_").sum(axis=1), 1.0)
     parquet = client.get(f"/runs/{run['id']}/assignments", params={"format": "parquet"})
     assert pd.read_parquet(io.BytesIO(parquet.content)).shape == csv.shape
-    agreement = (csv["modal_class"].to_numpy() - 1 == np.asarray(perm).argsort()[sim.classes]).mean()
+    agreement = (
+        csv["modal_class"].to_numpy() - 1 == np.asarray(perm).argsort()[sim.classes]
+    ).mean()
     assert agreement > 0.8
 
 
@@ -82,12 +86,19 @@ def test_original_request_shape_with_inline_csv(client: httpx.Client) -> None:
     assert run["progress"] == 1.0 and run["progress_message"]
     listed = client.get("/runs", params={"limit": 5}).json()
     assert listed["total"] >= 1 and listed["items"][0]["id"] == run["id"]
-    assert client.get("/runs", params={"status": "completed", "model_type": "lca"}).json()["total"] >= 1
+    assert (
+        client.get("/runs", params={"status": "completed", "model_type": "lca"}).json()["total"]
+        >= 1
+    )
 
     archive = zipfile.ZipFile(io.BytesIO(client.get(f"/runs/{run['id']}/export").content))
-    assert {"results.json", "run.json", "assignments.csv", "class_profile.csv"} <= set(archive.namelist())
+    assert {"results.json", "run.json", "assignments.csv", "class_profile.csv"} <= set(
+        archive.namelist()
+    )
 
-    clusters = client.post(f"/runs/{run['id']}/clustering", json={"method": "hierarchical", "max_k": 4})
+    clusters = client.post(
+        f"/runs/{run['id']}/clustering", json={"method": "hierarchical", "max_k": 4}
+    )
     assert clusters.status_code == 200, clusters.text
     assert set(clusters.json()["labels"]) == set(sim.products)
     assert -1 <= clusters.json()["silhouette_score"] <= 1
@@ -108,7 +119,9 @@ def test_sse_resume_with_last_event_id(client: httpx.Client, live_stack: str) ->
     assert rest[-1].event == "close"
 
 
-def test_concurrent_stream_readers_see_the_same_events(client: httpx.Client, live_stack: str) -> None:
+def test_concurrent_stream_readers_see_the_same_events(
+    client: httpx.Client, live_stack: str
+) -> None:
     dataset = upload(client, simulate_lca(n=1500, seed=9).csv()).json()
     run = submit_lca(client, dataset["id"], n_init=10)
     seen: list[list[str | None]] = [[], []]

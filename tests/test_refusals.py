@@ -15,7 +15,9 @@ GOOD = simulate_lca(n=50, seed=1)
 GOOD.frame["always"] = 1
 
 
-def post_file(client: httpx.Client, content: bytes, filename: str = "x.csv", **form: str) -> httpx.Response:
+def post_file(
+    client: httpx.Client, content: bytes, filename: str = "x.csv", **form: str
+) -> httpx.Response:
     return client.post("/api/v1/datasets", files={"file": (filename, content)}, data=form)
 
 
@@ -47,7 +49,12 @@ def assert_nothing_changed(client: httpx.Client, stored: tuple[int, int]) -> Non
     ],
 )
 def test_bad_uploads_are_refused(
-    app_client: httpx.Client, stored: tuple[int, int], content: bytes, filename: str, status: int, words: list[str]
+    app_client: httpx.Client,
+    stored: tuple[int, int],
+    content: bytes,
+    filename: str,
+    status: int,
+    words: list[str],
 ) -> None:
     response = post_file(app_client, content, filename)
     assert response.status_code == status, response.text
@@ -59,12 +66,16 @@ def test_bad_uploads_are_refused(
     assert_nothing_changed(app_client, stored)
 
 
-def test_non_binary_product_column_is_named_with_its_values(app_client: httpx.Client, stored: tuple[int, int]) -> None:
+def test_non_binary_product_column_is_named_with_its_values(
+    app_client: httpx.Client, stored: tuple[int, int]
+) -> None:
     frame = GOOD.frame.copy()
     frame["prod_7"] = frame["prod_7"].astype(object)
     frame.loc[3, "prod_7"] = 2
     frame.loc[4, "prod_7"] = "yes"
-    response = post_file(app_client, frame.to_csv(index=False).encode(), product_columns="prod_1,prod_7")
+    response = post_file(
+        app_client, frame.to_csv(index=False).encode(), product_columns="prod_1,prod_7"
+    )
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert '"prod_7"' in detail and "2" in detail and '"yes"' in detail
@@ -120,7 +131,11 @@ def test_missing_cells_are_counted_and_stay_binary(app_client: httpx.Client) -> 
         ({"params": {"n_clases": 3}}, 422, ["params.n_clases", "not a known field"]),
         ({"product_columns": ["prod_1", "nope"]}, 422, ['"nope"', "Unknown product"]),
         ({"product_columns": ["prod_1"]}, 422, ["At least 2 product columns"]),
-        ({"product_columns": ["prod_1", "household_id"]}, 422, ['"household_id"', "other than 0/1"]),
+        (
+            {"product_columns": ["prod_1", "household_id"]},
+            422,
+            ['"household_id"', "other than 0/1"],
+        ),
         ({"id_column": "missing_id"}, 422, ['"missing_id"']),
         ({"product_columns": ["prod_1", "always"]}, 422, ['"always"', "constant"]),
         ({"dataset_id": "does-not-exist"}, 404, ["does-not-exist"]),
@@ -153,14 +168,20 @@ def test_bad_inline_base64_is_refused(app_client: httpx.Client, stored: tuple[in
 
 def test_unknown_ids_are_404_and_dataset_in_use_is_409(app_client: httpx.Client) -> None:
     assert app_client.get("/api/v1/runs/nope").status_code == 404
-    assert app_client.get("/api/v1/datasets/nope").json()["detail"] == "Dataset nope does not exist."
+    assert (
+        app_client.get("/api/v1/datasets/nope").json()["detail"] == "Dataset nope does not exist."
+    )
     assert app_client.get("/api/v1/progress/nope").status_code == 404
     dataset = post_file(app_client, GOOD.csv()).json()
     run = app_client.post(
-        "/api/v1/runs", json={"model_type": "lca", "params": {"n_classes": 2}, "dataset_id": dataset["id"]}
+        "/api/v1/runs",
+        json={"model_type": "lca", "params": {"n_classes": 2}, "dataset_id": dataset["id"]},
     ).json()
     response = app_client.delete(f"/api/v1/datasets/{dataset['id']}")
     assert response.status_code == 409 and "force=true" in response.json()["detail"]
     assert app_client.get(f"/api/v1/datasets/{dataset['id']}").status_code == 200
-    assert app_client.delete(f"/api/v1/datasets/{dataset['id']}", params={"force": "true"}).status_code == 204
+    assert (
+        app_client.delete(f"/api/v1/datasets/{dataset['id']}", params={"force": "true"}).status_code
+        == 204
+    )
     assert app_client.get(f"/api/v1/runs/{run['id']}").status_code == 404

@@ -18,7 +18,7 @@ import redis
 import sqlalchemy.exc
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 from pydantic import ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 
 from backend.catalog import CATALOG
 from backend.db import session_scope
@@ -84,7 +84,8 @@ def execute_run(run_id: str) -> None:
             run_id,
             store,
             RunStatus.failed,
-            f"The fit ran longer than JOB_TIMEOUT_SECONDS={settings.job_timeout_seconds} s and was stopped.",
+            f"The fit ran longer than JOB_TIMEOUT_SECONDS={settings.job_timeout_seconds} s "
+            "and was stopped.",
             reporter,
         )
     except TRANSIENT as exc:
@@ -145,7 +146,7 @@ def claim(run_id: str, store: ProgressStore) -> Run | None:
             _end(session, run, RunStatus.failed, message, error=message)
             store.publish(make_message(run_id, Phase.failed, run.progress, message))
             return None
-        claimed = session.execute(
+        claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
             update(Run)
             .where(Run.id == run_id, Run.status == run.status, Run.attempts == run.attempts)
             .values(
@@ -156,8 +157,8 @@ def claim(run_id: str, store: ProgressStore) -> Run | None:
                 worker_id=WORKER_ID,
                 progress_message="Started.",
             )
-        ).rowcount
-        if claimed != 1:
+        )
+        if claimed.rowcount != 1:
             return None
         session.expunge(run)
         return run
@@ -177,7 +178,9 @@ def load_matrix(run: Run) -> BinaryMatrix:
 
 def save_result(run_id: str, result: FitResult, store: ProgressStore) -> None:
     payload = result.model_dump(mode="json")
-    summary = {k: payload[k] for k in ("loglik", "npar", "aic", "bic", "entropy") if k in payload}
+    summary: dict[str, Any] = {
+        k: payload[k] for k in ("loglik", "npar", "aic", "bic", "entropy") if k in payload
+    }
     summary["warnings"] = result.provenance.warnings
     with session_scope() as session:
         run = session.get(Run, run_id)

@@ -1,4 +1,4 @@
-"""Result models. Stored as JSON in the results table; plain names (DESIGN.md) for every statistic."""
+"""Result models, stored as JSON in the results table; plain names (DESIGN.md) for statistics."""
 
 from __future__ import annotations
 

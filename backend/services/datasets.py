@@ -84,7 +84,8 @@ def resolve_product_columns(
         overlap = [n for n in product_columns if n in exclude]
         if overlap:
             raise InvalidInput(
-                f"Column(s) {format_values(overlap)} cannot be both a product and the ID or a covariate."
+                f"Column(s) {format_values(overlap)} cannot be both a product and the ID "
+                "or a covariate."
             )
         for name in product_columns:
             column = by_name[name]
@@ -96,7 +97,9 @@ def resolve_product_columns(
                     "Product columns must be 0/1 (1 = bought)."
                 )
             if _constant(column):
-                everyone = "every household bought it" if column.prevalence == 1 else "nobody bought it"
+                everyone = (
+                    "every household bought it" if column.prevalence == 1 else "nobody bought it"
+                )
                 raise InvalidInput(
                     f'Column "{name}" is constant ({everyone}); it cannot separate households. '
                     "Leave it out of the product columns."

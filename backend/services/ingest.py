@@ -233,7 +233,7 @@ def to_parquet(frame: pd.DataFrame) -> bytes:
 def _as_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
-    if value is None or (np.isscalar(value) and pd.isna(value)):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return str(value)
 

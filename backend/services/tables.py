@@ -1,4 +1,4 @@
-"""Per model family: the result's tables (for exports) and its product embedding (for clustering)."""
+"""Per model family: the result's tables (exports) and its product embedding (clustering)."""
 
 from __future__ import annotations
 

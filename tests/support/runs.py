@@ -12,7 +12,9 @@ import httpx
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
-def upload(client: httpx.Client, content: bytes, filename: str = "data.csv", **form: str) -> httpx.Response:
+def upload(
+    client: httpx.Client, content: bytes, filename: str = "data.csv", **form: str
+) -> httpx.Response:
     return client.post("/datasets", files={"file": (filename, content)}, data=form)
 
 
@@ -31,7 +33,9 @@ def submit_lca(client: httpx.Client, dataset_id: str, **params: Any) -> dict[str
     return response.json()
 
 
-def wait_for(client: httpx.Client, run_id: str, statuses: set[str] = TERMINAL, timeout: float = 120) -> dict[str, Any]:
+def wait_for(
+    client: httpx.Client, run_id: str, statuses: set[str] = TERMINAL, timeout: float = 120
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = client.get(f"/runs/{run_id}").json()
@@ -41,7 +45,9 @@ def wait_for(client: httpx.Client, run_id: str, statuses: set[str] = TERMINAL, t
     raise TimeoutError(f"run {run_id} not in {statuses} after {timeout} s: {run['status']}")
 
 
-def wait_for_phase(client: httpx.Client, run_id: str, phase: str, timeout: float = 60) -> dict[str, Any]:
+def wait_for_phase(
+    client: httpx.Client, run_id: str, phase: str, timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         progress = client.get(f"/progress/{run_id}").json()
@@ -59,7 +65,11 @@ class Event:
 
 
 def read_events(
-    base_url: str, run_id: str, last_event_id: str | None = None, limit: int | None = None, timeout: float = 120
+    base_url: str,
+    run_id: str,
+    last_event_id: str | None = None,
+    limit: int | None = None,
+    timeout: float = 120,
 ) -> list[Event]:
     """Read the SSE stream until `close` (or `limit` progress events)."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
@@ -75,7 +85,13 @@ def read_events(
                 continue  # ping
             if line == "":
                 if "data" in current:
-                    events.append(Event(current.get("event", "message"), current.get("id"), json.loads(current["data"])))
+                    events.append(
+                        Event(
+                            current.get("event", "message"),
+                            current.get("id"),
+                            json.loads(current["data"]),
+                        )
+                    )
                     current = {}
                     if events[-1].event == "close":
                         break

@@ -8,6 +8,7 @@ database and its own Redis key prefix, so runs never see each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -90,8 +91,8 @@ def make_environment(tmp: Path) -> TestEnvironment:
         with engine.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{database_name}"'))
         engine.dispose()
-        database_url = make_url(admin_url).set(database=database_name).render_as_string(
-            hide_password=False
+        database_url = (
+            make_url(admin_url).set(database=database_name).render_as_string(hide_password=False)
         )
     else:
         database_url = f"sqlite:///{data_dir / 'test.db'}"
@@ -111,7 +112,9 @@ def make_environment(tmp: Path) -> TestEnvironment:
     )
 
 
-def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_http(
+    url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -125,7 +128,9 @@ def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen[byt
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-def start_process(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def start_process(
+    command: list[str], env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
     log = open(log_path, "wb")  # noqa: SIM115  (closed with the process)
     return subprocess.Popen(
         command, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -141,18 +146,23 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> Non
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=timeout)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait()
 
 
 def start_api(environment: TestEnvironment, log_dir: Path) -> str:
     port = free_port()
     command = [
-        sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port),
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "backend.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
     ]
     process = start_process(command, environment.env(), log_dir / "api.log")
     environment.processes.append(process)
@@ -161,7 +171,9 @@ def start_api(environment: TestEnvironment, log_dir: Path) -> str:
     return url
 
 
-def start_worker(environment: TestEnvironment, log_dir: Path, processes: int = 1) -> subprocess.Popen[bytes]:
+def start_worker(
+    environment: TestEnvironment, log_dir: Path, processes: int = 1
+) -> subprocess.Popen[bytes]:
     # The `dramatiq` command the package installs, pointed at the `workers` package.
     dramatiq = str(Path(sys.executable).parent / "dramatiq")
     command = [dramatiq, "workers", "--processes", str(processes), "--threads", "1"]

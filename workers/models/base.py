@@ -38,7 +38,11 @@ class BinaryMatrix:
         id_column: str | None = None,
         covariate_columns: list[str] | None = None,
     ) -> BinaryMatrix:
-        values = frame[products].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+        values = (
+            frame[products]
+            .apply(pd.to_numeric, errors="coerce")
+            .to_numpy(dtype=np.float64, copy=True)
+        )
         row_ids = frame[id_column].reset_index(drop=True) if id_column else None
         covariates = frame[covariate_columns].reset_index(drop=True) if covariate_columns else None
         return cls(values=values, products=list(products), row_ids=row_ids, covariates=covariates)

@@ -34,7 +34,7 @@ class _ReportingStepMix(StepMix):
 
 def fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult:
     X = data.values
-    n, p = X.shape
+    n = X.shape[0]
     k = params.n_classes
     if n < 2 * k:
         raise DataError(
