@@ -1,2 +1,48 @@
+"""Market Structure — the Streamlit entrypoint. A router: page config, session state,
+the sidebar status, then `st.navigation` runs the chosen page from `ui/views/`.
+
+Run it with `streamlit run ui/app.py` (or `market-structure ui`); set API_URL to the API.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
 import streamlit as st
-st.title("Market Structure")
+
+# Deployed alone (Streamlit-Cloud style) the package may not be installed: make `ui` importable.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from ui.components import sidebar_status  # noqa: E402
+from ui.state import init_state, show_flash  # noqa: E402
+
+VIEWS = Path(__file__).resolve().parent / "views"
+
+st.set_page_config(
+    page_title="Market Structure",
+    page_icon=":material/hub:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+init_state()
+
+pages = {
+    "Prepare": [
+        st.Page(VIEWS / "data.py", title="Data", icon=":material/upload_file:", default=True),
+        st.Page(VIEWS / "new_analysis.py", title="New analysis", icon=":material/add_chart:"),
+    ],
+    "Review": [
+        st.Page(VIEWS / "results.py", title="Results", icon=":material/insights:"),
+        st.Page(VIEWS / "runs.py", title="All runs", icon=":material/list_alt:"),
+    ],
+}
+
+page = st.navigation(pages)
+with st.sidebar:
+    st.caption("Find the segments hidden in your purchase data.")
+sidebar_status()
+show_flash()
+page.run()

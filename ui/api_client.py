@@ -1,0 +1,198 @@
+"""The one module of the UI that talks HTTP: a thin client of the Market Structure API.
+
+Every call answers plain JSON (dicts and lists) or raises `ApiError`, whose `detail` is the
+API's human sentence, ready to show to a person. `BackendUnavailable` (a subclass) means the
+API could not be reached at all. The UI never imports `backend/` or `workers/`: it is
+deployed alone and knows the backend only by its URL.
+
+Configuration, read at each call so tests and deployments can change it without a restart:
+`API_URL` (environment, else `st.secrets["API_URL"]`, else http://127.0.0.1:8000) and an
+optional `API_TOKEN` (same sources) sent as `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+API_PREFIX = "/api/v1"
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 30.0
+UPLOAD_TIMEOUT = 300.0
+
+
+class ApiError(Exception):
+    """The API answered with an error, or could not be asked. `detail` is for people."""
+
+    def __init__(self, detail: str, *, status: int | None = None, title: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.title = title
+
+
+class BackendUnavailable(ApiError):
+    """The API did not answer (not running, wrong address, timed out)."""
+
+
+def _setting(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value:
+        return value
+    try:
+        import streamlit as st
+
+        secret = st.secrets.get(name)
+    except Exception:  # no secrets file, or not running under Streamlit
+        return None
+    return str(secret) if secret else None
+
+
+def api_url() -> str:
+    return (_setting("API_URL") or DEFAULT_API_URL).rstrip("/")
+
+
+def api_token() -> str | None:
+    return _setting("API_TOKEN")
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """Calls one API deployment. Cheap to make: build one per script run with `get_client()`."""
+
+    base_url: str
+    token: str | None = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def _request(
+        self, method: str, path: str, *, timeout: float = READ_TIMEOUT, prefix: str = API_PREFIX,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        url = f"{self.base_url}{prefix}{path}"
+        try:
+            with httpx.Client(
+                headers=self._headers(), timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT)
+            ) as client:
+                response = client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise BackendUnavailable(
+                f"The analysis service at {self.base_url} did not answer in time. "
+                "It may be busy; try again in a moment."
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(
+                f"Can't reach the analysis service at {self.base_url}. Check that it is running "
+                "(`market-structure up` starts everything) and that API_URL points to it."
+            ) from exc
+        if response.is_error:
+            raise _error_from(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
+
+    # -- health and catalogue --------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return self._request("GET", "/health", prefix="", timeout=5.0).json()
+
+    def models(self) -> list[dict[str, Any]]:
+        return self._json("GET", "/models")
+
+    # -- datasets --------------------------------------------------------------------------
+
+    def upload_dataset(
+        self, filename: str, content: bytes, name: str | None = None
+    ) -> dict[str, Any]:
+        data = {"name": name} if name else None
+        return self._json(
+            "POST", "/datasets", files={"file": (filename, content)}, data=data,
+            timeout=UPLOAD_TIMEOUT,
+        )
+
+    def list_datasets(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        return self._json("GET", "/datasets", params={"limit": limit, "offset": offset})
+
+    def get_dataset(self, dataset_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/datasets/{dataset_id}")
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def submit_run(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/runs", json=body)
+
+    def list_runs(
+        self, *, status: str | None = None, model_type: str | None = None, limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if status:
+            params["status"] = status
+        if model_type:
+            params["model_type"] = model_type
+        return self._json("GET", "/runs", params=params)
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/runs/{run_id}")
+
+    def rename_run(self, run_id: str, name: str) -> dict[str, Any]:
+        return self._json("PATCH", f"/runs/{run_id}", json={"name": name})
+
+    def cancel_run(self, run_id: str) -> dict[str, Any]:
+        return self._json("POST", f"/runs/{run_id}/cancel")
+
+    def delete_run(self, run_id: str) -> None:
+        self._request("DELETE", f"/runs/{run_id}")
+
+    def progress(self, run_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/progress/{run_id}", timeout=10.0)
+
+    def results(self, run_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/runs/{run_id}/results")
+
+    def assignments_csv(self, run_id: str) -> bytes:
+        return self._request(
+            "GET", f"/runs/{run_id}/assignments", params={"format": "csv"}, timeout=120.0
+        ).content
+
+    def export_zip(self, run_id: str) -> bytes:
+        return self._request("GET", f"/runs/{run_id}/export", timeout=120.0).content
+
+
+def _error_from(response: httpx.Response) -> ApiError:
+    """The API's `{error, detail}` body as an ApiError; a plain sentence for anything else."""
+    title: str | None = None
+    detail: str | None = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        title = body.get("error") if isinstance(body.get("error"), str) else None
+        raw = body.get("detail")
+        if isinstance(raw, str):
+            detail = raw
+        elif raw is not None:
+            detail = str(raw)
+    if not detail:
+        if response.status_code >= 500:
+            detail = "The analysis service had a problem on its side. Try again in a moment."
+        else:
+            detail = f"The analysis service refused the request ({response.status_code})."
+    return ApiError(detail, status=response.status_code, title=title)
+
+
+def get_client() -> ApiClient:
+    """A client for the configured deployment (reads API_URL / API_TOKEN now)."""
+    return ApiClient(api_url(), api_token())

@@ -1,0 +1,44 @@
+"""Cached reads. Finished results never change, so they are cached by run id (and the API
+address, so two deployments never share an entry). Only `st.cache_data` here: nothing that
+belongs to one person goes into the process-wide `st.cache_resource`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ui.api_client import ApiClient, ApiError, get_client
+
+
+@st.cache_data(ttl=6 * 3600, max_entries=64, show_spinner="Loading results…")
+def _results(base_url: str, token: str | None, run_id: str) -> dict[str, Any]:
+    return ApiClient(base_url, token).results(run_id)
+
+
+def results(run_id: str) -> dict[str, Any]:
+    client = get_client()
+    return _results(client.base_url, client.token, run_id)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _models(base_url: str, token: str | None) -> list[dict[str, Any]]:
+    return ApiClient(base_url, token).models()
+
+
+def models() -> list[dict[str, Any]]:
+    client = get_client()
+    return _models(client.base_url, client.token)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _health(base_url: str, token: str | None) -> dict[str, Any]:
+    try:
+        return ApiClient(base_url, token).health()
+    except ApiError as exc:
+        return {"status": "unreachable", "detail": exc.detail}
+
+
+def health() -> dict[str, Any]:
+    client = get_client()
+    return _health(client.base_url, client.token)

@@ -1,0 +1,136 @@
+"""Streamlit building blocks shared by the pages: errors, the sidebar status, the parameter
+form and the live progress panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ui import cached
+from ui.api_client import ApiError, BackendUnavailable, api_url, get_client
+from ui.formatting import PHASES, TERMINAL_PHASES, TERMINAL_STATUSES, format_duration, format_eta
+from ui.params_form import ParamSpec
+
+POLL_SECONDS = 1.0
+
+
+def show_error(exc: ApiError) -> None:
+    """The API's sentence for the person; a friendly note when the service is unreachable."""
+    if isinstance(exc, BackendUnavailable):
+        st.error(
+            f"**The analysis service is not reachable.** {exc.detail}",
+            icon=":material/cloud_off:",
+        )
+    else:
+        st.error(exc.detail, icon=":material/error:")
+
+
+def sidebar_status() -> None:
+    """A small health line at the bottom of the sidebar."""
+    health = cached.health()
+    with st.sidebar:
+        st.space("small")
+        status = health.get("status")
+        if status == "healthy":
+            st.badge("Service online", icon=":material/check_circle:", color="green")
+        elif status == "degraded":
+            parts = [
+                name
+                for name, ok in (
+                    ("database", health.get("database_connected")),
+                    ("queue", health.get("redis_connected")),
+                )
+                if not ok
+            ]
+            st.badge("Service degraded", icon=":material/warning:", color="orange")
+            st.caption(f"Not connected: {', '.join(parts) or 'unknown'}. Runs may not start.")
+        else:
+            st.badge("Service offline", icon=":material/cloud_off:", color="red")
+            st.caption(f"No answer from {api_url()}.")
+
+
+def param_inputs(specs: list[ParamSpec], key_prefix: str) -> dict[str, Any]:
+    """Draw one input per spec (primary ones first, the rest in an 'Advanced' expander)."""
+    values: dict[str, Any] = {}
+    primary = [s for s in specs if not s.advanced]
+    advanced = [s for s in specs if s.advanced]
+    for spec in primary:
+        values[spec.name] = _input(spec, key_prefix)
+    if advanced:
+        with st.expander("Advanced settings", icon=":material/tune:"):
+            st.caption("The defaults suit most data. Change them to trade speed for certainty.")
+            cols = st.columns(2)
+            for i, spec in enumerate(advanced):
+                with cols[i % 2]:
+                    values[spec.name] = _input(spec, key_prefix)
+    return values
+
+
+def _input(spec: ParamSpec, key_prefix: str) -> Any:
+    key = f"{key_prefix}.{spec.name}"
+    if spec.kind in ("int", "float"):
+        caster = int if spec.kind == "int" else float
+        low = None if spec.minimum is None or spec.exclusive_minimum else caster(spec.minimum)
+        high = None if spec.maximum is None else caster(spec.maximum)
+        default = None if spec.default is None else caster(spec.default)
+        if default is None and not spec.nullable:
+            default = low if low is not None else caster(0)
+        st.session_state.setdefault(key, default)
+        return st.number_input(
+            spec.label,
+            min_value=low,
+            max_value=high,
+            step=spec.step,
+            format=spec.number_format,
+            help=spec.help,
+            placeholder="Automatic" if spec.nullable else None,
+            key=key,
+        )
+    if spec.kind == "bool":
+        st.session_state.setdefault(key, bool(spec.default))
+        return st.checkbox(spec.label, help=spec.help, key=key)
+    if spec.kind == "choice":
+        options = list(spec.choices)
+        st.session_state.setdefault(key, spec.default if spec.default in options else options[0])
+        return st.selectbox(spec.label, options, help=spec.help, key=key)
+    st.session_state.setdefault(key, spec.default or "")
+    value = st.text_input(spec.label, help=spec.help, key=key)
+    return value or (None if spec.nullable else value)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_progress(run_id: str) -> None:
+    """The progress panel of a queued or running run. Only this fragment reruns each second;
+    when the run ends the whole page reruns to show the outcome."""
+    client = get_client()
+    try:
+        progress = client.progress(run_id)
+    except ApiError as exc:
+        show_error(exc)
+        return
+    phase = str(progress.get("phase", "queued"))
+    if phase in TERMINAL_PHASES:
+        # The database is the source of truth: redraw the page once the run record agrees.
+        try:
+            if client.get_run(run_id)["status"] in TERMINAL_STATUSES:
+                st.rerun()
+        except ApiError as exc:
+            show_error(exc)
+            return
+    value = min(max(float(progress.get("progress") or 0.0), 0.0), 1.0)
+    with st.container(border=True):
+        st.progress(value, text=f"**{PHASES.get(phase, phase)}** · {value:.0%}")
+        st.markdown(progress.get("message") or "")
+        facts = [format_eta(progress.get("eta_seconds"))]
+        if progress.get("elapsed_seconds") is not None:
+            facts.append(f"running for {format_duration(progress['elapsed_seconds'])}")
+        line = " · ".join(facts)
+        st.caption(line[:1].upper() + line[1:])
+        if st.button("Cancel this run", icon=":material/stop_circle:", key=f"cancel-{run_id}"):
+            try:
+                client.cancel_run(run_id)
+            except ApiError as exc:
+                show_error(exc)
+                return
+            st.rerun()

@@ -1,0 +1,153 @@
+"""Pure helpers from API JSON to the tables the pages show (and the charts draw).
+
+A marketer's words: "segments" for latent classes, "penetration" for the share of households
+that bought a product.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+ALL_HOUSEHOLDS = "All households"
+
+KIND_LABELS = {
+    "binary": "0/1 purchase",
+    "numeric": "Number",
+    "categorical": "Text / category",
+    "empty": "Empty",
+}
+
+_ID_NAME = re.compile(r"(^|_|\b)(id|key|hh|household|customer|panelist|member)(_|\b|$)", re.I)
+
+
+# -- data page ---------------------------------------------------------------------------
+
+
+def column_profile_frame(columns: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per column: name, type in plain words, penetration, missing, distinct values."""
+    rows = [
+        {
+            "Column": c["name"],
+            "Type": KIND_LABELS.get(c.get("kind", ""), c.get("kind", "")),
+            "Usable as product": bool(c.get("is_binary")),
+            "Penetration": c.get("prevalence") if c.get("is_binary") else None,
+            "Missing": int(c.get("n_missing", 0)),
+            "Distinct values": int(c.get("n_unique", 0)),
+            "Other values": ", ".join(str(v) for v in c.get("examples", [])[:5]),
+        }
+        for c in columns
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "Column", "Type", "Usable as product", "Penetration", "Missing", "Distinct values",
+            "Other values",
+        ],
+    )
+
+
+def guess_id_column(columns: list[dict[str, Any]], n_rows: int | None = None) -> str | None:
+    """The column that looks like a household ID: not 0/1, unique per row, ID-like name first."""
+    candidates = [c for c in columns if not c.get("is_binary") and c.get("kind") != "empty"]
+    if n_rows:
+        unique = [c for c in candidates if c.get("n_unique") == n_rows and not c.get("n_missing")]
+    else:
+        unique = candidates
+    named = [c for c in unique if _ID_NAME.search(c["name"])]
+    for group in (named, unique, [c for c in candidates if _ID_NAME.search(c["name"])]):
+        if group:
+            return str(group[0]["name"])
+    return None
+
+
+def default_products(columns: list[dict[str, Any]], id_column: str | None) -> list[str]:
+    """Every 0/1 column except the ID: the sensible first choice of products."""
+    return [c["name"] for c in columns if c.get("is_binary") and c["name"] != id_column]
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+def segment_names(result: dict[str, Any]) -> list[str]:
+    n = len(result.get("classes") or result.get("class_sizes") or [])
+    return [f"Segment {k + 1}" for k in range(n)]
+
+
+def sizes_frame(result: dict[str, Any]) -> pd.DataFrame:
+    """Segment, share of households (model estimate) and households assigned to it."""
+    names = segment_names(result)
+    counts = result.get("class_counts") or [None] * len(names)
+    return pd.DataFrame(
+        {"Segment": names, "Share": [float(s) for s in result["class_sizes"]], "Households": counts}
+    )
+
+
+def overall_penetration(result: dict[str, Any]) -> list[float]:
+    """Model-implied share of all households buying each product (size-weighted average)."""
+    sizes = result["class_sizes"]
+    probs = result["item_probabilities"]
+    return [
+        float(sum(sizes[k] * probs[k][j] for k in range(len(sizes))))
+        for j in range(len(result["products"]))
+    ]
+
+
+def profile_wide(result: dict[str, Any]) -> pd.DataFrame:
+    """Products × segments: the chance that a household of each segment buys each product,
+    with the all-households penetration as the last column."""
+    names = segment_names(result)
+    frame = pd.DataFrame(
+        {name: [float(p) for p in result["item_probabilities"][k]] for k, name in enumerate(names)},
+        index=pd.Index(result["products"], name="Product"),
+    )
+    frame[ALL_HOUSEHOLDS] = overall_penetration(result)
+    return frame
+
+
+def profile_long(result: dict[str, Any]) -> pd.DataFrame:
+    """One row per segment and product, for the heatmap."""
+    names = segment_names(result)
+    sizes = result["class_sizes"]
+    overall = overall_penetration(result)
+    rows = []
+    for k, name in enumerate(names):
+        for j, product in enumerate(result["products"]):
+            p = float(result["item_probabilities"][k][j])
+            rows.append(
+                {
+                    "Segment": name,
+                    "Segment share": float(sizes[k]),
+                    "Product": product,
+                    "Probability": p,
+                    "Index": round(100 * p / overall[j]) if overall[j] > 0 else None,
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["Segment", "Segment share", "Product", "Probability", "Index"]
+    )
+
+
+def fit_table(result: dict[str, Any]) -> pd.DataFrame:
+    """The fit statistics, named plainly, for the details expander."""
+    items = [
+        ("Log-likelihood", result.get("loglik")),
+        ("Parameters", result.get("npar")),
+        ("AIC", result.get("aic")),
+        ("BIC", result.get("bic")),
+        ("Sample-size adjusted BIC", result.get("sabic")),
+        ("CAIC", result.get("caic")),
+        ("Entropy (1 = clear-cut segments)", result.get("entropy")),
+        ("Households", result.get("n_obs")),
+        ("Missing cells", result.get("n_missing_cells")),
+        ("Converged", result.get("converged")),
+        ("EM iterations (best start)", result.get("iterations")),
+        ("Starts reaching the best fit", result.get("n_starts_at_best")),
+    ]
+    return pd.DataFrame(
+        [(k, "—" if v is None else (f"{v:,.3f}" if isinstance(v, float) else str(v)))
+         for k, v in items],
+        columns=["Statistic", "Value"],
+    )
