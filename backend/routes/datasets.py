@@ -54,4 +54,5 @@ def delete_dataset(
     session: SessionDep, dataset: DatasetDep, force: Annotated[bool, Query()] = False
 ) -> Response:
     service.delete_dataset(session, dataset, force=force)
+    session.commit()  # before answering: the client may look the dataset up right away
     return Response(status_code=204)
