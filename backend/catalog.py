@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from backend.schemas.common import ModelType
-from backend.schemas.params import LCAParams, ModelParams
-from backend.schemas.results import LCAResult
+from backend.schemas.lca import LCAParams, LCAResult
+from backend.schemas.params import ModelParams
 
 # Quick fits (EM, SVD, counts) and long sampling go to separate queues so a long NUTS run
 # never blocks a quick LCA.

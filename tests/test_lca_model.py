@@ -9,7 +9,7 @@ import pytest
 
 from backend.errors import DataError
 from backend.progress import RunCancelled
-from backend.schemas.params import LCAParams
+from backend.schemas.lca import LCAParams
 from tests.support.data import match_classes, simulate_lca
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.lca import fit

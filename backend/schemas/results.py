@@ -32,39 +32,3 @@ class FitResult(BaseModel):
 
     def attach_rows(self, rows: pd.DataFrame) -> None:
         self._rows = rows
-
-
-class StartRecord(BaseModel):
-    start: int
-    seed: int
-    loglik: float
-    iterations: int
-    converged: bool
-
-
-class LCAResult(FitResult):
-    n_classes: int
-    products: list[str]
-    classes: list[str]
-    loglik: float
-    npar: int
-    aic: float
-    bic: float
-    sabic: float
-    caic: float
-    entropy: float | None = Field(
-        description="Relative entropy (1 = perfectly separated classes; none for one class)."
-    )
-    n_obs: int
-    n_missing_cells: int
-    class_sizes: list[float] = Field(description="Estimated share of households per class.")
-    class_counts: list[int] = Field(description="Households whose modal class is each class.")
-    smallest_class_share: float
-    avg_posterior: list[float]
-    item_probabilities: list[list[float]] = Field(
-        description="classes × products: probability of buying each product in each class."
-    )
-    converged: bool
-    iterations: int
-    starts: list[StartRecord]
-    n_starts_at_best: int

@@ -11,8 +11,8 @@ import pandas as pd
 from stepmix.stepmix import StepMix
 
 from backend.errors import DataError
-from backend.schemas.params import LCAParams
-from backend.schemas.results import LCAResult, Provenance, StartRecord
+from backend.schemas.lca import LCAParams, LCAResult, StartRecord
+from backend.schemas.results import Provenance
 from workers.models.base import BinaryMatrix, Progress
 from workers.provenance import library_versions
 
