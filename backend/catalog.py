@@ -28,6 +28,8 @@ class ModelSpec:
     params: type[ModelParams]
     result: type[BaseModel]
     queue: str = QUICK_QUEUE
+    # The parameter a list or range of values turns into a sweep (one child run per value).
+    sweep_param: str | None = None
 
 
 CATALOG: dict[ModelType, ModelSpec] = {
@@ -37,6 +39,7 @@ CATALOG: dict[ModelType, ModelSpec] = {
         "Splits households into a few segments, each with its own purchase probabilities.",
         LCAParams,
         LCAResult,
+        sweep_param="n_classes",
     ),
 }
 

@@ -86,6 +86,12 @@ class Run(Base):
     covariate_columns: Mapped[list[str]] = mapped_column(JSONType, default=list)
     id_column: Mapped[str | None] = mapped_column(String(255))
     queue_name: Mapped[str] = mapped_column(String(64))
+    # A sweep (e.g. n_classes 1..8) is a parent run whose children are ordinary runs, one per
+    # value, each its own Dramatiq message so several workers share them.
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
+    sweep_value: Mapped[int | None] = mapped_column(Integer)
 
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     progress_message: Mapped[str | None] = mapped_column(Text)
@@ -104,6 +110,13 @@ class Run(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     dataset: Mapped[Dataset] = relationship(back_populates="runs")
+    children: Mapped[list[Run]] = relationship(
+        back_populates="parent",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Run.sweep_value",
+    )
+    parent: Mapped[Run | None] = relationship(back_populates="children", remote_side="Run.id")
     result: Mapped[Result | None] = relationship(
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,6 +94,7 @@ class ProgressReporter:
         min_interval: float | None = None,
         cancel_event: threading.Event | None = None,
         cancel_check_interval: float = 0.2,
+        on_publish: Callable[[ProgressMessage], None] | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -108,6 +110,7 @@ class ProgressReporter:
         self._last_publish = float("-inf")
         self._last_cancel_check = float("-inf")
         self.last_message: ProgressMessage | None = None
+        self.on_publish = on_publish
 
     def check_cancelled(self) -> None:
         now = time.monotonic()
@@ -149,6 +152,8 @@ class ProgressReporter:
         )
         self.last_message = msg
         self.store.publish(msg)
+        if self.on_publish is not None:
+            self.on_publish(msg)
 
     def _eta(self, fraction: float, now: float) -> float | None:
         done = fraction - self._phase_start_fraction

@@ -29,6 +29,7 @@ from backend.schemas.common import ModelType, Phase, RunStatus
 from backend.schemas.results import FitResult
 from backend.services.ingest import from_parquet, to_parquet
 from backend.settings import get_settings
+from workers import sweep
 from workers.models import REGISTRY
 from workers.models.base import BinaryMatrix
 
@@ -62,9 +63,15 @@ def execute_run(run_id: str) -> None:
     store = ProgressStore()
     run = claim(run_id, store)
     if run is None:
+        # Not ours to fit (ended, cancelled while queued, running elsewhere). A sweep's parent
+        # may still be waiting for this child's end to be counted.
+        parent_id = parent_of(run_id)
+        if parent_id:
+            sweep.child_finished(parent_id, store)
         return
     cancel_event = threading.Event()
-    reporter = ProgressReporter(store, run_id, cancel_event=cancel_event)
+    relay = sweep.start_parent(store, run) if run.parent_id else None
+    reporter = ProgressReporter(store, run_id, cancel_event=cancel_event, on_publish=relay)
     heartbeat = Heartbeat(run_id, cancel_event, settings.heartbeat_seconds)
     heartbeat.start()
     try:
@@ -115,6 +122,8 @@ def execute_run(run_id: str) -> None:
         )
     finally:
         heartbeat.stop()
+        if run.parent_id:
+            sweep.child_finished(run.parent_id, store)
 
 
 def claim(run_id: str, store: ProgressStore) -> Run | None:
@@ -162,6 +171,11 @@ def claim(run_id: str, store: ProgressStore) -> Run | None:
             return None
         session.expunge(run)
         return run
+
+
+def parent_of(run_id: str) -> str | None:
+    with session_scope() as session:
+        return session.scalar(select(Run.parent_id).where(Run.id == run_id))
 
 
 def load_matrix(run: Run) -> BinaryMatrix:

@@ -16,6 +16,7 @@ def list_models() -> list[ModelInfo]:
             title=spec.title,
             description=spec.description,
             queue=spec.queue,
+            sweep_param=spec.sweep_param,
             params_schema=spec.params.model_json_schema(),
             result_schema=spec.result.model_json_schema(),
         )

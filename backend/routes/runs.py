@@ -37,6 +37,7 @@ def list_runs(
     model_type: ModelType | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    parent_id: Annotated[str | None, Query(description="List a sweep's child runs.")] = None,
 ) -> RunList:
     items, total = service.list_runs(
         session,
@@ -44,6 +45,7 @@ def list_runs(
         model_type=model_type.value if model_type else None,
         limit=limit,
         offset=offset,
+        parent_id=parent_id,
     )
     return RunList(
         items=[service.run_out(r) for r in items], total=total, limit=limit, offset=offset

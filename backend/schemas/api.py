@@ -89,6 +89,9 @@ class RunOut(BaseModel):
     covariate_columns: list[str]
     id_column: str | None
     queue_name: str
+    parent_id: str | None = None
+    sweep_value: int | None = None
+    child_ids: list[str] = Field(default_factory=list)
     progress: float
     progress_message: str | None
     error: str | None
@@ -132,6 +135,9 @@ class ModelInfo(BaseModel):
     title: str
     description: str
     queue: str
+    sweep_param: str | None = Field(
+        None, description="Parameter that takes a list or range (e.g. '1-8') for a sweep."
+    )
     params_schema: dict[str, Any]
     result_schema: dict[str, Any]
 

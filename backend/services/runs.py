@@ -6,9 +6,9 @@ import base64
 import binascii
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
-from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,8 +20,8 @@ from backend.queue import enqueue_run
 from backend.schemas.api import ColumnProfile, RunCreate, RunOut, RunUpdate
 from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
 from backend.services.datasets import check_other_columns, create_dataset, resolve_product_columns
+from backend.services.sweeps import sweep_values, validate_params
 from backend.settings import get_settings
-from backend.validation import describe_validation_error
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,11 @@ def create_run(session: Session, body: RunCreate) -> Run:
             f'Model type "{body.model_type.value}" is not available in this version; '
             f"available: {', '.join(available_types())}."
         )
-    try:
-        params = spec.params.model_validate(body.params)
-    except ValidationError as exc:
-        raise InvalidInput(describe_validation_error(exc, prefix="params")) from exc
+    values = sweep_values(spec, body.params)
+    validated = validate_params(spec, body.params, values)
+    params = validated[0].model_dump(mode="json")
+    if values is not None:
+        params[str(spec.sweep_param)] = values
 
     if (body.dataset_id is None) == (body.data is None):
         raise InvalidInput('Give either "dataset_id" or "data.csv_base64", not both or neither.')
@@ -57,32 +58,49 @@ def create_run(session: Session, body: RunCreate) -> Run:
     check_other_columns(profiles, covariates, "covariate")
     products = resolve_product_columns(profiles, body.product_columns, exclude=others)
 
-    run = Run(
-        name=body.name or f"{spec.title} ({params_summary(params.model_dump())})",
-        description=body.description,
-        model_type=body.model_type.value,
-        status=RunStatus.queued.value,
-        params=params.model_dump(mode="json"),
-        dataset_id=dataset.id,
-        product_columns=products,
-        covariate_columns=covariates,
-        id_column=body.id_column,
-        queue_name=spec.queue,
-        progress_message="Waiting for a worker.",
-    )
+    def new_run(name: str, run_params: dict[str, Any], **extra: Any) -> Run:
+        return Run(
+            name=name,
+            description=body.description,
+            model_type=body.model_type.value,
+            status=RunStatus.queued.value,
+            params=run_params,
+            dataset_id=dataset.id,
+            product_columns=products,
+            covariate_columns=covariates,
+            id_column=body.id_column,
+            queue_name=spec.queue,
+            progress_message="Waiting for a worker.",
+            **extra,
+        )
+
+    run = new_run(body.name or f"{spec.title} ({params_summary(params)})", params)
     session.add(run)
-    session.commit()  # commit, then enqueue: a worker must find the row.
+    if values is not None:
+        session.flush()
+        for value, child_params in zip(values, validated, strict=True):
+            child_name = f"{run.name} · {spec.sweep_param}={value}"
+            run.children.append(
+                new_run(child_name, child_params.model_dump(mode="json"), sweep_value=value)
+            )
+    session.commit()  # commit, then enqueue: a worker must find the rows.
     try:
-        ProgressStore().publish(make_message(run.id, Phase.queued, 0.0, "Waiting for a worker."))
-        enqueue_run(run.id, run.queue_name)
+        store = ProgressStore()
+        store.publish(make_message(run.id, Phase.queued, 0.0, "Waiting for a worker."))
+        for job in run.children or [run]:
+            if job is not run:
+                store.publish(make_message(job.id, Phase.queued, 0.0, "Waiting for a worker."))
+            enqueue_run(job.id, job.queue_name)
     except redis.RedisError as exc:
-        run.status = RunStatus.failed.value
-        run.error = (
+        error = (
             f"The run could not be queued because Redis is unreachable ({exc}); submit it again."
         )
-        run.finished_at = datetime.now(UTC)
+        for job in [run, *run.children]:
+            job.status = RunStatus.failed.value
+            job.error = error
+            job.finished_at = datetime.now(UTC)
         session.commit()
-        raise ServiceUnavailable(run.error) from exc
+        raise ServiceUnavailable(error) from exc
     return run
 
 
@@ -107,9 +125,16 @@ def _dataset_from_inline(session: Session, body: RunCreate) -> Dataset:
 
 
 def list_runs(
-    session: Session, *, status: str | None, model_type: str | None, limit: int, offset: int
+    session: Session,
+    *,
+    status: str | None,
+    model_type: str | None,
+    limit: int,
+    offset: int,
+    parent_id: str | None = None,
 ) -> tuple[list[Run], int]:
-    query = select(Run)
+    # Sweep children are listed under their parent (?parent_id=), not among top-level runs.
+    query = select(Run).where(Run.parent_id == parent_id if parent_id else Run.parent_id.is_(None))
     if status:
         query = query.where(Run.status == status)
     if model_type:
@@ -123,6 +148,7 @@ def list_runs(
 
 def run_out(run: Run) -> RunOut:
     out = RunOut.model_validate(run)
+    out.child_ids = [child.id for child in run.children]
     if run.started_at:
         end = run.finished_at or datetime.now(UTC)
         out.duration_seconds = round((end - run.started_at).total_seconds(), 3)
@@ -146,17 +172,21 @@ def cancel_run(session: Session, run: Run) -> Run:
         )
     run.cancel_requested = True
     store = ProgressStore()
-    if run.status == RunStatus.queued:
+    for child in run.children:
+        if child.status not in TERMINAL_STATUSES:
+            cancel_run(session, child)
+    # A queued run, or a sweep's parent (its running children stop on their own), ends now.
+    ends_now = run.status == RunStatus.queued or bool(run.children)
+    message = "Cancelled." if run.children else "Cancelled before it started."
+    if ends_now:
         run.status = RunStatus.cancelled.value
         run.finished_at = datetime.now(UTC)
-        run.progress_message = "Cancelled before it started."
+        run.progress_message = message
     session.commit()
     try:
         store.request_cancel(run.id)
-        if run.status == RunStatus.cancelled:
-            store.publish(
-                make_message(run.id, Phase.cancelled, run.progress, "Cancelled before it started.")
-            )
+        if ends_now:
+            store.publish(make_message(run.id, Phase.cancelled, run.progress, message))
     except redis.RedisError:
         # The database flag alone is enough: the worker checks it with its heartbeat.
         log.warning("cancel flag for run %s not written to Redis", run.id)
@@ -167,7 +197,8 @@ def delete_run(session: Session, run: Run) -> None:
     if run.status not in TERMINAL_STATUSES:
         cancel_run(session, run)
     try:
-        ProgressStore().forget(run.id)
+        for job in [*run.children, run]:
+            ProgressStore().forget(job.id)
     except redis.RedisError:
         log.warning("progress of run %s not removed from Redis", run.id)
     session.delete(run)

@@ -1,0 +1,68 @@
+"""Sweeps: `n_classes: [1, 2, ..., 8]` (or "1-8") asks for one fit per value.
+
+The request becomes a parent run with one child run per value. Children are ordinary runs,
+each its own Dramatiq message, so several workers share a sweep; the worker that finishes
+the last child writes the parent's comparison (workers/sweep.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from backend.catalog import ModelSpec
+from backend.errors import InvalidInput
+from backend.schemas.params import ModelParams
+from backend.validation import describe_validation_error
+
+MAX_SWEEP_VALUES = 20
+RANGE = re.compile(r"^\s*(\d+)\s*(?:-|\.\.|:)\s*(\d+)\s*$")
+
+
+def sweep_values(spec: ModelSpec, params: dict[str, Any]) -> list[int] | None:
+    """The values asked for, or None when the request is a single fit."""
+    if spec.sweep_param is None:
+        return None
+    raw = params.get(spec.sweep_param)
+    name = f"params.{spec.sweep_param}"
+    if isinstance(raw, str):
+        match = RANGE.match(raw)
+        if not match:
+            raise InvalidInput(
+                f'"{name}" must be a number, a list of numbers or a range like "1-8"; got {raw!r}.'
+            )
+        low, high = int(match.group(1)), int(match.group(2))
+        if low > high:
+            raise InvalidInput(f'"{name}": the range {raw!r} runs backwards; write "{high}-{low}".')
+        values = list(range(low, high + 1))
+    elif isinstance(raw, list):
+        if not raw or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
+            raise InvalidInput(f'"{name}" must list whole numbers; got {raw!r}.')
+        values = sorted(set(raw))
+    else:
+        return None
+    if len(values) > MAX_SWEEP_VALUES:
+        raise InvalidInput(
+            f'"{name}" asks for {len(values)} fits; at most {MAX_SWEEP_VALUES} per run.'
+        )
+    if len(values) == 1:
+        return None
+    return values
+
+
+def validate_params(
+    spec: ModelSpec, params: dict[str, Any], values: list[int] | None
+) -> list[ModelParams]:
+    """One validated params object per fit (a single one when there is no sweep)."""
+    requests = [params] if values is None else [{**params, spec.sweep_param: v} for v in values]
+    if values is None and spec.sweep_param and isinstance(params.get(spec.sweep_param), list):
+        requests = [{**params, spec.sweep_param: params[spec.sweep_param][0]}]
+    validated = []
+    for request in requests:
+        try:
+            validated.append(spec.params.model_validate(request))
+        except ValidationError as exc:
+            raise InvalidInput(describe_validation_error(exc, prefix="params")) from exc
+    return validated
