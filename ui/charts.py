@@ -24,7 +24,7 @@ def class_sizes_chart(result: dict[str, Any]) -> alt.LayerChart:
         x=alt.X(
             "Share:Q",
             title="Share of households",
-            axis=alt.Axis(format="%", grid=False),
+            axis=alt.Axis(format="%", grid=False, tickCount=5),
             scale=alt.Scale(domain=[0, max(0.05, min(1.0, float(data["Share"].max()) * 1.15))]),
         ),
         tooltip=[
@@ -69,4 +69,4 @@ def profile_heatmap(result: dict[str, Any]) -> alt.LayerChart:
             alt.datum.Probability > 0.55, alt.value("white"), alt.value("#1f2937")
         ),
     )
-    return (cells + text).properties(height=alt.Step(30), width=alt.Step(90))
+    return (cells + text).properties(height=alt.Step(32), width=alt.Step(110))

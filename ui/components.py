@@ -9,7 +9,15 @@ import streamlit as st
 
 from ui import cached
 from ui.api_client import ApiError, BackendUnavailable, api_url, get_client
-from ui.formatting import PHASES, TERMINAL_PHASES, TERMINAL_STATUSES, format_duration, format_eta
+from ui.formatting import (
+    PHASES,
+    TERMINAL_PHASES,
+    TERMINAL_STATUSES,
+    format_duration,
+    format_eta,
+    status_color,
+    status_label,
+)
 from ui.params_form import ParamSpec
 
 POLL_SECONDS = 1.0
@@ -119,7 +127,9 @@ def live_progress(run_id: str) -> None:
             show_error(exc)
             return
     value = min(max(float(progress.get("progress") or 0.0), 0.0), 1.0)
+    status = "queued" if phase == "queued" else "running"
     with st.container(border=True):
+        st.badge(status_label(status), color=status_color(status))
         st.progress(value, text=f"**{PHASES.get(phase, phase)}** · {value:.0%}")
         st.markdown(progress.get("message") or "")
         facts = [format_eta(progress.get("eta_seconds"))]

@@ -74,10 +74,9 @@ def format_timestamp(value: str | None) -> str:
 
 
 def run_label(run: dict[str, Any]) -> str:
-    """How a run is named in pickers: name, status and when."""
-    _, label, _ = STATUS.get(run.get("status", ""), ("", str(run.get("status")), ""))
+    """How a run is named in pickers: name and when (its status is shown beside it)."""
     name = run.get("name") or run["id"][:8]
-    return f"{name} · {label} · {format_timestamp(run.get('created_at'))}"
+    return f"{name} · {format_timestamp(run.get('created_at'))}"
 
 
 def percent(value: float | None, digits: int = 0) -> str:

@@ -23,17 +23,22 @@ KIND_LABELS = {
 _ID_NAME = re.compile(r"(^|_|\b)(id|key|hh|household|customer|panelist|member)(_|\b|$)", re.I)
 
 
+def _pct(share: float | None) -> float | None:
+    return None if share is None else 100 * float(share)
+
+
 # -- data page ---------------------------------------------------------------------------
 
 
 def column_profile_frame(columns: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per column: name, type in plain words, penetration, missing, distinct values."""
+    """One row per column: name, type in plain words, penetration (in %), missing, distinct
+    values and a few values that are not 0/1."""
     rows = [
         {
             "Column": c["name"],
             "Type": KIND_LABELS.get(c.get("kind", ""), c.get("kind", "")),
             "Usable as product": bool(c.get("is_binary")),
-            "Penetration": c.get("prevalence") if c.get("is_binary") else None,
+            "Penetration": _pct(c.get("prevalence")) if c.get("is_binary") else None,
             "Missing": int(c.get("n_missing", 0)),
             "Distinct values": int(c.get("n_unique", 0)),
             "Other values": ", ".join(str(v) for v in c.get("examples", [])[:5]),
@@ -151,3 +156,17 @@ def fit_table(result: dict[str, Any]) -> pd.DataFrame:
          for k, v in items],
         columns=["Statistic", "Value"],
     )
+
+
+def starts_frame(result: dict[str, Any]) -> pd.DataFrame:
+    """One row per random start, best log-likelihood first."""
+    frame = pd.DataFrame(
+        result.get("starts") or [],
+        columns=["start", "seed", "loglik", "iterations", "converged"],
+    ).rename(
+        columns={
+            "start": "Start", "seed": "Seed", "loglik": "Log-likelihood",
+            "iterations": "Iterations", "converged": "Converged",
+        }
+    )
+    return frame.sort_values("Log-likelihood", ascending=False, kind="stable")

@@ -37,6 +37,20 @@ if uploaded is not None and uploaded.file_id != st.session_state[state.UPLOADED_
             st.toast(f"{uploaded.name} is ready.", icon=":material/check_circle:")
 
 
+EARLIER = "data.earlier"
+LOAD_ERROR = "data.load_error"
+
+
+def _load_earlier() -> None:
+    chosen = st.session_state.get(EARLIER)
+    if not chosen:
+        return
+    try:
+        state.set_dataset(client.get_dataset(chosen))
+    except ApiError as exc:
+        st.session_state[LOAD_ERROR] = exc
+
+
 def _earlier_datasets() -> None:
     try:
         listing = client.list_datasets(limit=50)
@@ -51,15 +65,13 @@ def _earlier_datasets() -> None:
         d["id"]: f"{d['name']} · {d['n_rows']:,} rows · {format_timestamp(d.get('created_at'))}"
         for d in items
     }
-    choice = st.selectbox(
+    st.selectbox(
         "Earlier uploads", list(labels), format_func=labels.__getitem__, index=None,
-        placeholder="Choose a file…",
+        placeholder="Choose a file…", key=EARLIER, on_change=_load_earlier,
     )
-    if choice and st.button("Use this file", icon=":material/folder_open:"):
-        try:
-            state.set_dataset(client.get_dataset(choice))
-        except ApiError as exc:
-            show_error(exc)
+    error = st.session_state.pop(LOAD_ERROR, None)
+    if isinstance(error, ApiError):
+        show_error(error)
 
 
 with st.expander("Or use a file you uploaded before", icon=":material/history:"):
@@ -109,9 +121,9 @@ with profile_tab:
             ),
             "Penetration": st.column_config.ProgressColumn(
                 help="Share of households that bought the product (1s among non-missing cells).",
-                format="percent",
+                format="%.1f%%",
                 min_value=0.0,
-                max_value=1.0,
+                max_value=100.0,
             ),
             "Missing": st.column_config.NumberColumn(help="Empty cells in this column."),
             "Other values": st.column_config.TextColumn(

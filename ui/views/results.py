@@ -20,7 +20,7 @@ from ui.formatting import (
     status_color,
     status_label,
 )
-from ui.tables import ALL_HOUSEHOLDS, fit_table, profile_wide
+from ui.tables import ALL_HOUSEHOLDS, fit_table, profile_wide, starts_frame
 
 client = get_client()
 
@@ -69,13 +69,14 @@ except ApiError as exc:
 
 head, badge = st.columns([5, 1], vertical_alignment="center")
 head.subheader(run["name"])
-with badge:
-    st.badge(status_label(run["status"]), color=status_color(run["status"]))
+if run["status"] not in ACTIVE_STATUSES:  # a live run's status is drawn by its progress panel
+    with badge:
+        st.badge(status_label(run["status"]), color=status_color(run["status"]))
 facts = [
     f"{len(run['product_columns'])} products",
     f"started {format_timestamp(run.get('started_at') or run.get('created_at'))}",
 ]
-if run.get("duration_seconds") is not None:
+if run["status"] not in ACTIVE_STATUSES and run.get("duration_seconds") is not None:
     facts.append(f"took {format_duration(run['duration_seconds'])}")
 st.caption(" · ".join(facts))
 
@@ -127,9 +128,9 @@ st.caption(
 st.altair_chart(profile_heatmap(result), width="content")
 wide = profile_wide(result)
 st.dataframe(
-    wide,
+    wide * 100,
     column_config={
-        name: st.column_config.NumberColumn(name, format="percent") for name in wide.columns
+        name: st.column_config.NumberColumn(name, format="%.1f%%") for name in wide.columns
     },
 )
 
@@ -163,14 +164,14 @@ with d2:
 
 with st.expander("Fit details", icon=":material/analytics:"):
     left, right = st.columns(2)
-    left.dataframe(fit_table(result), hide_index=True)
+    left.dataframe(fit_table(result), hide_index=True, height="content")
     params = provenance.get("params", run.get("params", {}))
     right.markdown("**Settings used**")
     right.json({**params, "random_state": provenance.get("random_state")}, expanded=True)
     starts = result.get("starts") or []
     if starts:
         st.markdown("**Random starts** (the best log-likelihood is kept)")
-        st.dataframe(starts, hide_index=True)
+        st.dataframe(starts_frame(result), hide_index=True)
 
 with st.expander("Rename this run", icon=":material/edit:"):
     new_name = st.text_input("New name", value=run["name"], key=f"rename-{run_id}")
