@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     # Attempts a run gets when a fit dies of something transient (worker killed, DB outage).
     max_attempts: int = Field(3, ge=1, le=20)
     heartbeat_seconds: float = Field(5.0, gt=0)
+    # A running run whose heartbeat is older than this lost its worker (killed, OOM, host gone).
+    stale_after_seconds: float = Field(30.0, gt=0)
+    # How often a worker looks for stale running runs and queued runs missing from Redis.
+    reconcile_seconds: float = Field(15.0, gt=0)
 
     # Uploads
     max_upload_mb: float = Field(200.0, gt=0)

@@ -20,6 +20,8 @@ _options = dict(
     max_retries=_settings.max_attempts - 1,
     min_backoff=2_000,
     max_backoff=60_000,
+    # SIGTERM interrupts a fit (executor releases the run) instead of waiting for it to end.
+    notify_shutdown=True,
 )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 import sqlalchemy.exc
+from dramatiq.middleware.shutdown import Shutdown
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 from pydantic import ValidationError
 from sqlalchemy import CursorResult, delete, select, update
@@ -84,6 +85,11 @@ def execute_run(run_id: str) -> None:
         reporter(1.0, "Saving the results.", phase=Phase.saving)
         heartbeat.stop()
         save_result(run_id, result, store)
+    except Shutdown:
+        # SIGTERM to the worker: hand the run back without spending one of its attempts; the
+        # message is retried by Dramatiq (and the reconciler would re-enqueue it anyway).
+        release(run_id, "Worker shutting down; queued again.", refund_attempt=True)
+        raise
     except RunCancelled:
         finish(run_id, store, RunStatus.cancelled, "Cancelled while running.", reporter)
     except TimeLimitExceeded:
@@ -128,7 +134,7 @@ def execute_run(run_id: str) -> None:
 
 def claim(run_id: str, store: ProgressStore) -> Run | None:
     settings = get_settings()
-    stale_before = now() - timedelta(seconds=settings.heartbeat_seconds * 6)
+    stale_before = now() - timedelta(seconds=settings.stale_after_seconds)
     with session_scope() as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -245,13 +251,18 @@ def finish(
     store.publish(make_message(run_id, phase, progress, message))
 
 
-def release(run_id: str, note: str) -> None:
+def release(run_id: str, note: str, refund_attempt: bool = False) -> None:
     try:
         with session_scope() as session:
             session.execute(
                 update(Run)
                 .where(Run.id == run_id, Run.status == RunStatus.running)
-                .values(status=RunStatus.queued.value, progress_message=note, heartbeat_at=None)
+                .values(
+                    status=RunStatus.queued.value,
+                    progress_message=note,
+                    heartbeat_at=None,
+                    attempts=Run.attempts - (1 if refund_attempt else 0),
+                )
             )
     except sqlalchemy.exc.SQLAlchemyError:
         log.warning("run %s could not be released (database unreachable)", run_id)

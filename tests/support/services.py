@@ -180,3 +180,51 @@ def start_worker(
     process = start_process(command, environment.env(), log_dir / "worker.log")
     environment.processes.append(process)
     return process
+
+
+class IsolatedStack:
+    """A stack of its own (database, Redis prefix, API, workers) for tests that kill processes
+    or flush Redis without disturbing the session's shared stack."""
+
+    def __init__(self, tmp: Path, **settings: str) -> None:
+        self.environment = make_environment(tmp)
+        self.settings = {"AUTO_MIGRATE": "true", **settings}
+        self.log_dir = tmp
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.api_url = ""
+
+    def env(self) -> dict[str, str]:
+        return self.environment.env(**self.settings)
+
+    def start_api(self) -> str:
+        port = free_port()
+        command = [
+            sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+        process = start_process(command, self.env(), self.log_dir / "api.log")
+        self.environment.processes.append(process)
+        self.api_url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{self.api_url}/live", process=process)
+        return self.api_url
+
+    def start_worker(self, processes: int = 1) -> subprocess.Popen[bytes]:
+        dramatiq = str(Path(sys.executable).parent / "dramatiq")
+        command = [dramatiq, "workers", "--processes", str(processes), "--threads", "1"]
+        log = self.log_dir / f"worker{len(self.workers)}.log"
+        process = start_process(command, self.env(), log)
+        self.environment.processes.append(process)
+        self.workers.append(process)
+        return process
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.environment.redis_url, decode_responses=True)
+
+    def flush_redis(self) -> int:
+        """Delete every key of this stack (what a Redis restart without persistence does)."""
+        client = self.redis()
+        keys = list(client.scan_iter(f"{self.environment.prefix}*", count=1000))
+        return int(client.delete(*keys)) if keys else 0
+
+    def close(self) -> None:
+        self.environment.teardown()
