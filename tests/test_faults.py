@@ -61,7 +61,7 @@ def test_sigkilled_worker_run_is_picked_up_again_and_completes(stack: IsolatedSt
         # When the worker process is SIGKILLed in the middle of the fit (as the OOM killer does)
         for child in worker_children(master, master.pid):
             child.send_signal(signal.SIGKILL)
-        # Then Dramatiq's master gives up too (measured in DESIGN.md): whoever runs workers restarts them
+        # Then the Dramatiq master gives up too (DESIGN.md): whoever runs workers restarts them
         master.wait(timeout=30)
         assert client.get(f"/runs/{run['id']}").json()["status"] == "running"
         stack.start_worker()
