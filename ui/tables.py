@@ -170,3 +170,24 @@ def starts_frame(result: dict[str, Any]) -> pd.DataFrame:
         }
     )
     return frame.sort_values("Log-likelihood", ascending=False, kind="stable")
+
+
+def sweep_frame(sweep: dict[str, Any]) -> pd.DataFrame:
+    """A class-number sweep's comparison: one row per number of segments, plainly named."""
+    param = str(sweep.get("param", "n_classes"))
+    rows = [
+        {
+            "Segments": row.get(param),
+            "BIC": row.get("bic"),
+            "AIC": row.get("aic"),
+            "Entropy": row.get("entropy"),
+            "Smallest segment %": _pct(row.get("smallest_class_share")),
+            "Status": row.get("status"),
+            "Best": row.get(param) == sweep.get("recommended"),
+        }
+        for row in sweep.get("table", [])
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=["Segments", "BIC", "AIC", "Entropy", "Smallest segment %", "Status", "Best"],
+    )

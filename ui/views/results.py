@@ -20,7 +20,7 @@ from ui.formatting import (
     status_color,
     status_label,
 )
-from ui.tables import ALL_HOUSEHOLDS, fit_table, profile_wide, starts_frame
+from ui.tables import ALL_HOUSEHOLDS, fit_table, profile_wide, starts_frame, sweep_frame
 
 client = get_client()
 
@@ -98,9 +98,24 @@ except ApiError as exc:
     show_error(exc)
     st.stop()
 
+if "item_probabilities" not in result:  # a model type without its own view yet
+    st.info("This kind of result has no dedicated view yet; here it is in full.",
+            icon=":material/data_object:")
+    st.json(result, expanded=1)
+    st.stop()
+
 provenance = result.get("provenance", {})
 for warning in provenance.get("warnings", []):
     st.warning(warning, icon=":material/warning:")
+
+sweep = result.get("sweep")
+if isinstance(sweep, dict) and sweep.get("table"):
+    with st.container(border=True):
+        st.markdown(
+            f"**Compared {len(sweep['table'])} segment counts.** "
+            f"{sweep.get('recommended')} segments fit best (lowest BIC) and are shown below."
+        )
+        st.dataframe(sweep_frame(sweep), hide_index=True)
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Households", f"{result['n_obs']:,}")
