@@ -1,0 +1,1 @@
+"""Scripts that made the reference files in tests/expected/ (and the simulators they read)."""
