@@ -210,3 +210,19 @@ def test_runs_page_cancels_a_live_run(backend_up: str, client: httpx.Client) -> 
 def _no_leaked_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("API_TOKEN", raising=False)
     yield
+
+
+def test_a_refused_file_shows_the_apis_reason_once(backend_up: str) -> None:
+    # Given a file the API refuses (a header and one row)
+    at = app().run()
+    at.file_uploader[0].upload("tiny.csv", b"a,b\n1,2\n", "text/csv")
+    # When it is uploaded
+    at.run()
+    # Then the API's own sentence is shown, with no traceback, and no dataset is taken
+    assert not at.exception
+    (error,) = at.error
+    assert error.value and "Traceback" not in error.value
+    assert at.session_state["dataset"] is None
+    # and a later rerun does not send the file again (the message stays)
+    at.run()
+    assert [e.value for e in at.error] == [error.value]

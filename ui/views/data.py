@@ -25,16 +25,23 @@ uploaded = st.file_uploader(
     type=["csv", "xlsx", "parquet"],
     help="Up to 200 MB. The file is stored by the analysis service so you can reuse it.",
 )
+UPLOAD_ERROR = "data.upload_error"
+
 if uploaded is not None and uploaded.file_id != st.session_state[state.UPLOADED_FILE_ID]:
+    # Each file is sent once; a refusal stays on screen until another file is chosen.
+    st.session_state[state.UPLOADED_FILE_ID] = uploaded.file_id
+    st.session_state[UPLOAD_ERROR] = None
     with st.spinner(f"Uploading and checking {uploaded.name}…"):
         try:
             fresh = client.upload_dataset(uploaded.name, uploaded.getvalue())
         except ApiError as exc:
-            show_error(exc)
+            st.session_state[UPLOAD_ERROR] = exc
         else:
             state.set_dataset(fresh)
-            st.session_state[state.UPLOADED_FILE_ID] = uploaded.file_id
             st.toast(f"{uploaded.name} is ready.", icon=":material/check_circle:")
+failed = st.session_state.get(UPLOAD_ERROR)
+if uploaded is not None and isinstance(failed, ApiError):
+    show_error(failed)
 
 
 EARLIER = "data.earlier"

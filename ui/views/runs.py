@@ -62,7 +62,7 @@ def _confirm(run_id: str | None) -> None:
 def _row(run: dict[str, Any]) -> None:
     run_id = run["id"]
     with st.container(border=True):
-        main, info, actions = st.columns([4, 3, 3], vertical_alignment="center")
+        main, info, actions = st.columns([4, 3, 4], vertical_alignment="center")
         with main:
             st.markdown(f"**{run['name']}**")
             st.caption(
