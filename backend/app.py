@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -13,15 +16,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import __version__
 from backend.errors import AppError
+from backend.logging_setup import configure_logging, run_context
+from backend.metrics import install_metrics
 from backend.migrations import upgrade_database
 from backend.redis_client import make_async_redis
-from backend.routes import datasets, health, models, progress, runs
+from backend.routes import API_PREFIX, datasets, health, models, progress, runs
 from backend.settings import get_settings
 from backend.uploads import too_large
 from backend.validation import describe_errors
 
 log = logging.getLogger(__name__)
-API_PREFIX = "/api/v1"
 
 
 @asynccontextmanager
@@ -60,8 +64,13 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+RUN_PATH = re.compile(r"^/api/v1/(?:runs|progress)/([0-9a-f]{32})")
+access_log = logging.getLogger("backend.access")
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
+    configure_logging("api")
     app = FastAPI(
         title="Market Structure API",
         version=__version__,
@@ -84,6 +93,30 @@ def create_app() -> FastAPI:
             return error_body(exc.status_code, exc.title, exc.message)
         return await call_next(request)
 
+    @app.middleware("http")
+    async def log_request(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # The access log, with the run id when the path names a run (uvicorn's own is off).
+        match = RUN_PATH.match(request.url.path)
+        with run_context(match.group(1)) if match else contextlib.nullcontext():
+            started = time.perf_counter()
+            response = await call_next(request)
+            access_log.info(
+                "%s %s %s",
+                request.method,
+                request.url.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+        return response
+
+    install_metrics(app)
     app.include_router(health.router)
     for router in (datasets.router, runs.router, progress.router, models.router):
         app.include_router(router, prefix=API_PREFIX)

@@ -37,6 +37,7 @@ def api_command(host: str, port: int, workers: int) -> list[str]:
         str(port),
         "--workers",
         str(workers),
+        "--no-access-log",  # the app logs each request itself, as JSON with the run id
     ]
 
 

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(200.0, gt=0)
     min_rows: int = Field(10, ge=2)
 
+    # Logs and metrics
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Port of the workers' Prometheus exposition server (Dramatiq's middleware); 0 turns it off.
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
+
     # Progress
     progress_min_interval_seconds: float = Field(0.25, ge=0)
     progress_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)

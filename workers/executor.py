@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy import CursorResult, delete, select, update
 from backend.catalog import CATALOG
 from backend.db import session_scope
 from backend.errors import DataError
+from backend.logging_setup import run_context
 from backend.orm import Artifact, Dataset, Result, Run
 from backend.progress import ProgressReporter, ProgressStore, RunCancelled, make_message
 from backend.schemas.common import ModelType, Phase, RunStatus
@@ -60,6 +62,11 @@ def now() -> datetime:
 
 
 def execute_run(run_id: str) -> None:
+    with run_context(run_id):
+        _execute(run_id)
+
+
+def _execute(run_id: str) -> None:
     settings = get_settings()
     store = ProgressStore()
     run = claim(run_id, store)
@@ -76,6 +83,14 @@ def execute_run(run_id: str) -> None:
     heartbeat = Heartbeat(run_id, cancel_event, settings.heartbeat_seconds)
     heartbeat.start()
     try:
+        log.info(
+            "run started",
+            extra={
+                "attempt": run.attempts + 1,
+                "model_type": run.model_type,
+                "queue": run.queue_name,
+            },
+        )
         reporter(0.0, "Loading the data.", phase=Phase.loading)
         data = load_matrix(run)
         spec = CATALOG[ModelType(run.model_type)]
@@ -85,6 +100,7 @@ def execute_run(run_id: str) -> None:
         reporter(1.0, "Saving the results.", phase=Phase.saving)
         heartbeat.stop()
         save_result(run_id, result, store)
+        log.info("run completed", extra={"seconds": round(time.monotonic() - reporter.started, 3)})
     except Shutdown:
         # SIGTERM to the worker: hand the run back without spending one of its attempts; the
         # message is retried by Dramatiq (and the reconciler would re-enqueue it anyway).
@@ -240,6 +256,7 @@ def _end(session: Any, run: Run, status: RunStatus, message: str, error: str | N
 def finish(
     run_id: str, store: ProgressStore, status: RunStatus, message: str, reporter: ProgressReporter
 ) -> None:
+    log.info("run ended", extra={"status": status.value, "detail": message})
     progress = reporter.last_message.progress if reporter.last_message else 0.0
     with session_scope() as session:
         run = session.get(Run, run_id)

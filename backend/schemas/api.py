@@ -161,9 +161,20 @@ class ClusteringOut(BaseModel):
     scores_by_k: dict[int, float] = Field(default_factory=dict)
 
 
+class QueueDepth(BaseModel):
+    queued: int = Field(description="Messages waiting for a worker.")
+    delayed: int = Field(description="Messages waiting for a retry's backoff.")
+    in_progress: int = Field(description="Messages a worker has taken and not yet acknowledged.")
+
+
 class HealthOut(BaseModel):
     status: str
     version: str
     database_connected: bool
     redis_connected: bool
     models: list[str]
+    versions: dict[str, str] = Field(default_factory=dict)
+    queues: dict[str, QueueDepth] = Field(default_factory=dict)
+    workers_alive: int | None = Field(
+        None, description="Worker processes whose Dramatiq heartbeat is under a minute old."
+    )

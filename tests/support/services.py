@@ -200,7 +200,7 @@ class IsolatedStack:
         port = free_port()
         command = [
             sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port),
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
         ]  # fmt: skip
         process = start_process(command, self.env(), self.log_dir / "api.log")
         self.environment.processes.append(process)
