@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from backend.schemas.common import ModelType
+from backend.schemas.factor import TetrachoricFactorParams, TetrachoricFactorResult
 from backend.schemas.lca import LCAParams, LCAResult
 from backend.schemas.params import ModelParams
 
@@ -40,6 +41,13 @@ CATALOG: dict[ModelType, ModelSpec] = {
         LCAParams,
         LCAResult,
         sweep_param="n_classes",
+    ),
+    ModelType.factor_tetrachoric: ModelSpec(
+        ModelType.factor_tetrachoric,
+        "Factor analysis (tetrachoric)",
+        "Finds a few continuous dimensions (factors) behind which products are bought together.",
+        TetrachoricFactorParams,
+        TetrachoricFactorResult,
     ),
 }
 

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.schemas.common import ModelType
-from workers.models import lca
+from workers.models import factor_tetrachoric, lca
 
 FitFunction = Callable[..., Any]
 
 REGISTRY: dict[ModelType, FitFunction] = {
     ModelType.lca: lca.fit,
+    ModelType.factor_tetrachoric: factor_tetrachoric.fit,
 }

@@ -1,0 +1,456 @@
+"""Exploratory factor analysis of binary purchase data through tetrachoric correlations.
+
+The steps and numbers follow R's psych (`tetrachoric`, `fa(x, cor = "tet")`, `fa.parallel`):
+
+1. all pair counts in one chunked pass (Xᵀ·X), tetrachoric correlations with psych's
+   continuity correction and smoothing (workers/models/tetrachoric.py);
+2. parallel analysis: the same correlations of column-permuted copies of the data give the
+   eigenvalues to beat; the suggested number of factors is used when `n_factors` is empty;
+3. extraction (minres, ml or principal axis) and rotation (oblimin, promax, varimax, none);
+4. psych's statistics: model communalities diag(ΛΦΛᵀ), uniquenesses, variance accounted for,
+   RMSR, the ML-based chi-square, TLI, RMSEA and BIC, Hofmann complexity;
+5. factor scores per household (psych's regression weights R⁻¹ΛΦ with R the households'
+   phi correlations, applied to the standardised 0/1 columns; a missing cell counts as the
+   product's mean), or Bartlett scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+
+from backend.errors import DataError
+from backend.schemas.factor import (
+    ScreeRow,
+    TetrachoricFactorParams,
+    TetrachoricFactorResult,
+    VarianceRow,
+)
+from backend.schemas.results import Provenance
+from workers.models.base import BinaryMatrix, Progress
+from workers.models.factor_tetrachoric_extraction import EXTRACTIONS, Extraction, minres
+from workers.models.factor_tetrachoric_rotation import Rotated, rotate
+from workers.models.tetrachoric import (
+    PairCounts,
+    Tetrachoric,
+    column_moments,
+    cor_smooth,
+    iter_chunks,
+    pair_counts,
+    phi_correlations,
+    sub_progress,
+    tetrachoric,
+)
+from workers.provenance import library_versions
+
+PARALLEL_MAX_ROWS = 200_000
+HEYWOOD_COMMUNALITY = 0.995
+
+
+def fit(
+    data: BinaryMatrix, params: TetrachoricFactorParams, progress: Progress
+) -> TetrachoricFactorResult:
+    n, p = data.values.shape
+    if p < 3:
+        raise DataError(f"Factor analysis needs at least 3 products; this run has {p}.")
+    if n < 10:
+        raise DataError(f"Factor analysis needs at least 10 households; this run has {n}.")
+    if params.n_factors is not None and params.n_factors >= p:
+        raise DataError(
+            f"n_factors={params.n_factors} needs more products than factors; this run has {p} "
+            f"products, so use at most {p - 1} factors."
+        )
+    seed = params.random_state
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+
+    counts = pair_counts(data.values, sub_progress(progress, 0.0, 0.15))
+    progress(0.15, "Estimating the tetrachoric correlations.")
+    tet = tetrachoric(counts, data.products, params.correct, params.smooth)
+    r = tet.rho
+    eigenvalues = np.sort(np.linalg.eigvalsh(r))[::-1]
+    one_factor = minres(r, 1, params.max_iter, params.tol)
+    eigenvalues_factor = _reduced_eigenvalues(r, one_factor.loadings)
+
+    random_pc = random_fa = None
+    if params.n_parallel > 0:
+        random_pc, random_fa = parallel_analysis(
+            data.values,
+            data.products,
+            params,
+            seed,
+            sub_progress(progress, 0.15, 0.7),
+        )
+    suggested_fa = suggested_pc = None
+    if random_pc is not None and random_fa is not None:
+        suggested_pc = _n_above(eigenvalues, np.quantile(random_pc, 0.95, axis=0))
+        suggested_fa = _n_above(eigenvalues_factor, np.quantile(random_fa, 0.95, axis=0))
+    k = params.n_factors
+    if k is None:
+        k = max(1, suggested_fa if suggested_fa is not None else _kaiser_count(eigenvalues))
+        k = min(k, p - 1)
+
+    stage = sub_progress(progress, 0.7, 0.85)
+
+    def on_extract(iteration: int, value: float) -> None:
+        stage(
+            min(iteration / params.max_iter, 0.99),
+            f"Extracting {k} factor(s) ({params.extraction}), iteration {iteration}.",
+            iteration=iteration,
+            details={"stage": "extraction", "objective": value},
+        )
+
+    extraction = EXTRACTIONS[params.extraction](r, k, params.max_iter, params.tol, on_extract)
+    stage = sub_progress(progress, 0.85, 0.9)
+
+    def on_rotate(iteration: int, value: float) -> None:
+        stage(
+            min(iteration / params.max_iter, 0.99),
+            f"Rotating ({params.rotation}), iteration {iteration}.",
+            iteration=iteration,
+            details={"stage": "rotation", "criterion": value},
+        )
+
+    rotated = rotate(extraction.loadings, params.rotation, params.max_iter, on_rotate)
+    progress(0.9, "Computing fit statistics and factor scores.")
+    stats = fit_statistics(r, rotated, counts, n)
+    scores = None
+    if params.scores != "none":
+        scores = factor_scores(
+            data.values, counts, rotated, params.scores, sub_progress(progress, 0.9, 1.0)
+        )
+    return _summarise(
+        data,
+        params,
+        seed,
+        k,
+        tet,
+        eigenvalues,
+        eigenvalues_factor,
+        random_pc,
+        random_fa,
+        (suggested_fa, suggested_pc),
+        extraction,
+        rotated,
+        stats,
+        scores,
+    )
+
+
+def _reduced_eigenvalues(r: np.ndarray, loadings: np.ndarray) -> np.ndarray:
+    reduced = r.copy()
+    np.fill_diagonal(reduced, np.einsum("ij,ij->i", loadings, loadings))
+    return np.sort(np.linalg.eigvalsh(reduced))[::-1]
+
+
+def _n_above(observed: np.ndarray, reference: np.ndarray) -> int:
+    """psych: the number of leading eigenvalues above their random counterparts."""
+    below = np.flatnonzero(~(observed > reference))
+    return int(below[0]) if below.size else int(observed.size)
+
+
+def _kaiser_count(eigenvalues: np.ndarray) -> int:
+    return int(np.sum(eigenvalues > 1.0))
+
+
+def parallel_analysis(
+    values: np.ndarray,
+    products: list[str],
+    params: TetrachoricFactorParams,
+    seed: int,
+    progress: Progress,
+    max_rows: int = PARALLEL_MAX_ROWS,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Eigenvalues (components, and reduced one-factor minres) of the tetrachoric matrices of
+    `n_parallel` copies of the data with each column permuted independently: the products keep
+    their shares of buyers and lose every association (psych's fa.parallel resampling)."""
+    rng = np.random.default_rng(seed)
+    n = values.shape[0]
+    if n > max_rows:
+        base = values[np.sort(rng.choice(n, max_rows, replace=False))].astype(np.float32)
+    else:
+        base = values.astype(np.float32)
+    pcs, fas = [], []
+    for it in range(params.n_parallel):
+        permuted = rng.permuted(base, axis=0)
+        counts = pair_counts(permuted)
+        try:
+            tet = tetrachoric(counts, products, params.correct, smooth=True)
+        except DataError:
+            continue  # a very rare product lost all its buyers in the subsample
+        pcs.append(np.sort(np.linalg.eigvalsh(tet.rho))[::-1])
+        fa1 = minres(tet.rho, 1, params.max_iter, params.tol)
+        fas.append(_reduced_eigenvalues(tet.rho, fa1.loadings))
+        progress(
+            (it + 1) / params.n_parallel,
+            f"Parallel analysis: permuted data set {it + 1} of {params.n_parallel}.",
+            iteration=it + 1,
+            details={"stage": "parallel analysis"},
+        )
+    if not pcs:
+        return None, None
+    return np.array(pcs), np.array(fas)
+
+
+@dataclass
+class FitStatistics:
+    communalities: np.ndarray
+    complexity: np.ndarray
+    rmsr: float
+    crms: float | None
+    objective: float
+    chi_square: float
+    dof: int
+    p_value: float | None
+    tli: float | None
+    rmsea: float | None
+    bic: float | None
+    null_chi_square: float
+    null_dof: int
+    fit: float
+    fit_off: float
+
+
+def fit_statistics(r: np.ndarray, rotated: Rotated, counts: PairCounts, n: int) -> FitStatistics:
+    """psych's fa.stats with the pairwise counts as `np.obs` (fa's raw-data path)."""
+    lam, phi = rotated.loadings, rotated.phi
+    p, k = lam.shape
+    model = lam @ phi @ lam.T if phi is not None else lam @ lam.T
+    residual = r - model
+    r2 = float(np.sum(r * r))
+    rstar2 = float(np.sum(residual * residual))
+    dof = int(p * (p - 1) / 2 - p * k + k * (k - 1) / 2)
+    np_obs = counts.n_obs
+    off = ~np.eye(p, dtype=bool)
+    rstar_off = float(np.sum((residual**2 * np_obs)[off]))
+    r2_off = float(np.sum((r * r * np_obs)[off]))
+    nh = float(np_obs.size / np.sum(1.0 / np_obs))
+    rmsr = float(np.sqrt(rstar_off / (nh * p * (p - 1))))
+    crms = float(np.sqrt(rstar_off / (2 * nh * dof))) if dof > 0 else None
+
+    smooth_model = model.copy()
+    np.fill_diagonal(smooth_model, np.diag(r))
+    smooth_model = cor_smooth(smooth_model)[0]
+    r_s = cor_smooth(r)[0]
+    m_inv_r = np.linalg.solve(smooth_model, r_s)
+    objective = float(np.trace(m_inv_r) - np.linalg.slogdet(m_inv_r)[1] - p)
+    nm = (n - 1) - (2 * p + 5) / 6 - 2 * k / 3
+    statistic = max(objective * nm, 0.0)
+    f0 = float(np.trace(r_s) - np.linalg.slogdet(r_s)[1] - p)
+    null_dof = int(p * (p - 1) / 2)
+    null_chi_square = f0 * ((n - 1) - (2 * p + 5) / 6)
+    p_value = tli = rmsea = bic = None
+    if dof > 0:
+        p_value = float(chi2.sf(statistic, dof))
+        mm = objective / dof
+        m0 = f0 * 2 / (p * (p - 1))
+        tli = float((m0 - mm) / (m0 - 1 / nm))
+        rmsea = float(np.sqrt(max(statistic / (dof * n) - 1 / (n - 1), 0.0)))
+        bic = float(statistic - dof * np.log(n))
+    l2 = lam**2
+    complexity = l2.sum(axis=1) ** 2 / np.maximum((l2**2).sum(axis=1), 1e-300)
+    return FitStatistics(
+        communalities=np.diag(model).copy(),
+        complexity=complexity,
+        rmsr=rmsr,
+        crms=crms,
+        objective=objective,
+        chi_square=statistic,
+        dof=dof,
+        p_value=p_value,
+        tli=tli,
+        rmsea=rmsea,
+        bic=bic,
+        null_chi_square=float(null_chi_square),
+        null_dof=null_dof,
+        fit=1 - rstar2 / r2,
+        fit_off=1 - rstar_off / r2_off,
+    )
+
+
+def score_weights(counts: PairCounts, rotated: Rotated, method: str) -> np.ndarray:
+    lam, phi = rotated.loadings, rotated.phi
+    if method == "bartlett":
+        h2 = np.einsum("ij,jk,ik->i", lam, phi, lam) if phi is not None else (lam**2).sum(1)
+        inv_u2 = 1.0 / np.maximum(1.0 - h2, 1e-6)
+        weighted = lam * inv_u2[:, None]
+        return np.asarray(weighted @ np.linalg.inv(lam.T @ weighted))
+    structure = lam @ phi if phi is not None else lam
+    r_phi = phi_correlations(counts)
+    try:
+        return np.asarray(np.linalg.solve(r_phi, structure))
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.pinv(r_phi, hermitian=True) @ structure)
+
+
+def factor_scores(
+    values: np.ndarray,
+    counts: PairCounts,
+    rotated: Rotated,
+    method: str,
+    progress: Progress,
+) -> np.ndarray:
+    weights = score_weights(counts, rotated, method)
+    mean, sd = column_moments(counts)
+    n = values.shape[0]
+    scores = np.empty((n, weights.shape[1]))
+    chunks = iter_chunks(n)
+    for c, (start, end) in enumerate(chunks):
+        z = (values[start:end] - mean) / sd
+        scores[start:end] = np.nan_to_num(z, nan=0.0) @ weights
+        progress((c + 1) / len(chunks), f"Factor scores: {end:,} of {n:,} households.")
+    return scores
+
+
+def _summarise(
+    data: BinaryMatrix,
+    params: TetrachoricFactorParams,
+    seed: int,
+    k: int,
+    tet: Tetrachoric,
+    eigenvalues: np.ndarray,
+    eigenvalues_factor: np.ndarray,
+    random_pc: np.ndarray | None,
+    random_fa: np.ndarray | None,
+    suggested: tuple[int | None, int | None],
+    extraction: Extraction,
+    rotated: Rotated,
+    stats: FitStatistics,
+    scores: np.ndarray | None,
+) -> TetrachoricFactorResult:
+    products = data.products
+    p = len(products)
+    factors = [f"Factor {j + 1}" for j in range(k)]
+    lam, phi = rotated.loadings, rotated.phi
+    h2 = stats.communalities
+    ss = np.diag(phi @ lam.T @ lam) if phi is not None else (lam**2).sum(axis=0)
+    total = float(h2.sum() + (1 - h2).sum())
+    variance = [
+        VarianceRow(
+            factor=factors[j],
+            ss_loadings=float(ss[j]),
+            proportion_var=float(ss[j] / total),
+            cumulative_var=float(ss[: j + 1].sum() / total),
+            proportion_explained=float(ss[j] / ss.sum()),
+            cumulative_proportion=float(ss[: j + 1].sum() / ss.sum()),
+        )
+        for j in range(k)
+    ]
+    scree = []
+    for i in range(p):
+        row: dict[str, Any] = {
+            "number": i + 1,
+            "eigenvalue": float(eigenvalues[i]),
+            "eigenvalue_factor": float(eigenvalues_factor[i]),
+        }
+        if random_pc is not None and random_fa is not None:
+            row |= {
+                "random_mean": float(random_pc[:, i].mean()),
+                "random_p95": float(np.quantile(random_pc[:, i], 0.95)),
+                "random_factor_mean": float(random_fa[:, i].mean()),
+                "random_factor_p95": float(np.quantile(random_fa[:, i], 0.95)),
+            }
+        scree.append(ScreeRow(**row))
+
+    heywood = [products[i] for i in np.flatnonzero(h2 >= HEYWOOD_COMMUNALITY)]
+    converged = extraction.converged and rotated.converged
+    warnings_: list[str] = []
+    if tet.smoothed:
+        warnings_.append(
+            "The tetrachoric matrix was not positive definite (smallest eigenvalue "
+            f"{tet.min_eigenvalue:.4f}); it was smoothed as psych's cor.smooth does. Few "
+            "households or very rare products usually cause this."
+        )
+    if tet.corrected_pairs:
+        warnings_.append(
+            f"{len(tet.corrected_pairs)} product pair(s) had a combination no household showed "
+            f"(e.g. {products[tet.corrected_pairs[0][0]]} with "
+            f"{products[tet.corrected_pairs[0][1]]}); those empty cells counted as "
+            f"{params.correct} household(s) (continuity correction)."
+        )
+    if heywood:
+        warnings_.append(
+            f"Heywood case: {', '.join(heywood[:10])} reached a communality of "
+            f"{HEYWOOD_COMMUNALITY} or more; the solution may be improper. Try fewer factors."
+        )
+    if not extraction.converged:
+        warnings_.append(
+            f"The {params.extraction} extraction did not converge within max_iter="
+            f"{params.max_iter} ({extraction.message}); increase max_iter."
+        )
+    if not rotated.converged:
+        warnings_.append(f"The {params.rotation} rotation did not converge; increase max_iter.")
+    if stats.dof < 0:
+        warnings_.append(
+            f"{k} factors have more parameters than the {p} products' correlations identify "
+            f"(degrees of freedom {stats.dof}); use fewer factors."
+        )
+    if params.n_parallel and data.n_rows > PARALLEL_MAX_ROWS:
+        warnings_.append(
+            f"Parallel analysis permuted a random {PARALLEL_MAX_ROWS:,} of the {data.n_rows:,} "
+            "households; its suggestion is slightly conservative."
+        )
+
+    result = TetrachoricFactorResult(
+        provenance=Provenance(
+            model_type="factor_tetrachoric",
+            params=params.model_dump(mode="json"),
+            random_state=seed,
+            data_hash=data.digest(),
+            library_versions=library_versions("numpy", "scipy"),
+            n_rows=data.n_rows,
+            n_products=p,
+            warnings=warnings_,
+        ),
+        n_factors=k,
+        n_factors_suggested=suggested[0],
+        n_components_suggested=suggested[1],
+        extraction=params.extraction,
+        rotation=params.rotation,
+        products=products,
+        factors=factors,
+        loadings=lam.tolist(),
+        structure=(lam @ phi).tolist() if phi is not None else None,
+        factor_correlations=phi.tolist() if phi is not None else None,
+        communalities=h2.tolist(),
+        uniquenesses=(1 - h2).tolist(),
+        complexity=stats.complexity.tolist(),
+        eigenvalues=eigenvalues.tolist(),
+        eigenvalues_reduced=_reduced_eigenvalues(tet.rho, extraction.loadings).tolist(),
+        variance=variance,
+        rmsr=stats.rmsr,
+        crms=stats.crms,
+        objective=stats.objective,
+        chi_square=stats.chi_square,
+        dof=stats.dof,
+        p_value=stats.p_value,
+        tli=stats.tli,
+        rmsea=stats.rmsea,
+        bic=stats.bic,
+        null_chi_square=stats.null_chi_square,
+        null_dof=stats.null_dof,
+        fit=stats.fit,
+        fit_off=stats.fit_off,
+        correlation=tet.rho.tolist(),
+        thresholds=tet.tau.tolist(),
+        smoothed=tet.smoothed,
+        min_eigenvalue=tet.min_eigenvalue,
+        corrected_pairs=[[products[i], products[j]] for i, j in tet.corrected_pairs],
+        n_obs=data.n_rows,
+        n_missing_cells=data.n_missing,
+        scree=scree,
+        heywood_products=heywood,
+        score_method=params.scores,
+        converged=converged,
+        iterations=extraction.iterations,
+    )
+    if scores is not None:
+        index = data.row_index()
+        rows = pd.DataFrame(scores, columns=[f"factor_{j + 1}" for j in range(k)])
+        rows.insert(0, index.name or "row", index.to_numpy())
+        result.attach_rows(rows)
+    return result
