@@ -26,13 +26,14 @@ from backend.catalog import CATALOG
 from backend.db import session_scope
 from backend.errors import DataError
 from backend.logging_setup import run_context
-from backend.orm import Artifact, Dataset, Result, Run
+from backend.orm import Artifact, Result, Run
 from backend.progress import ProgressReporter, ProgressStore, RunCancelled, make_message
 from backend.schemas.common import ModelType, Phase, RunStatus
 from backend.schemas.results import FitResult
-from backend.services.ingest import from_parquet, to_parquet
+from backend.services.ingest import to_parquet
 from backend.settings import get_settings
 from workers import sweep
+from workers.dataset_cache import datasets as dataset_cache
 from workers.models import REGISTRY
 from workers.models.base import BinaryMatrix
 
@@ -201,14 +202,7 @@ def parent_of(run_id: str) -> str | None:
 
 
 def load_matrix(run: Run) -> BinaryMatrix:
-    with session_scope() as session:
-        dataset = session.get(Dataset, run.dataset_id)
-        if dataset is None:
-            raise DataError(f"Dataset {run.dataset_id} was deleted.")
-        columns = [*run.product_columns, *run.covariate_columns]
-        if run.id_column:
-            columns.append(run.id_column)
-        frame = from_parquet(dataset.data, list(dict.fromkeys(columns)))
+    frame = dataset_cache.frame(run.dataset_id)
     return BinaryMatrix.from_frame(frame, run.product_columns, run.id_column, run.covariate_columns)
 
 

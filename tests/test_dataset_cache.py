@@ -1,0 +1,33 @@
+"""Workers parse a dataset once per process, keyed by its digest, within a memory bound."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.db import session_scope
+from backend.errors import DataError
+from backend.services.datasets import create_dataset
+from tests.support.data import simulate_lca
+from workers.dataset_cache import DatasetCache
+
+
+def stored_dataset(seed: int) -> str:
+    with session_scope() as session:
+        return create_dataset(session, simulate_lca(n=200, seed=seed).csv(), filename="d.csv").id
+
+
+def test_second_read_is_a_hit_and_the_bound_evicts_the_oldest() -> None:
+    cache = DatasetCache()
+    first = stored_dataset(1)
+    a = cache.frame(first)
+    assert cache.frame(first) is a and (cache.hits, cache.misses) == (1, 1)
+    small = DatasetCache(max_bytes=1)  # room for one frame only
+    small.frame(first)
+    small.frame(stored_dataset(2))
+    small.frame(first)
+    assert small.misses == 3
+
+
+def test_a_deleted_dataset_is_a_data_error() -> None:
+    with pytest.raises(DataError, match="deleted"):
+        DatasetCache().frame("no-such-dataset")

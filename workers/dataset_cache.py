@@ -1,0 +1,57 @@
+"""A small per-process cache of parsed datasets, keyed by the upload's SHA-256 digest.
+
+A sweep's children, repeated fits and bootstrap samples read the same dataset: the worker
+fetches its Parquet bytes from the database and parses them once, not once per run. Bounded
+by total memory so a worker holding a few large datasets does not grow without limit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import pandas as pd
+from sqlalchemy import select
+
+from backend.db import session_scope
+from backend.errors import DataError
+from backend.orm import Dataset
+from backend.services.ingest import from_parquet
+
+MAX_CACHE_BYTES = 1 << 30  # 1 GiB of parsed frames per worker process
+
+
+class DatasetCache:
+    def __init__(self, max_bytes: int = MAX_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._frames: OrderedDict[str, pd.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def frame(self, dataset_id: str) -> pd.DataFrame:
+        with session_scope() as session:
+            digest = session.scalar(select(Dataset.sha256).where(Dataset.id == dataset_id))
+            if digest is None:
+                raise DataError(f"Dataset {dataset_id} was deleted.")
+            with self._lock:
+                if digest in self._frames:
+                    self._frames.move_to_end(digest)
+                    self.hits += 1
+                    return self._frames[digest]
+            data = session.scalar(select(Dataset.data).where(Dataset.id == dataset_id))
+        if data is None:
+            raise DataError(f"Dataset {dataset_id} was deleted.")
+        frame = from_parquet(data)
+        with self._lock:
+            self.misses += 1
+            self._frames[digest] = frame
+            while len(self._frames) > 1 and self._size() > self.max_bytes:
+                self._frames.popitem(last=False)
+        return frame
+
+    def _size(self) -> int:
+        return sum(int(f.memory_usage(deep=False).sum()) for f in self._frames.values())
+
+
+datasets = DatasetCache()
