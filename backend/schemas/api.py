@@ -97,6 +97,7 @@ class RunOut(BaseModel):
     error: str | None
     cancel_requested: bool
     attempts: int
+    worker_id: str | None = Field(None, description="host:pid of the worker process that ran it.")
     data_hash: str | None
     library_versions: dict[str, str] | None
     fit_summary: dict[str, Any] | None
