@@ -1,0 +1,74 @@
+"""How a class-number sweep's wall time drops with more worker processes.
+
+Runs the same sweep (n_classes 2..7 on one simulated dataset) on a fresh stack with 1 and then
+2 worker processes, side by side in one run, and prints the times and their ratio.
+
+    .venv/bin/python bench/sweep_fanout.py [--n 20000] [--n-init 10]
+
+Loopback only; uses the machine's Redis/PostgreSQL when TEST_REDIS_URL / TEST_DATABASE_URL are
+set, else an embedded Redis and SQLite (like the test suite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.data import simulate_lca
+from tests.support.runs import upload, wait_for
+from tests.support.services import IsolatedStack
+
+
+def sweep_seconds(processes: int, csv: bytes, n_init: int) -> float:
+    stack = IsolatedStack(Path(tempfile.mkdtemp(prefix="bench-fanout-")))
+    stack.start_api()
+    try:
+        stack.start_worker(processes=processes)
+        with httpx.Client(base_url=f"{stack.api_url}/api/v1", timeout=60) as client:
+            dataset = upload(client, csv).json()
+            # Let the workers boot before the clock starts.
+            deadline = time.monotonic() + 60
+            while httpx.get(f"{stack.api_url}/health").json().get("workers_alive", 0) < processes:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("workers did not come up")
+                time.sleep(0.2)
+            started = time.perf_counter()
+            parent = client.post(
+                "/runs",
+                json={
+                    "model_type": "lca",
+                    "dataset_id": dataset["id"],
+                    "params": {"n_classes": "2-7", "n_init": n_init, "random_state": 1},
+                },
+            ).json()
+            final = wait_for(client, parent["id"], timeout=3600)
+            elapsed = time.perf_counter() - started
+            assert final["status"] == "completed", final
+            return elapsed
+    finally:
+        stack.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--n-init", type=int, default=10)
+    args = parser.parse_args()
+    csv = simulate_lca(n=args.n, seed=1).csv()
+    one = sweep_seconds(1, csv, args.n_init)
+    two = sweep_seconds(2, csv, args.n_init)
+    print(f"sweep n_classes 2..7, {args.n} households x 8 products, n_init={args.n_init}")
+    print(f"  1 worker process : {one:7.2f} s")
+    print(f"  2 worker processes: {two:7.2f} s")
+    print(f"  speed-up          : {one / two:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
