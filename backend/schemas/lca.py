@@ -1,6 +1,9 @@
-"""Latent class analysis: parameters and result."""
+"""Latent class analysis: parameters and results (`lca`, `lca_covariates`, class-number comparison
+and the bootstrap likelihood-ratio test). Formulas: docs/lca.md."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -17,10 +20,32 @@ class LCAParams(ModelParams):
     )
     max_iter: int = Field(1000, ge=1, le=100_000, description="EM iterations per start.")
     tol: float = Field(
-        1e-6, gt=0, le=1, description="Stop a start when the average log-likelihood moves less."
+        1e-6,
+        gt=0,
+        le=1,
+        description="A start has converged when one EM iteration changes the average "
+        "log-likelihood per household by less than this.",
     )
     random_state: int | None = Field(
         None, ge=0, le=2**32 - 1, description="Seed; empty picks one and records it."
+    )
+    n_final: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="Starts carried to convergence after the short first stage over all "
+        "n_init starts (the best ones by log-likelihood); empty = max(2, n_init/4). "
+        "Set it to n_init to finish every start.",
+    )
+    stage1_iter: int = Field(
+        30, ge=1, le=10_000, description="EM iterations of the first stage (every start)."
+    )
+    bootstrap_lrt: int = Field(
+        0,
+        ge=0,
+        le=999,
+        description="Bootstrap samples for the likelihood-ratio test of n_classes against "
+        "n_classes - 1 classes (0 = no test).",
     )
 
 
@@ -30,6 +55,29 @@ class StartRecord(BaseModel):
     loglik: float
     iterations: int
     converged: bool
+    finished: bool = Field(
+        True, description="False when the start was dropped after the first stage."
+    )
+
+
+class BivariateResidual(BaseModel):
+    product_a: str
+    product_b: str
+    bvr: float = Field(description="Pearson χ² of the pair's 2×2 table, observed vs model (df 1).")
+    flagged: bool
+
+
+class BootstrapLRT(BaseModel):
+    """Parametric bootstrap likelihood-ratio test (McLachlan 1987; Nylund et al. 2007)."""
+
+    n_classes: int
+    null_classes: int
+    lr: float = Field(description="2 × (loglik with n_classes − loglik with null_classes).")
+    p_value: float = Field(description="(1 + #{bootstrap LR ≥ LR}) / (1 + n_boot).")
+    n_boot: int
+    bootstrap_lr: list[float]
+    loglik: float
+    null_loglik: float
 
 
 class LCAResult(FitResult):
@@ -37,7 +85,7 @@ class LCAResult(FitResult):
     products: list[str]
     classes: list[str]
     loglik: float
-    npar: int
+    npar: int = Field(description="(K − 1) class shares + K × p item probabilities.")
     aic: float
     bic: float
     sabic: float
@@ -45,16 +93,128 @@ class LCAResult(FitResult):
     entropy: float | None = Field(
         description="Relative entropy (1 = perfectly separated classes; none for one class)."
     )
-    n_obs: int
+    n_obs: int = Field(description="Rows in the data, all kept (missing cells drop out).")
     n_missing_cells: int
+    n_rows_all_missing: int = Field(
+        0, description="Rows with every product missing: no information, left out of the fit."
+    )
+    total_weight: float = Field(
+        0.0, description="Households in the fit: N in BIC, SABIC, CAIC, entropy, class sizes."
+    )
+    n_patterns: int | None = Field(
+        None, description="Distinct response patterns when EM ran on them (missing as a value)."
+    )
+    layout: str = Field(
+        "dense", description="How EM read the data: dense, patterns (with counts) or sparse."
+    )
     class_sizes: list[float] = Field(description="Estimated share of households per class.")
     class_counts: list[int] = Field(description="Households whose modal class is each class.")
     smallest_class_share: float
-    avg_posterior: list[float]
+    avg_posterior: list[float] = Field(
+        description="Average posterior probability of each class among its modal members."
+    )
     item_probabilities: list[list[float]] = Field(
         description="classes × products: probability of buying each product in each class."
+    )
+    overall_rates: list[float] = Field(
+        default_factory=list, description="Share of households buying each product (observed)."
+    )
+    item_index: list[list[float]] = Field(
+        default_factory=list,
+        description="classes × products: 100 × class probability / overall rate (100 = average).",
+    )
+    bivariate_residuals: list[BivariateResidual] = Field(
+        default_factory=list, description="Product pairs, largest residual first."
+    )
+    bvr_threshold: float = 3.84
+    n_bvr_flagged: int = 0
+    bvr_truncated: bool = Field(
+        False, description="True when only the largest pairs are listed (many products)."
+    )
+    n_boundary_parameters: int = Field(
+        0, description="Item probabilities held at the bound 3.06e-7 or 1 − 3.06e-7."
     )
     converged: bool
     iterations: int
     starts: list[StartRecord]
     n_starts_at_best: int
+    n_starts_finished: int = 0
+    blrt: BootstrapLRT | None = None
+
+
+class LCACovariatesParams(LCAParams):
+    """Latent classes whose membership depends on household covariates (multinomial logit)."""
+
+    reference_class: int | None = Field(
+        None,
+        ge=1,
+        le=30,
+        description="Class (after ordering by size, 1 = largest) whose logit is fixed at zero; "
+        "empty = the largest class.",
+    )
+    standardize: bool = Field(
+        True, description="Standardise numeric covariates (coefficients per standard deviation)."
+    )
+
+
+class CovariateTerm(BaseModel):
+    name: str
+    covariate: str
+    kind: Literal["intercept", "numeric", "binary", "category"]
+    level: str | None = None
+    mean: float | None = None
+    sd: float | None = None
+
+
+class LogitCoefficient(BaseModel):
+    class_name: str
+    term: str
+    coef: float
+    se: float | None
+    z: float | None
+    p_value: float | None
+    odds_ratio: float
+    ci_low: float | None = Field(None, description="95% interval of the odds ratio.")
+    ci_high: float | None = None
+
+
+class LCACovariatesResult(LCAResult):
+    reference_class: str
+    terms: list[CovariateTerm] = Field(
+        description="Design columns: numeric standardised, categories one-hot against the most "
+        "frequent level (the reference level)."
+    )
+    coefficients: list[LogitCoefficient]
+    n_rows_dropped: int = Field(0, description="Rows left out for a missing numeric covariate.")
+    unconditional_loglik: float = Field(
+        description="Log-likelihood of the same classes without covariates (the `lca` fit)."
+    )
+    covariate_lr: float = Field(
+        description="2 × (loglik − unconditional loglik): joint test of all covariates."
+    )
+    covariate_df: int
+    covariate_p_value: float
+
+
+class SolutionRow(BaseModel):
+    n_classes: int
+    loglik: float
+    npar: int
+    aic: float
+    bic: float
+    sabic: float
+    caic: float
+    entropy: float | None
+    smallest_class_share: float
+    n_starts_at_best: int
+    converged: bool
+    blrt_p_value: float | None = None
+
+
+class LCAComparison(BaseModel):
+    """Solutions for several class numbers side by side; the lowest BIC is recommended."""
+
+    table: list[SolutionRow]
+    recommended: int
+    criterion: str = "bic"
+    best_by_criterion: dict[str, int]

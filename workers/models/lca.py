@@ -1,146 +1,246 @@
-"""Latent class analysis of binary purchase data: StepMix's binary measurement model, one random
-start at a time so progress and cancel work per start and per EM iteration."""
+"""Latent class analysis of binary purchase data with our own batched EM (workers/models/
+lca_engine.py): all random starts in one pass over the data per iteration, SQUAREM, two-stage
+starts, patterns/sparse layouts and full-information handling of missing cells."""
 
 from __future__ import annotations
 
-import warnings
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from stepmix.stepmix import StepMix
 
 from backend.errors import DataError
 from backend.schemas.lca import LCAParams, LCAResult, StartRecord
 from backend.schemas.results import Provenance
+from workers.models import lca_summary as S
 from workers.models.base import BinaryMatrix, Progress
+from workers.models.lca_engine import (
+    Design,
+    StartsOutcome,
+    StartState,
+    prepare,
+    run_starts,
+)
 from workers.provenance import library_versions
 
-SMALL_CLASS_SHARE = 0.01
 
-
-class _ReportingStepMix(StepMix):
-    """StepMix that calls `self._on_estep(avg_loglik)` after each E-step (once per EM iteration)."""
-
-    def _e_step(
-        self, X: Any, Y: Any = None, sample_weight: Any = None, log_emission_pm: Any = None
-    ) -> Any:
-        out = super()._e_step(X, Y=Y, sample_weight=sample_weight, log_emission_pm=log_emission_pm)
-        callback = getattr(self, "_on_estep", None)
-        if callback is not None:
-            callback(float(out[0]))
-        return out
-
-
-def fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult:
+def check_data(data: BinaryMatrix, k: int) -> None:
     X = data.values
     n = X.shape[0]
-    k = params.n_classes
     if n < 2 * k:
         raise DataError(
             f"{n} rows are too few for {k} classes; use fewer classes or more households."
         )
-    missing = data.n_missing
-    measurement = "binary_nan" if missing else "binary"
+    observed = ~np.isnan(X)
+    bad = observed & (X != 0) & (X != 1)
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        raise DataError(f'column "{data.products[j]}" has values other than 0/1; recode it to 0/1.')
+    empty = np.flatnonzero(~observed.any(axis=0))
+    if len(empty):
+        names = ", ".join(f'"{data.products[j]}"' for j in empty[:5])
+        raise DataError(f"column(s) {names} have no observed value; drop them.")
+    if not observed.any(axis=1).any():
+        raise DataError("Every row has every product missing; there is nothing to fit.")
+
+
+def seeds_for(params: LCAParams) -> tuple[int, list[int]]:
     seed = params.random_state
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
-    seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(params.n_init)]
+    return seed, [int(s) for s in np.random.SeedSequence(seed).generate_state(params.n_init)]
 
-    best: StepMix | None = None
-    best_ll = -np.inf
-    starts: list[StartRecord] = []
-    for start, start_seed in enumerate(seeds):
-        model = _ReportingStepMix(
-            n_components=k,
-            measurement=measurement,
-            n_init=1,
-            max_iter=params.max_iter,
-            abs_tol=params.tol,
-            random_state=start_seed,
-            progress_bar=0,
-            verbose=0,
+
+def n_final_for(params: LCAParams) -> int:
+    if params.n_final is not None:
+        return min(params.n_final, params.n_init)
+    return min(params.n_init, max(2, math.ceil(params.n_init / 4)))
+
+
+@dataclass
+class Reporter:
+    """Turns engine callbacks into throttled progress calls on a [lo, hi] share of the bar."""
+
+    progress: Progress
+    n_init: int
+    n_final: int
+    max_iter: int
+    tol: float
+    lo: float = 0.0
+    hi: float = 1.0
+    label: str = ""
+    fraction: float = 0.0
+    message: str = "Fitting."
+    fields: dict[str, Any] | None = None
+    stage1_iter: int = 30
+
+    def tick(self) -> None:
+        self.progress(
+            self.lo + (self.hi - self.lo) * self.fraction, self.message, **(self.fields or {})
         )
-        iteration = 0
 
-        def on_estep(avg_ll: float, start: int = start) -> None:
-            nonlocal iteration
-            iteration += 1
-            within = min(iteration / params.max_iter, 0.99)
-            progress(
-                (start + within) / params.n_init,
-                f"Start {start + 1} of {params.n_init}, EM iteration {iteration}.",
-                iteration=iteration,
-                loglik=avg_ll * n,
-                details={"start": start + 1, "n_init": params.n_init},
+    def hook(self, states: list[StartState], stage: int, _: str) -> None:
+        two_stage = self.n_final < self.n_init
+        w1 = 0.3 if two_stage else 0.0
+        if stage == 1:
+            mean_iter = float(np.mean([s.iterations for s in states]))
+            frac = w1 * min(1.0, mean_iter / max(self.stage1_iter, 1))
+            active = [s for s in states if not s.converged]
+            msg = f"{self.label}First stage: {len(states)} starts, {len(active)} still running."
+        else:
+            live = [s for s in states if s.finished]
+            frac = w1 + (1 - w1) * float(np.mean([self._start_progress(s) for s in live]))
+            running = [s for s in live if not s.converged and s.iterations < self.max_iter]
+            msg = (
+                f"{self.label}Finishing the best {len(live)} starts: "
+                f"{len(live) - len(running)} done, {len(running)} running."
             )
-
-        model._on_estep = on_estep
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(X)
-        loglik = float(model.lower_bound_) * n
-        starts.append(
-            StartRecord(
-                start=start + 1,
-                seed=start_seed,
-                loglik=loglik,
-                iterations=int(model.n_iter_),
-                converged=bool(model.converged_),
-            )
+        best = max(states, key=lambda s: s.loglik)
+        self.fraction = max(self.fraction, min(frac, 0.999))
+        self.message = msg + f" Best log-likelihood so far {best.loglik:,.2f}."
+        self.fields = dict(
+            iteration=int(max(s.iterations for s in states)),
+            loglik=float(best.loglik),
+            details={
+                "stage": stage,
+                "n_init": self.n_init,
+                "n_final": self.n_final,
+                "converged": sum(s.converged for s in states),
+            },
         )
-        if best is None or loglik > best_ll:
-            best, best_ll = model, loglik
-        progress(
-            (start + 1) / params.n_init,
-            f"Finished start {start + 1} of {params.n_init}: log-likelihood {loglik:,.1f}"
-            f" after {starts[-1].iterations} iterations.",
-            force=True,
-            iteration=starts[-1].iterations,
-            loglik=loglik,
-            details={"start": start + 1, "n_init": params.n_init, "best_loglik": best_ll},
+        self.tick()
+
+    def _start_progress(self, s: StartState) -> float:
+        if s.converged or s.iterations >= self.max_iter:
+            return 1.0
+        by_iter = s.iterations / self.max_iter
+        c = abs(s.change)
+        by_change = 0.0
+        if np.isfinite(c) and c > 0:
+            by_change = min(1.0, max(0.0, math.log10(max(c, self.tol)) / math.log10(self.tol)))
+        return max(by_iter, by_change * 0.95)
+
+
+def fit_classes(
+    design: Design,
+    k: int,
+    seeds: list[int],
+    params: LCAParams,
+    reporter: Reporter | None = None,
+    initial: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> StartsOutcome:
+    n_final = n_final_for(params)
+    if reporter is not None:
+        reporter.stage1_iter = params.stage1_iter
+    return run_starts(
+        design,
+        k,
+        seeds,
+        max_iter=params.max_iter,
+        tol=params.tol,
+        n_final=n_final,
+        stage1_iter=params.stage1_iter,
+        hook=reporter.hook if reporter else None,
+        tick=reporter.tick if reporter else None,
+        initial=initial,
+    )
+
+
+def start_records(outcome: StartsOutcome) -> list[StartRecord]:
+    return [
+        StartRecord(
+            start=i + 1,
+            seed=s.seed,
+            loglik=float(s.loglik),
+            iterations=s.iterations,
+            converged=s.converged,
+            finished=s.finished,
         )
-
-    assert best is not None
-    best._on_estep = None
-    return _summarise(best, data, params, seed, starts, missing)
+        for i, s in enumerate(outcome.starts)
+    ]
 
 
-def _best_index(starts: list[StartRecord]) -> int:
-    return int(np.argmax([s.loglik for s in starts])) if starts else 0
+def fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult:
+    k = params.n_classes
+    check_data(data, k)
+    seed, seeds = seeds_for(params)
+    progress(
+        0.0,
+        f"Preparing {data.n_rows:,} rows × {data.n_products} products.",
+        iteration=0,
+        loglik=None,
+    )
+    design = prepare(data.values)
+    reporter = Reporter(
+        progress,
+        params.n_init,
+        n_final_for(params),
+        params.max_iter,
+        params.tol,
+        hi=0.95 if params.bootstrap_lrt == 0 else 0.3,
+    )
+    outcome = fit_classes(design, k, seeds, params, reporter)
+    progress(
+        reporter.hi,
+        f"Best log-likelihood {outcome.loglik:,.2f}; computing statistics.",
+        force=True,
+        iteration=outcome.starts[outcome.best].iterations,
+        loglik=outcome.loglik,
+    )
+    result = summarise(data, design, outcome, params, seed, model_type="lca")
+    if params.bootstrap_lrt > 0 and k > 1:
+        from workers.models.lca_select import bootstrap_lrt
+
+        result.blrt = bootstrap_lrt(
+            data,
+            k,
+            params.bootstrap_lrt,
+            params,
+            progress,
+            alternative=result,
+            design=design,
+            span=(reporter.hi, 0.99),
+        )
+    return result
 
 
-def _summarise(
-    model: StepMix,
+def ordered(theta: np.ndarray, log_pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Largest class first, so labels are stable across seeds and runs."""
+    pi = np.exp(log_pi)
+    order = np.argsort(-pi, kind="stable")
+    return theta[order], pi[order]
+
+
+def summarise(
     data: BinaryMatrix,
+    design: Design,
+    outcome: StartsOutcome,
     params: LCAParams,
     seed: int,
-    starts: list[StartRecord],
-    missing: int,
-) -> LCAResult:
-    X = data.values
-    n = data.n_rows
-    k = params.n_classes
-    posterior = model.predict_proba(X)
-    # Largest class first, so labels are stable across seeds and runs.
-    order = np.argsort(-np.asarray(model.weights_), kind="stable")
-    posterior = posterior[:, order]
-    weights = np.asarray(model.weights_)[order]
-    pis = np.asarray(model.get_parameters()["measurement"]["pis"])[order]
+    model_type: str,
+    result_cls: type[LCAResult] = LCAResult,
+    extra: dict[str, Any] | None = None,
+    extra_npar: int = 0,
+    post: np.ndarray | None = None,
+    pi_rows: np.ndarray | None = None,
+) -> Any:
+    """The LCAResult of the best start (or of given posteriors, for lca_covariates)."""
+    from workers.models.lca_engine import posterior
 
-    loglik = float(model.score(X)) * n
-    npar = int(model.n_parameters)
-    modal = posterior.argmax(axis=1)
-    counts = np.bincount(modal, minlength=k)
-    avg_posterior = [float(posterior[modal == c, c].mean()) if counts[c] else 0.0 for c in range(k)]
-    entropy = None
-    if k > 1:
-        clipped = np.clip(posterior, 1e-300, 1.0)
-        entropy = float(1.0 - (-(posterior * np.log(clipped)).sum()) / (n * np.log(k)))
-
-    best_ll = max(s.loglik for s in starts)
-    at_best = sum(abs(s.loglik - best_ll) <= max(1e-3, 1e-6 * abs(best_ll)) for s in starts)
-    best_start = starts[_best_index(starts)]
+    theta, pi = ordered(outcome.theta, outcome.log_pi)
+    k, p = theta.shape
+    loglik = outcome.loglik
+    if post is None:
+        post, _ = posterior(design, theta, np.log(pi))
+    w = design.weights
+    N = design.total_weight
+    npar = S.lca_npar(k, p) + extra_npar
+    crit = S.criteria(loglik, npar, N)
+    _, counts, avg = S.class_summaries(post, w)
+    starts = start_records(outcome)
+    at_best = S.starts_at_best(starts)
+    best_start = outcome.starts[outcome.best]
     warnings_: list[str] = []
     if params.n_init > 1 and at_best == 1:
         warnings_.append(
@@ -151,48 +251,69 @@ def _summarise(
         warnings_.append(
             f"The best start did not converge within max_iter={params.max_iter}; increase max_iter."
         )
-    small = [c + 1 for c in range(k) if weights[c] < SMALL_CLASS_SHARE]
-    if small:
+    warnings_ += S.class_warnings(theta, pi, N)
+    boundary = S.boundary_count(theta)
+    pairs, flagged, truncated = S.bivariate_residuals(design, theta, pi, data.products)
+    if flagged:
+        top = pairs[0]
         warnings_.append(
-            f"Class(es) {small} hold under {SMALL_CLASS_SHARE:.0%} of households; "
-            "consider fewer classes."
+            f"{flagged} product pair(s) have a bivariate residual above {S.BVR_THRESHOLD} "
+            f"(largest: {top.product_a} × {top.product_b}, {top.bvr:.1f}): local dependence; "
+            "more classes may fit better."
         )
+    n_all_missing = int((design.row_of < 0).sum())
+    if n_all_missing:
+        warnings_.append(
+            f"{n_all_missing} row(s) have every product missing: left out of the fit; their "
+            "class probabilities are the class sizes."
+        )
+    rate = design.observed_rate
     classes = [f"Class {c + 1}" for c in range(k)]
-    result = LCAResult(
+    result = result_cls(
         provenance=Provenance(
-            model_type="lca",
+            model_type=model_type,
             params=params.model_dump(mode="json"),
             random_state=seed,
             data_hash=data.digest(),
-            library_versions=library_versions("stepmix", "scikit-learn", "numpy"),
-            n_rows=n,
+            library_versions=library_versions("numpy", "scipy"),
+            n_rows=data.n_rows,
             n_products=data.n_products,
             warnings=warnings_,
         ),
         n_classes=k,
         products=data.products,
         classes=classes,
-        loglik=loglik,
-        npar=npar,
-        aic=-2 * loglik + 2 * npar,
-        bic=-2 * loglik + npar * np.log(n),
-        sabic=-2 * loglik + npar * np.log((n + 2) / 24),
-        caic=-2 * loglik + npar * (np.log(n) + 1),
-        entropy=entropy,
-        n_obs=n,
-        n_missing_cells=missing,
-        class_sizes=[float(w) for w in weights],
-        class_counts=[int(c) for c in counts],
-        smallest_class_share=float(weights.min()),
-        avg_posterior=avg_posterior,
-        item_probabilities=pis.tolist(),
+        loglik=crit.loglik,
+        npar=crit.npar,
+        aic=crit.aic,
+        bic=crit.bic,
+        sabic=crit.sabic,
+        caic=crit.caic,
+        entropy=S.relative_entropy(post, w),
+        n_obs=data.n_rows,
+        n_missing_cells=design.n_missing_cells,
+        n_rows_all_missing=n_all_missing,
+        total_weight=N,
+        n_patterns=design.n_rows if design.kind == "patterns" else None,
+        layout=design.kind,
+        class_sizes=[float(x) for x in pi],
+        class_counts=counts,
+        smallest_class_share=float(pi.min()),
+        avg_posterior=avg,
+        item_probabilities=theta.tolist(),
+        overall_rates=rate.tolist(),
+        item_index=S.item_index(theta, rate).tolist(),
+        bivariate_residuals=pairs,
+        n_bvr_flagged=flagged,
+        bvr_truncated=truncated,
+        n_boundary_parameters=boundary,
         converged=best_start.converged,
         iterations=best_start.iterations,
         starts=starts,
-        n_starts_at_best=int(at_best),
+        n_starts_at_best=at_best,
+        n_starts_finished=sum(s.finished for s in starts),
+        **(extra or {}),
     )
-    rows = pd.DataFrame(posterior, columns=[f"p_class_{c + 1}" for c in range(k)])
-    rows.insert(0, data.row_index().name or "row", data.row_index().to_numpy())
-    rows["modal_class"] = modal + 1
-    result.attach_rows(rows)
+    frame, _ = S.household_table(data, design, post, pi if pi_rows is None else pi_rows)
+    result.attach_rows(frame)
     return result

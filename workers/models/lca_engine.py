@@ -1,0 +1,667 @@
+"""The EM engine behind `lca` and `lca_covariates`: binary latent class model in the log domain.
+
+Everything here is NumPy/SciPy and knows nothing about results, Redis or the database.
+
+* `prepare(values)` turns the n × p matrix (0/1, NaN = missing) into a `Design`: the distinct
+  response patterns with their counts as weights when that is smaller, a CSR matrix when the
+  data is wide and sparse, the dense matrix otherwise. Rows with every product missing are left
+  out (they carry no information; the caller gives them the class sizes as probabilities).
+* `run_starts(design, ...)` fits many random starts together: every pass over the data computes
+  the E-step and the M-step's sufficient statistics for all active starts at once (one GEMM of
+  the data with a p × (starts·classes) matrix), in row blocks spread over threads. EM is
+  accelerated with SQUAREM (Varadhan & Roland 2008, scheme S3, with monotonicity control), runs
+  in float32 until the starts are close and in float64 to the end, and uses two stages: all
+  starts for a few iterations, then only the best few to convergence (Mplus's STARTS).
+
+Convergence rule (the same as StepMix's `abs_tol`): a start has converged when one plain EM step
+changes the mean per-row log-likelihood (total weight in the denominator) by less than `tol`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+# Item probabilities are kept inside [THETA_MIN, 1 - THETA_MIN]: logits clipped at ±15, as
+# Mplus does. Costs at most about N_k·3e-7 of log-likelihood per boundary parameter.
+LOGIT_BOUND = 15.0
+THETA_MIN = float(1.0 / (1.0 + math.exp(LOGIT_BOUND)))
+# Class shares are kept at or above this (log π finite, so SQUAREM can extrapolate).
+PI_MIN = 1e-12
+# float32 passes until one EM step moves the mean log-likelihood less than max(tol, this), then
+# float64 passes until it moves less than tol (the answer is always checked in float64).
+FLOAT32_UNTIL = 1e-6
+# Compress to distinct patterns when they are at most this share of the rows.
+COMPRESS_RATIO = 0.8
+# CSR instead of dense when at least this many products and at most this density of 1s.
+SPARSE_MIN_PRODUCTS = 100
+SPARSE_MAX_DENSITY = 0.15
+# Elements of the rows × (starts·classes) work array per block (about 8 MB in float32).
+BLOCK_ELEMENTS = 1 << 21
+SPARSE_BLOCK_ROWS = 8192
+
+Tick = Callable[[], None]
+
+
+def n_threads() -> int:
+    env = os.environ.get("LCA_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+# ---------------------------------------------------------------------------------------------
+# Data layout
+
+
+@dataclass
+class Block:
+    """A block of design rows. `x` is dense or CSR; `miss` is the CSR missing-cell indicator or
+    None when the block has no missing cell. Both are kept in float32 and float64."""
+
+    x: dict[type, np.ndarray | sp.csr_matrix]
+    xt: dict[type, sp.csr_matrix] | None
+    miss: dict[type, sp.csr_matrix] | None
+    misst: dict[type, sp.csr_matrix] | None
+    w: np.ndarray
+    start: int
+    stop: int
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass
+class Design:
+    """What EM fits: weighted rows (distinct patterns or households) and how to map back."""
+
+    kind: str  # "dense", "patterns" or "sparse"
+    n_products: int
+    weights: np.ndarray  # per design row (float64)
+    total_weight: float
+    row_of: np.ndarray  # per input row: its design row, or -1 when every product is missing
+    n_missing_cells: int
+    dense: dict[type, np.ndarray] | None  # design rows × products, NaN → 0 (dense/patterns)
+    sparse_blocks: list[Block] | None
+    miss: dict[type, sp.csr_matrix] | None  # whole missing indicator (dense kind only)
+    missing_rows: np.ndarray  # design rows that have a missing cell
+    observed_rate: np.ndarray  # weighted purchase rate per product over observed cells
+    _cache: dict[tuple[int, type], list[Block]] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.weights.shape[0])
+
+    def blocks(self, columns: int, dtype: type) -> list[Block]:
+        """Row blocks sized so a block's rows × `columns` work array stays small."""
+        if self.sparse_blocks is not None:
+            return self.sparse_blocks
+        assert self.dense is not None
+        rows = int(np.clip(BLOCK_ELEMENTS // max(columns, 1), 512, 1 << 16))
+        # Keep at least one block per thread when there is enough data.
+        per_thread = -(-self.n_rows // n_threads())
+        if per_thread >= 2048:
+            rows = min(rows, per_thread)
+        key = (rows, dtype)
+        if key not in self._cache:
+            self._cache.clear()
+            self._cache[key] = list(self._dense_blocks(rows))
+        return self._cache[key]
+
+    def _dense_blocks(self, rows: int) -> Iterator[Block]:
+        assert self.dense is not None
+        for start in range(0, self.n_rows, rows):
+            stop = min(start + rows, self.n_rows)
+            x = {t: a[start:stop] for t, a in self.dense.items()}
+            miss = misst = None
+            if self.miss is not None:
+                lo, hi = np.searchsorted(self.missing_rows, [start, stop])
+                if hi > lo:
+                    miss = {t: m[start:stop] for t, m in self.miss.items()}
+                    misst = {t: m.T.tocsr() for t, m in miss.items()}
+            yield Block(x, None, miss, misst, self.weights[start:stop], start, stop)
+
+
+def _pattern_keys(codes: np.ndarray) -> np.ndarray | None:
+    """One integer per row identifying its pattern (codes 0/1/2 = no/yes/missing)."""
+    n, p = codes.shape
+    if p <= 40:  # 3**40 < 2**64: exact base-3 key
+        powers = (3 ** np.arange(p, dtype=np.uint64)).astype(np.uint64)
+        key = np.zeros(n, dtype=np.uint64)
+        for j in range(p):
+            key += codes[:, j].astype(np.uint64) * powers[j]
+        return key
+    return None
+
+
+def _unique_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows: (index of first occurrence, inverse, counts)."""
+    key = _pattern_keys(codes)
+    if key is None:
+        packed = np.ascontiguousarray(codes)
+        key = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inverse, counts = np.unique(
+        key, return_index=True, return_inverse=True, return_counts=True
+    )
+    return first, inverse.ravel(), counts
+
+
+def _worth_compressing(codes: np.ndarray, rng: np.random.Generator) -> bool:
+    n = codes.shape[0]
+    if n < 64:
+        return False
+    if codes.shape[1] > 40 and n > 20000:
+        # Estimate on a sample first: wide data rarely repeats, and sorting it all costs.
+        sample = codes[rng.choice(n, 20000, replace=False)]
+        _, _, counts = _unique_rows(sample)
+        if len(counts) > 0.95 * len(sample):
+            return False
+    return True
+
+
+def prepare(values: np.ndarray, compress: bool | None = None, sparse: bool | None = None) -> Design:
+    """Lays out the data for EM. `compress`/`sparse` force a path (tests, benchmarks); None
+    chooses: distinct patterns when they are at most 80% of the rows, else CSR when the data is
+    wide and sparse, else dense."""
+    values = np.asarray(values, dtype=np.float64)
+    n, p = values.shape
+    nan = np.isnan(values)
+    n_missing = int(nan.sum())
+    any_missing = n_missing > 0
+    keep = ~nan.all(axis=1) if any_missing else np.ones(n, dtype=bool)
+    kept = np.flatnonzero(keep)
+    X = values[kept] if not keep.all() else values
+    nanx = nan[kept] if any_missing else None
+    row_of = np.full(n, -1, dtype=np.int64)
+    row_of[kept] = np.arange(len(kept))
+    weights = np.ones(len(kept), dtype=np.float64)
+
+    kind = "dense"
+    if compress is None or compress:
+        codes = np.where(nanx, 2, X).astype(np.uint8) if nanx is not None else X.astype(np.uint8)
+        do = (
+            compress
+            if compress is not None
+            else _worth_compressing(codes, np.random.default_rng(0))
+        )
+        if do:
+            first, inverse, counts = _unique_rows(codes)
+            if compress or len(first) <= COMPRESS_RATIO * len(kept):
+                kind = "patterns"
+                X = X[first]
+                nanx = nanx[first] if nanx is not None else None
+                weights = counts.astype(np.float64)
+                row_of[kept] = inverse
+    X0 = np.where(nanx, 0.0, X) if nanx is not None else X
+    observed = (
+        weights @ (~nanx).astype(np.float64) if nanx is not None else np.full(p, weights.sum())
+    )
+    rate = (weights @ X0) / np.maximum(observed, 1e-300)
+    if kind == "dense":
+        density = float(X0.sum()) / max(X0.size, 1)
+        use_sparse = (
+            sparse
+            if sparse is not None
+            else (p >= SPARSE_MIN_PRODUCTS and density <= SPARSE_MAX_DENSITY)
+        )
+        if use_sparse:
+            kind = "sparse"
+    elif sparse:
+        kind = "sparse"
+    missing_rows = np.flatnonzero(nanx.any(axis=1)) if nanx is not None else np.zeros(0, int)
+    miss64 = sp.csr_matrix(nanx.astype(np.float64)) if nanx is not None else None
+
+    design = Design(
+        kind=kind,
+        n_products=p,
+        weights=weights,
+        total_weight=float(weights.sum()),
+        row_of=row_of,
+        n_missing_cells=n_missing,
+        dense=None,
+        sparse_blocks=None,
+        miss=_both_csr(miss64) if miss64 is not None else None,
+        missing_rows=missing_rows,
+        observed_rate=rate,
+    )
+    if kind == "sparse":
+        xs = sp.csr_matrix(X0)
+        blocks = []
+        for start in range(0, X0.shape[0], SPARSE_BLOCK_ROWS):
+            stop = min(start + SPARSE_BLOCK_ROWS, X0.shape[0])
+            xb = _both_csr(xs[start:stop])
+            mb = _both_csr(miss64[start:stop]) if miss64 is not None else None
+            if mb is not None and mb[np.float64].nnz == 0:
+                mb = None
+            blocks.append(
+                Block(
+                    x=xb,
+                    xt={t: m.T.tocsr() for t, m in xb.items()},
+                    miss=mb,
+                    misst={t: m.T.tocsr() for t, m in mb.items()} if mb else None,
+                    w=weights[start:stop],
+                    start=start,
+                    stop=stop,
+                )
+            )
+        design.sparse_blocks = blocks
+        design.miss = None
+    else:
+        x64 = np.ascontiguousarray(X0, dtype=np.float64)
+        design.dense = {np.float64: x64, np.float32: x64.astype(np.float32)}
+    return design
+
+
+def _both_csr(m: sp.csr_matrix) -> dict[type, sp.csr_matrix]:
+    m = sp.csr_matrix(m, dtype=np.float64)
+    m.sort_indices()
+    m32 = sp.csr_matrix((m.data.astype(np.float32), m.indices, m.indptr), shape=m.shape)
+    return {np.float64: m, np.float32: m32}
+
+
+# ---------------------------------------------------------------------------------------------
+# One pass: E-step for all starts and the M-step's sufficient statistics
+
+
+@dataclass
+class PassOut:
+    loglik: np.ndarray  # (S,) weighted log-likelihood per start at the given parameters
+    nk: np.ndarray  # (S, K) expected class weights
+    xr: np.ndarray  # (S, K, p) expected purchases
+    mr: np.ndarray | None  # (S, K, p) expected weight of missing cells
+
+
+class Pool:
+    """A thread pool over row blocks; BLAS kept to one thread per block while it is in use."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or n_threads()
+        self._executor: ThreadPoolExecutor | None = None
+
+    @contextmanager
+    def running(self) -> Iterator[Pool]:
+        if self.threads > 1:
+            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="lca")
+        try:
+            with threadpool_limits(1, user_api="blas"):
+                yield self
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown()
+                self._executor = None
+
+    def map(self, fn: Callable[[Block], tuple], blocks: list[Block], tick: Tick | None) -> list:
+        if self._executor is None or len(blocks) == 1:
+            out = []
+            for b in blocks:
+                out.append(fn(b))
+                if tick is not None:
+                    tick()
+            return out
+        results: list[tuple] = []
+        step = self.threads * 2
+        for i in range(0, len(blocks), step):
+            results.extend(self._executor.map(fn, blocks[i : i + step]))
+            if tick is not None:
+                tick()
+        return results
+
+
+def log_params(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(logit θ, log(1-θ)) for θ of shape (S, K, p)."""
+    log1m = np.log1p(-theta)
+    return np.log(theta) - log1m, log1m
+
+
+def e_pass(
+    design: Design,
+    theta: np.ndarray,
+    log_pi: np.ndarray,
+    dtype: type,
+    pool: Pool,
+    tick: Tick | None = None,
+    stats: bool = True,
+) -> PassOut:
+    """E-step at (θ, π) for S starts at once, plus the sufficient statistics of the M-step.
+
+    log P(x_i, k) = log π_k + Σ_j x_ij·logit θ_kj + Σ_j log(1-θ_kj) - Σ_{j miss} log(1-θ_kj)
+    (x_ij = 0 in missing cells): one product with the data, one with the missing indicator.
+    """
+    S, K, p = theta.shape
+    SK = S * K
+    logit, log1m = log_params(theta)
+    W: np.ndarray = np.ascontiguousarray(logit.transpose(2, 0, 1).reshape(p, SK), dtype=dtype)
+    V: np.ndarray = np.ascontiguousarray(log1m.transpose(2, 0, 1).reshape(p, SK), dtype=dtype)
+    const = (log1m.sum(axis=2) + log_pi).reshape(SK).astype(dtype)
+    with_missing = design.n_missing_cells > 0
+
+    def work(block: Block) -> tuple:
+        A: np.ndarray = np.asarray(block.x[dtype] @ W, dtype=dtype)
+        A += const
+        if block.miss is not None:
+            A -= block.miss[dtype] @ V
+        A3 = A.reshape(block.rows, S, K)
+        # Log-sum-exp over classes with one elementwise op per class (reductions over a short
+        # inner axis are several times slower in NumPy).
+        m = A3[:, :, 0].copy()
+        for k in range(1, K):
+            np.maximum(m, A3[:, :, k], out=m)
+        for k in range(K):
+            np.subtract(A3[:, :, k], m, out=A3[:, :, k])
+        np.exp(A, out=A)
+        s = A3[:, :, 0].copy()
+        for k in range(1, K):
+            s += A3[:, :, k]
+        ll_rows = np.log(s, dtype=np.float64)
+        ll_rows += m
+        ll = block.w @ ll_rows
+        if not stats:
+            return ll, None, None, None
+        scale = block.w.astype(dtype)[:, None] / s
+        for k in range(K):
+            A3[:, :, k] *= scale
+        nk = A.sum(axis=0, dtype=np.float64)
+        xr = block.xt[dtype] @ A if block.xt is not None else block.x[dtype].T @ A
+        mr = None
+        if block.misst is not None:
+            mr = block.misst[dtype] @ A
+        return ll, nk, np.asarray(xr, dtype=np.float64), mr
+
+    parts = pool.map(work, design.blocks(SK, dtype), tick)
+    loglik = np.zeros(S)
+    nk = np.zeros(SK)
+    xr = np.zeros((p, SK))
+    mr = np.zeros((p, SK)) if with_missing else None
+    for ll, n_, x_, m_ in parts:  # fixed order: identical sums for identical inputs
+        loglik += ll
+        if stats:
+            nk += n_
+            xr += x_
+            if m_ is not None and mr is not None:
+                mr += m_
+    if not stats:
+        return PassOut(loglik, np.zeros((S, K)), np.zeros((S, K, p)), None)
+    return PassOut(
+        loglik=loglik,
+        nk=nk.reshape(S, K),
+        xr=xr.reshape(p, S, K).transpose(1, 2, 0),
+        mr=mr.reshape(p, S, K).transpose(1, 2, 0) if mr is not None else None,
+    )
+
+
+def m_step(out: PassOut, theta_prev: np.ndarray, total: float) -> tuple[np.ndarray, np.ndarray]:
+    """θ_kj = E[purchases] / E[observed cells] in class k, clipped; π_k = E[class weight] / N."""
+    nk = out.nk
+    denom = nk[:, :, None] - (out.mr if out.mr is not None else 0.0)
+    ok = denom > 1e-12 * max(total, 1.0)
+    theta = np.where(ok, out.xr / np.where(ok, denom, 1.0), theta_prev)
+    np.clip(theta, THETA_MIN, 1.0 - THETA_MIN, out=theta)
+    pi = np.maximum(nk / total, PI_MIN)
+    return theta, np.log(pi / pi.sum(axis=1, keepdims=True))
+
+
+def posterior(
+    design: Design, theta: np.ndarray, log_pi: np.ndarray, pool: Pool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior class probabilities (design rows × K) and per-row log-likelihood, float64."""
+    K = theta.shape[0]
+    logit, log1m = log_params(theta[None])
+    W, V = logit[0].T, log1m[0].T
+    const = log1m[0].sum(axis=1) + log_pi
+    out = np.empty((design.n_rows, K))
+    ll = np.empty(design.n_rows)
+    for block in design.blocks(K, np.float64):
+        A = np.asarray(block.x[np.float64] @ W) + const
+        if block.miss is not None:
+            A -= block.miss[np.float64] @ V
+        m = A.max(axis=1, keepdims=True)
+        e = np.exp(A - m)
+        s = e.sum(axis=1, keepdims=True)
+        out[block.start : block.stop] = e / s
+        ll[block.start : block.stop] = (np.log(s) + m)[:, 0]
+    return out, ll
+
+
+# ---------------------------------------------------------------------------------------------
+# Many starts: SQUAREM, float32 then float64, two stages
+
+
+@dataclass
+class StartState:
+    seed: int
+    theta: np.ndarray  # (K, p)
+    log_pi: np.ndarray  # (K,)
+    loglik: float = -np.inf
+    iterations: int = 0
+    converged: bool = False
+    finished: bool = False  # ran to convergence or max_iter (not dropped after stage 1)
+    change: float = np.inf  # last plain-EM change of the mean log-likelihood
+    step_max: float = 1.0
+    use64: bool = False
+
+
+@dataclass
+class StartsOutcome:
+    starts: list[StartState]
+    best: int  # index into starts
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self.starts[self.best].theta
+
+    @property
+    def log_pi(self) -> np.ndarray:
+        return self.starts[self.best].log_pi
+
+    @property
+    def loglik(self) -> float:
+        return self.starts[self.best].loglik
+
+
+def random_start(
+    rng: np.random.Generator, k: int, rate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Item probabilities scattered around each product's overall rate (logit + N(0, 1.5²));
+    equal class shares."""
+    base = np.log(np.clip(rate, 0.01, 0.99)) - np.log1p(-np.clip(rate, 0.01, 0.99))
+    logit = base[None, :] + rng.normal(0.0, 1.5, size=(k, rate.shape[0]))
+    theta = 1.0 / (1.0 + np.exp(-np.clip(logit, -LOGIT_BOUND, LOGIT_BOUND)))
+    return theta, np.full(k, -math.log(k))
+
+
+def _to_phi(theta: np.ndarray, log_pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.log(theta) - np.log1p(-theta), log_pi
+
+
+def _from_phi(logit: np.ndarray, log_pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    logit = np.clip(logit, -LOGIT_BOUND, LOGIT_BOUND)
+    theta = 1.0 / (1.0 + np.exp(-logit))
+    log_pi = np.maximum(log_pi, math.log(PI_MIN))
+    m = log_pi.max(axis=-1, keepdims=True)
+    log_pi = log_pi - (m + np.log(np.exp(log_pi - m).sum(axis=-1, keepdims=True)))
+    return theta, log_pi
+
+
+ProgressHook = Callable[[list[StartState], int, str], None]
+
+
+def _dtype(s: StartState, float32: bool) -> type:
+    return np.float64 if (s.use64 or not float32) else np.float32
+
+
+def run_em(
+    design: Design,
+    states: list[StartState],
+    *,
+    max_iter: int,
+    tol: float,
+    budget: int | None,
+    pool: Pool,
+    hook: ProgressHook | None = None,
+    tick: Tick | None = None,
+    squarem: bool = True,
+    float32: bool = True,
+    stage: int = 2,
+) -> None:
+    """Advances the given starts together until each has converged, used `max_iter` EM steps,
+    or used `budget` more steps (stage 1). Mutates the states."""
+    N = design.total_weight
+    spent = {id(s): 0 for s in states}
+
+    def active() -> list[StartState]:
+        return [
+            s
+            for s in states
+            if not s.converged
+            and s.iterations < max_iter
+            and (budget is None or spent[id(s)] < budget)
+        ]
+
+    def em(group: list[StartState], theta: np.ndarray, log_pi: np.ndarray, dtype: type):
+        out = e_pass(design, theta, log_pi, dtype, pool, tick)
+        for s in group:
+            s.iterations += 1
+            spent[id(s)] += 1
+        new_theta, new_log_pi = m_step(out, theta, N)
+        return out.loglik, new_theta, new_log_pi
+
+    while True:
+        group = active()
+        if not group:
+            return
+        # float32 and float64 starts go in separate passes.
+        for dtype in (np.float32, np.float64):
+            sub = [s for s in group if _dtype(s, float32) is dtype]
+            if not sub:
+                continue
+            theta0 = np.stack([s.theta for s in sub])
+            lp0 = np.stack([s.log_pi for s in sub])
+            ll0, theta1, lp1 = em(sub, theta0, lp0, dtype)
+            ll1, theta2, lp2 = em(sub, theta1, lp1, dtype)
+            change = (ll1 - ll0) / N
+            done = np.abs(change) < tol
+            # A start leaves float32 once its steps are small; it then repeats in float64.
+            for i, s in enumerate(sub):
+                s.change = float(change[i])
+                s.loglik = float(ll1[i])
+                if dtype == np.float32:
+                    # Never converged in float32: close enough, the start goes on in float64.
+                    done[i] = False
+                    if abs(change[i]) < max(tol, FLOAT32_UNTIL):
+                        s.use64 = True
+                elif done[i]:
+                    s.converged = True
+                    s.theta, s.log_pi = theta1[i], lp1[i]
+            rest = [i for i, s in enumerate(sub) if not done[i]]
+            if not rest:
+                continue
+            idx = np.array(rest)
+            if not squarem:
+                for i in rest:
+                    sub[i].theta, sub[i].log_pi = theta2[i], lp2[i]
+                continue
+            # SQUAREM (S3): φ' = φ0 - 2αr + α²v with α = -‖r‖/‖v‖, clamped to [-step_max, -1].
+            f0 = _to_phi(theta0[idx], lp0[idx])
+            f1 = _to_phi(theta1[idx], lp1[idx])
+            f2 = _to_phi(theta2[idx], lp2[idx])
+            r = [a - b for a, b in zip(f1, f0, strict=True)]
+            v = [c - 2 * b + a for a, b, c in zip(f0, f1, f2, strict=True)]
+            rr = sum((x * x).reshape(len(idx), -1).sum(axis=1) for x in r)
+            vv = sum((x * x).reshape(len(idx), -1).sum(axis=1) for x in v)
+            step_max = np.array([sub[i].step_max for i in rest])
+            alpha = -np.sqrt(rr / np.maximum(vv, 1e-300))
+            alpha = np.clip(alpha, -step_max, -1.0)
+            a3 = alpha[:, None, None]
+            a2 = alpha[:, None]
+            logit_x = f0[0] - 2 * a3 * r[0] + a3 * a3 * v[0]
+            lp_x = f0[1] - 2 * a2 * r[1] + a2 * a2 * v[1]
+            theta_x, lp_x = _from_phi(logit_x, lp_x)
+            stepping = [sub[i] for i in rest]
+            llx, theta3, lp3 = em(stepping, theta_x, lp_x, dtype)
+            for j, i in enumerate(rest):
+                s = sub[i]
+                ok = np.isfinite(llx[j]) and llx[j] >= ll0[i] - 1e-10 * abs(ll0[i])
+                if ok:
+                    s.theta, s.log_pi = theta3[j], lp3[j]
+                    s.loglik = max(s.loglik, float(llx[j]))
+                    if alpha[j] <= -s.step_max:
+                        s.step_max *= 4.0
+                else:
+                    s.theta, s.log_pi = theta2[i], lp2[i]
+                    if alpha[j] <= -s.step_max:
+                        s.step_max = max(1.0, s.step_max / 4.0)
+        if hook is not None:
+            hook(states, stage, "")
+
+
+def run_starts(
+    design: Design,
+    n_classes: int,
+    seeds: list[int],
+    *,
+    max_iter: int,
+    tol: float,
+    n_final: int | None = None,
+    stage1_iter: int = 30,
+    pool: Pool | None = None,
+    hook: ProgressHook | None = None,
+    tick: Tick | None = None,
+    squarem: bool = True,
+    float32: bool = True,
+    initial: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> StartsOutcome:
+    """Fits `len(seeds)` random starts: stage 1 runs all of them for `stage1_iter` EM steps, stage
+    2 finishes the best `n_final` (all when None or ≥ the number of starts). `initial` gives
+    explicit starting values (θ (K, p), log π (K,)) that replace the random ones, in order."""
+    pool = pool or Pool()
+    states = []
+    for i, seed in enumerate(seeds):
+        if initial is not None and i < len(initial):
+            theta, log_pi = initial[i]
+        else:
+            theta, log_pi = random_start(
+                np.random.default_rng(seed), n_classes, design.observed_rate
+            )
+        states.append(StartState(seed=seed, theta=theta.copy(), log_pi=log_pi.copy()))
+    n_final = len(states) if n_final is None else max(1, min(n_final, len(states)))
+    common = dict(
+        max_iter=max_iter,
+        tol=tol,
+        pool=pool,
+        hook=hook,
+        tick=tick,
+        squarem=squarem,
+        float32=float32,
+    )
+    with pool.running():
+        if n_final < len(states):
+            run_em(design, states, budget=stage1_iter, stage=1, **common)  # type: ignore[arg-type]
+            ranked = sorted(range(len(states)), key=lambda i: -states[i].loglik)
+            finalists = [states[i] for i in ranked[:n_final]]
+        else:
+            finalists = states
+        for s in states:
+            s.finished = s.converged or any(s is f for f in finalists)
+        run_em(design, finalists, budget=None, stage=2, **common)  # type: ignore[arg-type]
+        # Exact float64 log-likelihood at each finished start's final parameters.
+        exact = e_pass(
+            design,
+            np.stack([s.theta for s in finalists]),
+            np.stack([s.log_pi for s in finalists]),
+            np.float64,
+            pool,
+            stats=False,
+        ).loglik
+    for s, ll in zip(finalists, exact, strict=True):
+        s.loglik = float(ll)
+    best = max(range(len(states)), key=lambda i: (states[i].finished, states[i].loglik))
+    return StartsOutcome(states, best)

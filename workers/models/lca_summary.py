@@ -1,0 +1,206 @@
+"""Statistics of a fitted latent class model: information criteria, entropy, class summaries,
+index against the overall rate, bivariate residuals and the per-household table. Formulas in
+docs/lca.md."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from backend.schemas.lca import BivariateResidual, StartRecord
+from workers.models.base import BinaryMatrix
+from workers.models.lca_engine import THETA_MIN, Design
+
+BVR_THRESHOLD = 3.84  # χ²(1) at 5%: LatentGOLD's rule of thumb for local dependence
+BVR_MAX_LISTED = 5000  # all pairs up to 100 products; beyond, the largest ones
+SMALL_CLASS_SHARE = 0.01
+DUPLICATE_GAP = 0.01  # two classes whose item probabilities all differ by less are duplicates
+
+
+@dataclass
+class Criteria:
+    loglik: float
+    npar: int
+    aic: float
+    bic: float
+    sabic: float
+    caic: float
+
+
+def criteria(loglik: float, npar: int, n: float) -> Criteria:
+    """AIC, BIC, SABIC (Sclove: n* = (n + 2)/24), CAIC (Bozdogan) with n the total weight."""
+    return Criteria(
+        loglik=loglik,
+        npar=npar,
+        aic=-2 * loglik + 2 * npar,
+        bic=-2 * loglik + npar * math.log(n),
+        sabic=-2 * loglik + npar * math.log((n + 2) / 24),
+        caic=-2 * loglik + npar * (math.log(n) + 1),
+    )
+
+
+def lca_npar(k: int, p: int) -> int:
+    return (k - 1) + k * p
+
+
+def relative_entropy(post: np.ndarray, w: np.ndarray) -> float | None:
+    """1 − Σ_i w_i Σ_k −r_ik log r_ik / (N log K); None for one class."""
+    k = post.shape[1]
+    if k < 2:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(post > 0, post * np.log(post), 0.0).sum(axis=1)
+    return float(1.0 - (w @ h) / (w.sum() * math.log(k)))
+
+
+def class_summaries(post: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
+    """Modal class per design row, weighted modal counts, and the average posterior of each class
+    among its modal members."""
+    k = post.shape[1]
+    modal = post.argmax(axis=1)
+    counts = np.bincount(modal, weights=w, minlength=k)
+    sums = np.bincount(modal, weights=w * post[np.arange(len(modal)), modal], minlength=k)
+    avg = [float(sums[c] / counts[c]) if counts[c] > 0 else 0.0 for c in range(k)]
+    return modal, [round(float(c)) for c in counts], avg
+
+
+def item_index(theta: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """100 × θ_kj / overall rate_j (100 = the average household)."""
+    return 100.0 * theta / np.maximum(rate, 1e-12)[None, :]
+
+
+def _pair_counts(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted G[j,l] = Σ w x_j x_l, R[j,l] = Σ w x_j o_l, B[j,l] = Σ w o_j o_l (o = observed)."""
+    w = design.weights
+    p = design.n_products
+    if design.dense is not None:
+        X = design.dense[np.float64]
+        Xw = X * w[:, None]
+        G = X.T @ Xw
+        if design.miss is None:
+            total = w.sum()
+            col = Xw.sum(axis=0)
+            return G, np.repeat(col[:, None], p, axis=1), np.full((p, p), total)
+        M = design.miss[np.float64]
+        obs = 1.0 - M.toarray()
+        return G, Xw.T @ obs, (obs * w[:, None]).T @ obs
+    assert design.sparse_blocks is not None
+    G = np.zeros((p, p))
+    R = np.zeros((p, p))
+    B = np.zeros((p, p))
+    for block in design.sparse_blocks:
+        x = block.x[np.float64]
+        xw = sp.diags(block.w) @ x
+        G += np.asarray((x.T @ xw).todense())
+        if block.miss is None:
+            col = np.asarray(xw.sum(axis=0)).ravel()
+            R += col[:, None]
+            B += block.w.sum()
+        else:
+            m = block.miss[np.float64]
+            o = 1.0 - m.toarray()
+            R += np.asarray(xw.T @ o)
+            B += (o * block.w[:, None]).T @ o
+    return G, R, B
+
+
+def bivariate_residuals(
+    design: Design, theta: np.ndarray, pi: np.ndarray, products: list[str]
+) -> tuple[list[BivariateResidual], int, bool]:
+    """Pearson χ² per product pair of observed vs model-implied 2×2 tables over the rows where
+    both products are observed (LatentGOLD's BVR); largest first."""
+    p = theta.shape[1]
+    if p < 2:
+        return [], 0, False
+    G, R, B = _pair_counts(design)
+    n11 = G
+    n10 = R - G
+    n01 = R.T - G
+    n00 = B - n11 - n10 - n01
+    P11 = (theta * pi[:, None]).T @ theta
+    m = pi @ theta
+    P10 = m[:, None] - P11
+    P01 = m[None, :] - P11
+    P00 = 1.0 - m[:, None] - m[None, :] + P11
+    bvr = np.zeros((p, p))
+    for n_ab, P in ((n11, P11), (n10, P10), (n01, P01), (n00, P00)):
+        e = B * np.clip(P, 1e-300, None)
+        bvr += np.where(B > 0, (n_ab - e) ** 2 / e, 0.0)
+    iu, ju = np.triu_indices(p, k=1)
+    values = bvr[iu, ju]
+    order = np.argsort(-values, kind="stable")
+    flagged = int((values > BVR_THRESHOLD).sum())
+    truncated = len(order) > BVR_MAX_LISTED
+    pairs = [
+        BivariateResidual(
+            product_a=products[iu[i]],
+            product_b=products[ju[i]],
+            bvr=float(values[i]),
+            flagged=bool(values[i] > BVR_THRESHOLD),
+        )
+        for i in order[:BVR_MAX_LISTED]
+    ]
+    return pairs, flagged, truncated
+
+
+def class_warnings(theta: np.ndarray, pi: np.ndarray, total: float) -> list[str]:
+    """Empty, very small and duplicate classes (too many classes for the data)."""
+    out: list[str] = []
+    k = len(pi)
+    empty = [c + 1 for c in range(k) if pi[c] * total < 0.5]
+    if empty:
+        out.append(f"Class(es) {empty} are empty (under half a household); use fewer classes.")
+    small = [c + 1 for c in range(k) if pi[c] < SMALL_CLASS_SHARE and c + 1 not in empty]
+    if small:
+        out.append(
+            f"Class(es) {small} hold under {SMALL_CLASS_SHARE:.0%} of households; "
+            "consider fewer classes."
+        )
+    dups = [
+        (a + 1, b + 1)
+        for a in range(k)
+        for b in range(a + 1, k)
+        if np.abs(theta[a] - theta[b]).max() < DUPLICATE_GAP
+    ]
+    if dups:
+        out.append(
+            "Classes "
+            + ", ".join(f"{a} and {b}" for a, b in dups)
+            + f" have item probabilities within {DUPLICATE_GAP} of each other (duplicates); "
+            "use fewer classes."
+        )
+    return out
+
+
+def boundary_count(theta: np.ndarray) -> int:
+    return int(((theta <= THETA_MIN * 1.0001) | (theta >= 1 - THETA_MIN * 1.0001)).sum())
+
+
+def starts_at_best(starts: list[StartRecord]) -> int:
+    finished = [s.loglik for s in starts if s.finished]
+    best = max(finished)
+    return sum(abs(ll - best) <= max(1e-3, 1e-6 * abs(best)) for ll in finished)
+
+
+def household_table(
+    data: BinaryMatrix, design: Design, post: np.ndarray, pi: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per input row: id, p_class_1..K, modal_class. Rows with every product missing get the
+    class sizes as probabilities and no modal class. Also answers the full probability matrix."""
+    k = post.shape[1]
+    rows = np.empty((data.n_rows, k))
+    fitted = design.row_of >= 0
+    rows[fitted] = post[design.row_of[fitted]]
+    rows[~fitted] = pi
+    index = data.row_index()
+    frame = pd.DataFrame(rows, columns=[f"p_class_{c + 1}" for c in range(k)])
+    frame.insert(0, index.name or "row", index.to_numpy())
+    modal = pd.array(rows.argmax(axis=1) + 1, dtype="Int64")
+    if not fitted.all():
+        modal[~fitted] = pd.NA
+    frame["modal_class"] = modal
+    return frame, rows
