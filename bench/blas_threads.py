@@ -46,9 +46,8 @@ def main() -> None:
     cores = os.cpu_count() or 1
     one = wall(args.processes, 1, args.size, args.repeats)
     many = wall(args.processes, cores, args.size, args.repeats)
-    print(
-        f"{args.processes} processes on {cores} cores, {args.size}x{args.size} products x{args.repeats}"
-    )
+    size = f"{args.size}x{args.size}"
+    print(f"{args.processes} processes on {cores} cores, {size} products x{args.repeats}")
     print(f"  1 BLAS thread each      : {one:6.2f} s")
     print(f"  {cores} BLAS threads each     : {many:6.2f} s")
     print(f"  oversubscribed / pinned : {many / one:5.2f}x")
