@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from backend.schemas.common import ModelType
 from backend.schemas.factor import TetrachoricFactorParams, TetrachoricFactorResult
 from backend.schemas.lca import LCAParams, LCAResult
+from backend.schemas.mca import MCAParams, MCAResult
 from backend.schemas.params import ModelParams
 
 # Quick fits (EM, SVD, counts) and long sampling go to separate queues so a long NUTS run
@@ -48,6 +49,13 @@ CATALOG: dict[ModelType, ModelSpec] = {
         "Finds a few continuous dimensions (factors) behind which products are bought together.",
         TetrachoricFactorParams,
         TetrachoricFactorResult,
+    ),
+    ModelType.mca: ModelSpec(
+        ModelType.mca,
+        "Product map (MCA)",
+        "Draws a map where products bought by the same households sit close together.",
+        MCAParams,
+        MCAResult,
     ),
 }
 

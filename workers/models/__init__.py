@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.schemas.common import ModelType
-from workers.models import factor_tetrachoric, lca
+from workers.models import factor_tetrachoric, lca, mca
 
 FitFunction = Callable[..., Any]
 
 REGISTRY: dict[ModelType, FitFunction] = {
     ModelType.lca: lca.fit,
     ModelType.factor_tetrachoric: factor_tetrachoric.fit,
+    ModelType.mca: mca.fit,
 }
