@@ -6,23 +6,25 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import __version__
-from backend.errors import AppError
+from backend.auth import BearerAuth, bearer_scheme, warn_if_open
+from backend.errors import AppError, error_responses
 from backend.logging_setup import configure_logging, run_context
 from backend.metrics import install_metrics
 from backend.migrations import upgrade_database
 from backend.redis_client import make_async_redis
 from backend.routes import API_PREFIX, datasets, health, models, progress, runs
 from backend.settings import get_settings
-from backend.uploads import too_large
+from backend.uploads import BodyLimit
 from backend.validation import describe_errors
 
 log = logging.getLogger(__name__)
@@ -30,15 +32,28 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    if get_settings().auto_migrate:
+    settings = get_settings()
+    warn_if_open(settings)
+    if settings.auto_migrate:
         upgrade_database()
     app.state.redis = make_async_redis()
     yield
     await app.state.redis.aclose()
 
 
-def error_body(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"error": title, "detail": detail, **extra}, status_code=status)
+def error_body(
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: object
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": title, "detail": detail, **extra}, status_code=status, headers=headers
+    )
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -54,7 +69,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return error_body(exc.status_code, detail, detail)
+        title = getattr(exc, "title", None) or _phrase(exc.status_code)
+        return error_body(exc.status_code, title, detail, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -79,19 +95,9 @@ def create_app() -> FastAPI:
         debug=settings.api_debug,
     )
     install_error_handlers(app)
-
-    @app.middleware("http")
-    async def refuse_oversized(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Refuse by the declared length before any body is read; the route also counts
-        # while it reads, for chunked uploads that declare nothing.
-        length = request.headers.get("content-length")
-        limit = settings.max_upload_bytes + 64 * 1024  # room for multipart framing
-        if length and length.isdigit() and int(length) > limit:
-            exc = too_large(settings.max_upload_bytes)
-            return error_body(exc.status_code, exc.title, exc.message)
-        return await call_next(request)
+    # Inside the access log and metrics (added later, so outside), which then see 401 and 413.
+    app.add_middleware(BodyLimit)  # counts body bytes as they stream in: 413 past MAX_UPLOAD_MB
+    app.add_middleware(BearerAuth)  # outside BodyLimit: no token, no body read
 
     @app.middleware("http")
     async def log_request(
@@ -119,5 +125,10 @@ def create_app() -> FastAPI:
     install_metrics(app)
     app.include_router(health.router)
     for router in (datasets.router, runs.router, progress.router, models.router):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(
+            router,
+            prefix=API_PREFIX,
+            dependencies=[Depends(bearer_scheme)],  # documents the scheme; BearerAuth checks
+            responses=error_responses(401, 422),
+        )
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 
 class AppError(Exception):
     """An error a client can act on: `message` says what is wrong and how to fix it."""
@@ -44,3 +46,29 @@ class ServiceUnavailable(AppError):
 
 class DataError(ValueError):
     """Deterministic problem with a run's data or parameters found while fitting: never retried."""
+
+
+class ErrorOut(BaseModel):
+    """Every error response: a short title and a sentence saying what is wrong and how to fix it."""
+
+    error: str = Field(description="Short title, e.g. 'Invalid input'.")
+    detail: str = Field(description="What is wrong and how to fix it.")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="Request validation only: each field's location, message and type."
+    )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad request.",
+    401: "API_TOKEN is set and the request has no valid 'Authorization: Bearer' token.",
+    404: "No such dataset or run.",
+    409: "Conflicts with the current state (e.g. results of an unfinished run).",
+    413: "The body is larger than MAX_UPLOAD_MB.",
+    422: "The request or its data is invalid; `detail` names the field, column or value.",
+    503: "The database or Redis is unreachable.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error status codes, all with the ErrorOut body."""
+    return {code: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[code]} for code in codes}

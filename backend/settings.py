@@ -10,6 +10,12 @@ from urllib.parse import quote
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Tokens copied from examples; refused when ENVIRONMENT=production.
+PLACEHOLDER_TOKENS = frozenset(
+    {"changeme", "change-me", "change_me", "secret", "token", "password", "example", "test"}
+)
+MIN_TOKEN_LENGTH = 16
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
@@ -24,6 +30,9 @@ class Settings(BaseSettings):
     ui_port: int = Field(8501, ge=1, le=65535)
     # Where the UI (and the CLI's health checks) reach the API.
     api_url: str | None = None
+    # Bearer token(s) every /api/v1 request must carry; a comma-separated list allows several
+    # (e.g. while rotating). Unset: the API is open, so it should listen on loopback only.
+    api_token: str | None = None
 
     # Redis: REDIS_URL wins over the host/port/db/password parts.
     redis_url: str | None = None
@@ -55,6 +64,8 @@ class Settings(BaseSettings):
     # Uploads
     max_upload_mb: float = Field(200.0, gt=0)
     min_rows: int = Field(10, ge=2)
+    # Widest accepted table; checked on the header, before the file is parsed.
+    max_columns: int = Field(2000, ge=2)
 
     # Logs and metrics
     log_format: Literal["json", "text"] = "json"
@@ -70,6 +81,22 @@ class Settings(BaseSettings):
     def _resolve_paths(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()
         return self
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_tokens(self) -> Settings:
+        if self.environment == "production":
+            for token in self.api_tokens:
+                if token.lower() in PLACEHOLDER_TOKENS or len(token) < MIN_TOKEN_LENGTH:
+                    raise ValueError(
+                        f"API_TOKEN holds a placeholder or a token shorter than "
+                        f"{MIN_TOKEN_LENGTH} characters; in production use random tokens, "
+                        'e.g. python -c "import secrets; print(secrets.token_urlsafe(32))".'
+                    )
+        return self
+
+    @property
+    def api_tokens(self) -> list[str]:
+        return [t.strip() for t in (self.api_token or "").split(",") if t.strip()]
 
     @property
     def resolved_redis_url(self) -> str:

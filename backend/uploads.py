@@ -1,13 +1,26 @@
-"""Read an upload in chunks and stop at the size limit, so an oversized file is refused early."""
+"""Upload size limits, enforced while the body streams in, before anything parses it.
+
+Starlette's multipart parser spools a whole upload to a temporary file before the route runs,
+so a limit checked in the route comes too late. `BodyLimit` counts the body's bytes as the
+server hands them over and answers 413 as soon as the count passes the limit: a lying or
+missing Content-Length (chunked transfer) changes nothing. `read_limited` still checks the
+file itself inside the route.
+"""
 
 from __future__ import annotations
 
 from fastapi import UploadFile
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import PayloadTooLarge
 from backend.settings import get_settings
 
 CHUNK = 1 << 20
+# Multipart framing (boundaries, part headers, form fields) on top of the file itself.
+FRAMING = 64 * 1024
 
 
 def too_large(limit: int) -> PayloadTooLarge:
@@ -15,6 +28,56 @@ def too_large(limit: int) -> PayloadTooLarge:
         f"The upload is larger than the limit of {limit / 2**20:.0f} MB (MAX_UPLOAD_MB); "
         "split the file or ask the operator to raise the limit."
     )
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once the body passes the limit. An HTTPException, so FastAPI's
+    body parsing lets it through (it wraps other errors in a 400) to the error handler."""
+
+    title = PayloadTooLarge.title
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, too_large(limit).message)
+
+
+def body_limit(headers: Headers) -> int:
+    """Largest body accepted: the upload limit, plus framing, or plus base64's third for JSON
+    bodies that carry a file inline (`data.csv_base64`)."""
+    limit = get_settings().max_upload_bytes
+    if headers.get("content-type", "").startswith("multipart/"):
+        return limit + FRAMING
+    return limit * 4 // 3 + FRAMING
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        limit = body_limit(headers)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            # Refused on the declared length alone: not one byte of the body is read.
+            detail = BodyTooLarge(get_settings().max_upload_bytes).detail
+            response = JSONResponse({"error": BodyTooLarge.title, "detail": detail}, 413)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(get_settings().max_upload_bytes)
+            return message
+
+        await self.app(scope, counting_receive, send)
 
 
 async def read_limited(file: UploadFile) -> bytes:

@@ -1,0 +1,82 @@
+"""Bearer-token access to the API: with API_TOKEN set, every /api/v1 request needs a valid token.
+
+Enforced as an ASGI middleware, so it covers every path under the prefix (unknown ones, uploads
+before their body is read, SSE streams) the same way. /health, /ready, /live and /metrics sit
+outside the prefix and stay open for probes and scrapers.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from fastapi.security import HTTPBearer
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from backend.routes import API_PREFIX
+from backend.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# Only documents the scheme in the OpenAPI schema; BearerAuth does the checking.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="Required on /api/v1 when the deployment sets API_TOKEN.",
+)
+
+
+def token_is_valid(authorization: str | None, tokens: list[str]) -> bool:
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        return False
+    given = presented.strip().encode()
+    # Compare with every token (no early exit), each in constant time.
+    matches = [hmac.compare_digest(given, token.encode()) for token in tokens]
+    return any(matches)
+
+
+def guarded(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+class BearerAuth:
+    """Answers 401 JSON `{error, detail}` to /api/v1 requests without a valid bearer token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and guarded(scope["path"]):
+            tokens = get_settings().api_tokens  # read per request: tests and reloads change it
+            if tokens:
+                authorization = Headers(scope=scope).get("authorization")
+                if not token_is_valid(authorization, tokens):
+                    detail = (
+                        "The bearer token is not valid; check API_TOKEN."
+                        if authorization
+                        else "This API needs a token: send the header "
+                        "'Authorization: Bearer <token>' with one of the API_TOKEN values."
+                    )
+                    response = JSONResponse(
+                        {"error": "Unauthorized", "detail": detail},
+                        status_code=401,
+                        headers={"WWW-Authenticate": "Bearer"},
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def warn_if_open(settings: Settings) -> None:
+    """Say at start when the API answers anyone who can reach it."""
+    if settings.api_tokens:
+        return
+    loopback = settings.api_host in ("127.0.0.1", "localhost", "::1")
+    log.warning(
+        "API_TOKEN is not set: the API is open to anyone who can reach it%s.",
+        " (it listens on loopback only)"
+        if loopback
+        else f"; API_HOST={settings.api_host} exposes it beyond this machine, set API_TOKEN",
+    )
