@@ -9,7 +9,9 @@ from tests.support.data import simulate_lca
 from tests.support.runs import read_events, upload, wait_for
 
 
-def submit(client: httpx.Client, dataset_id: str, n_classes: object, **params: object) -> httpx.Response:
+def submit(
+    client: httpx.Client, dataset_id: str, n_classes: object, **params: object
+) -> httpx.Response:
     body = {
         "model_type": "lca",
         "name": "sweep",
@@ -70,7 +72,12 @@ def test_cancelling_a_sweep_cancels_its_children(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     ("value", "words"),
-    [("5-2", "backwards"), ("two to four", "range"), ([2, "x"], "whole numbers"), ("1-30", "at most")],
+    [
+        ("5-2", "backwards"),
+        ("two to four", "range"),
+        ([2, "x"], "whole numbers"),
+        ("1-30", "at most"),
+    ],
 )
 def test_bad_sweeps_are_refused(app_client: httpx.Client, value: object, words: str) -> None:
     dataset = app_client.post(
