@@ -14,6 +14,7 @@ from backend.schemas.common import ModelType
 from backend.schemas.factor import TetrachoricFactorParams, TetrachoricFactorResult
 from backend.schemas.lca import LCAParams, LCAResult
 from backend.schemas.mca import MCAParams, MCAResult
+from backend.schemas.nmf import NMFParams, NMFResult
 from backend.schemas.params import ModelParams
 
 # Quick fits (EM, SVD, counts) and long sampling go to separate queues so a long NUTS run
@@ -56,6 +57,13 @@ CATALOG: dict[ModelType, ModelSpec] = {
         "Draws a map where products bought by the same households sit close together.",
         MCAParams,
         MCAResult,
+    ),
+    ModelType.nmf: ModelSpec(
+        ModelType.nmf,
+        "Baskets (NMF)",
+        "Splits purchases into a few typical baskets; each household is a mix of them.",
+        NMFParams,
+        NMFResult,
     ),
 }
 

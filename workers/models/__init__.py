@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.schemas.common import ModelType
-from workers.models import factor_tetrachoric, lca, mca
+from workers.models import factor_tetrachoric, lca, mca, nmf
 
 FitFunction = Callable[..., Any]
 
@@ -14,4 +14,5 @@ REGISTRY: dict[ModelType, FitFunction] = {
     ModelType.lca: lca.fit,
     ModelType.factor_tetrachoric: factor_tetrachoric.fit,
     ModelType.mca: mca.fit,
+    ModelType.nmf: nmf.fit,
 }
