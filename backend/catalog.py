@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from backend.schemas.common import ModelType
 from backend.schemas.factor import TetrachoricFactorParams, TetrachoricFactorResult
-from backend.schemas.lca import LCAParams, LCAResult
+from backend.schemas.lca import LCACovariatesParams, LCACovariatesResult, LCAParams, LCAResult
 from backend.schemas.mca import MCAParams, MCAResult
 from backend.schemas.nmf import NMFParams, NMFResult
 from backend.schemas.params import ModelParams
@@ -42,6 +42,15 @@ CATALOG: dict[ModelType, ModelSpec] = {
         "Splits households into a few segments, each with its own purchase probabilities.",
         LCAParams,
         LCAResult,
+        sweep_param="n_classes",
+    ),
+    ModelType.lca_covariates: ModelSpec(
+        ModelType.lca_covariates,
+        "Latent class segments explained by household features",
+        "Segments as in latent class analysis, with household features (covariates) predicting "
+        "who belongs to which segment (multinomial logit: coefficients and odds ratios).",
+        LCACovariatesParams,
+        LCACovariatesResult,
         sweep_param="n_classes",
     ),
     ModelType.factor_tetrachoric: ModelSpec(

@@ -28,12 +28,22 @@ def _lca_tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
     fit = pd.DataFrame(
         [{k: result[k] for k in ("loglik", "npar", "aic", "bic", "sabic", "caic", "entropy")}]
     )
-    return {
+    tables = {
         "class_profile": profile.reset_index(),
         "classes": summary,
         "fit": fit,
         "starts": pd.DataFrame(result["starts"]),
     }
+    if result.get("item_index"):
+        index = pd.DataFrame(
+            np.asarray(result["item_index"]).T, index=result["products"], columns=classes
+        )
+        tables["class_index"] = index.rename_axis("product").reset_index()
+    if result.get("bivariate_residuals"):
+        tables["bivariate_residuals"] = pd.DataFrame(result["bivariate_residuals"])
+    if result.get("coefficients"):
+        tables["coefficients"] = pd.DataFrame(result["coefficients"])
+    return tables
 
 
 def _lca_embedding(result: dict[str, Any]) -> pd.DataFrame:
@@ -44,8 +54,14 @@ def _lca_embedding(result: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-TABLES: dict[str, Callable[[dict[str, Any]], dict[str, pd.DataFrame]]] = {"lca": _lca_tables}
-EMBEDDINGS: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {"lca": _lca_embedding}
+TABLES: dict[str, Callable[[dict[str, Any]], dict[str, pd.DataFrame]]] = {
+    "lca": _lca_tables,
+    "lca_covariates": _lca_tables,
+}
+EMBEDDINGS: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {
+    "lca": _lca_embedding,
+    "lca_covariates": _lca_embedding,
+}
 
 
 def result_tables(model_type: str, result: dict[str, Any]) -> dict[str, pd.DataFrame]:

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.schemas.common import ModelType
-from workers.models import factor_tetrachoric, lca, mca, nmf
+from workers.models import factor_tetrachoric, lca, lca_covariates, mca, nmf
 
 FitFunction = Callable[..., Any]
 
 REGISTRY: dict[ModelType, FitFunction] = {
     ModelType.lca: lca.fit,
+    ModelType.lca_covariates: lca_covariates.fit,
     ModelType.factor_tetrachoric: factor_tetrachoric.fit,
     ModelType.mca: mca.fit,
     ModelType.nmf: nmf.fit,

@@ -19,6 +19,7 @@ from workers.models.lca_engine import (
     Design,
     StartsOutcome,
     StartState,
+    posterior,
     prepare,
     run_starts,
 )
@@ -188,7 +189,10 @@ def fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult:
         iteration=outcome.starts[outcome.best].iterations,
         loglik=outcome.loglik,
     )
-    result = summarise(data, design, outcome, params, seed, model_type="lca")
+    theta, pi = ordered(outcome.theta, outcome.log_pi)
+    result = summarise(
+        data, design, theta, pi, outcome.loglik, outcome, params, seed, model_type="lca"
+    )
     if params.bootstrap_lrt > 0 and k > 1:
         from workers.models.lca_select import bootstrap_lrt
 
@@ -215,6 +219,9 @@ def ordered(theta: np.ndarray, log_pi: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def summarise(
     data: BinaryMatrix,
     design: Design,
+    theta: np.ndarray,
+    pi: np.ndarray,
+    loglik: float,
     outcome: StartsOutcome,
     params: LCAParams,
     seed: int,
@@ -223,14 +230,12 @@ def summarise(
     extra: dict[str, Any] | None = None,
     extra_npar: int = 0,
     post: np.ndarray | None = None,
-    pi_rows: np.ndarray | None = None,
+    prior_rows: np.ndarray | None = None,
 ) -> Any:
-    """The LCAResult of the best start (or of given posteriors, for lca_covariates)."""
-    from workers.models.lca_engine import posterior
-
-    theta, pi = ordered(outcome.theta, outcome.log_pi)
+    """The result for ordered parameters (θ: K × p, π: K), their log-likelihood, and the starts
+    that led there. `post` (design rows × K) and `prior_rows` (input rows × K, for rows with
+    every product missing) replace the unconditional ones for lca_covariates."""
     k, p = theta.shape
-    loglik = outcome.loglik
     if post is None:
         post, _ = posterior(design, theta, np.log(pi))
     w = design.weights
@@ -314,6 +319,6 @@ def summarise(
         n_starts_finished=sum(s.finished for s in starts),
         **(extra or {}),
     )
-    frame, _ = S.household_table(data, design, post, pi if pi_rows is None else pi_rows)
+    frame = S.household_table(data, design, post, pi if prior_rows is None else prior_rows)
     result.attach_rows(frame)
     return result

@@ -187,15 +187,17 @@ def starts_at_best(starts: list[StartRecord]) -> int:
 
 
 def household_table(
-    data: BinaryMatrix, design: Design, post: np.ndarray, pi: np.ndarray
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per input row: id, p_class_1..K, modal_class. Rows with every product missing get the
-    class sizes as probabilities and no modal class. Also answers the full probability matrix."""
+    data: BinaryMatrix, design: Design, post: np.ndarray, prior: np.ndarray
+) -> pd.DataFrame:
+    """Per input row: id, p_class_1..K, modal_class. Rows with every product missing get their
+    prior (the class sizes, or their covariate-implied shares: `prior` rows × K) and no modal
+    class."""
     k = post.shape[1]
     rows = np.empty((data.n_rows, k))
     fitted = design.row_of >= 0
     rows[fitted] = post[design.row_of[fitted]]
-    rows[~fitted] = pi
+    if not fitted.all():
+        rows[~fitted] = prior if prior.ndim == 1 else prior[~fitted]
     index = data.row_index()
     frame = pd.DataFrame(rows, columns=[f"p_class_{c + 1}" for c in range(k)])
     frame.insert(0, index.name or "row", index.to_numpy())
@@ -203,4 +205,4 @@ def household_table(
     if not fitted.all():
         modal[~fitted] = pd.NA
     frame["modal_class"] = modal
-    return frame, rows
+    return frame
