@@ -11,10 +11,17 @@ from backend.errors import Conflict, InvalidInput
 from backend.orm import Dataset, Run
 from backend.schemas.api import ColumnProfile, DatasetOut
 from backend.schemas.common import RunStatus
-from backend.services.ingest import format_values, from_parquet, parse_table, to_parquet
+from backend.services.ingest import (
+    format_values,
+    from_parquet,
+    parse_table,
+    recode_hint,
+    to_parquet,
+)
 from backend.settings import get_settings
 
 PREVIEW_ROWS = 20
+MAX_NAME = 255  # names and file names are VARCHAR(255)
 
 
 def create_dataset(
@@ -25,7 +32,13 @@ def create_dataset(
     name: str | None = None,
     product_columns: list[str] | None = None,
 ) -> Dataset:
-    parsed = parse_table(content, filename, min_rows=get_settings().min_rows)
+    settings = get_settings()
+    filename = clean_filename(filename)
+    if name is not None:
+        name = check_name(name, "name")
+    parsed = parse_table(
+        content, filename, min_rows=settings.min_rows, max_columns=settings.max_columns
+    )
     if product_columns is not None:
         resolve_product_columns(parsed.columns, product_columns)
     elif sum(c.is_binary for c in parsed.columns) < 2:
@@ -49,13 +62,43 @@ def create_dataset(
     return dataset
 
 
-def _describe_non_binary(columns: list[ColumnProfile]) -> str:
-    bad = [c for c in columns if not c.is_binary][:3]
-    return " ".join(
-        f'Column "{c.name}" has values other than 0/1: {format_values(c.examples)}.'
-        for c in bad
-        if c.examples
+def clean_filename(filename: str | None) -> str | None:
+    """The file's own name: no client path (C:\\fakepath\\...), no control characters, and
+    short enough for the column (the extension is kept)."""
+    if filename is None:
+        return None
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ord(ch) >= 32).strip()
+    if len(base) > MAX_NAME:
+        stem, dot, ext = base.rpartition(".")
+        if dot and 0 < len(ext) <= 10:
+            base = stem[: MAX_NAME - len(ext) - 1] + "." + ext
+        else:
+            base = base[:MAX_NAME]
+    return base or None
+
+
+def check_name(value: str, field: str) -> str:
+    """A name given by the client: refused when too long or holding control characters."""
+    if len(value) > MAX_NAME:
+        raise InvalidInput(f'"{field}" has {len(value)} characters; at most {MAX_NAME}.')
+    if any(ord(ch) < 32 for ch in value):
+        raise InvalidInput(f'"{field}" holds control characters (line breaks, tabs, NUL).')
+    return value
+
+
+def non_binary_sentence(column: ColumnProfile) -> str:
+    if column.kind == "empty":
+        return f'Column "{column.name}" is empty (every value is missing).'
+    return (
+        f'Column "{column.name}" has values other than 0/1: {format_values(column.examples)}.'
+        + recode_hint(column.examples)
     )
+
+
+def _describe_non_binary(columns: list[ColumnProfile]) -> str:
+    bad = [c for c in columns if not c.is_binary and (c.examples or c.kind == "empty")]
+    return " ".join(non_binary_sentence(c) for c in bad[:3])
 
 
 def resolve_product_columns(
@@ -90,11 +133,10 @@ def resolve_product_columns(
         for name in product_columns:
             column = by_name[name]
             if column.kind == "empty":
-                raise InvalidInput(f'Column "{name}" is empty (every value is missing).')
+                raise InvalidInput(non_binary_sentence(column))
             if not column.is_binary:
                 raise InvalidInput(
-                    f'Column "{name}" has values other than 0/1: {format_values(column.examples)}. '
-                    "Product columns must be 0/1 (1 = bought)."
+                    non_binary_sentence(column) + " Product columns must be 0/1 (1 = bought)."
                 )
             if _constant(column):
                 everyone = (
