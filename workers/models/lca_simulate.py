@@ -53,3 +53,19 @@ def simulate_with_covariates(
     classes = (rng.random(n)[:, None] > np.cumsum(P, axis=1)).sum(axis=1)
     X = (rng.random((n, probs.shape[1])) < probs[classes]).astype(np.float64)
     return X, Z, classes
+
+
+def draw_from_model(
+    theta: np.ndarray,
+    pi: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    missing: np.ndarray | None = None,
+) -> np.ndarray:
+    """n rows from a fitted latent class model (θ: K × p, π: K); `missing` (n × p bool) puts
+    NaN in the same cells as the data (parametric bootstrap)."""
+    classes = rng.choice(len(pi), size=n, p=pi / pi.sum())
+    X = (rng.random((n, theta.shape[1])) < theta[classes]).astype(np.float64)
+    if missing is not None:
+        X[missing] = np.nan
+    return X
