@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from backend.schemas.common import ModelType
 from backend.schemas.factor import TetrachoricFactorParams, TetrachoricFactorResult
 from backend.schemas.lca import LCACovariatesParams, LCACovariatesResult, LCAParams, LCAResult
+from backend.schemas.lda import LDAParams, LDAResult
 from backend.schemas.mca import MCAParams, MCAResult
 from backend.schemas.nmf import NMFParams, NMFResult
 from backend.schemas.params import ModelParams
@@ -73,6 +74,13 @@ CATALOG: dict[ModelType, ModelSpec] = {
         "Splits purchases into a few typical baskets; each household is a mix of them.",
         NMFParams,
         NMFResult,
+    ),
+    ModelType.lda: ModelSpec(
+        ModelType.lda,
+        "Shopping missions (LDA topics)",
+        "Finds a few shopping missions (topics); each household's basket mixes them.",
+        LDAParams,
+        LDAResult,
     ),
 }
 

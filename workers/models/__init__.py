@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.schemas.common import ModelType
-from workers.models import factor_tetrachoric, lca, lca_covariates, mca, nmf
+from workers.models import factor_tetrachoric, lca, lca_covariates, lda, mca, nmf
 
 FitFunction = Callable[..., Any]
 
@@ -16,4 +16,5 @@ REGISTRY: dict[ModelType, FitFunction] = {
     ModelType.factor_tetrachoric: factor_tetrachoric.fit,
     ModelType.mca: mca.fit,
     ModelType.nmf: nmf.fit,
+    ModelType.lda: lda.fit,
 }
