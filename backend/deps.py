@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.db import get_sessionmaker
 from backend.errors import NotFound
-from backend.orm import Dataset, Run
+from backend.orm import Dataset, Run, is_id
 
 
 def get_session() -> Iterator[Session]:
@@ -29,14 +29,14 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def load_dataset(session: SessionDep, dataset_id: Annotated[str, Path()]) -> Dataset:
-    dataset = session.get(Dataset, dataset_id)
+    dataset = session.get(Dataset, dataset_id) if is_id(dataset_id) else None
     if dataset is None:
         raise NotFound(f"Dataset {dataset_id} does not exist.")
     return dataset
 
 
 def load_run(session: SessionDep, run_id: Annotated[str, Path()]) -> Run:
-    run = session.get(Run, run_id)
+    run = session.get(Run, run_id) if is_id(run_id) else None
     if run is None:
         raise NotFound(f"Run {run_id} does not exist.")
     return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,15 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_id(value: str | None) -> bool:
+    """Whether `value` can be an id. Anything else is not looked up at all: PostgreSQL answers
+    a NUL character in a query with an error, not with an empty result."""
+    return value is not None and ID.fullmatch(value) is not None
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -149,3 +159,16 @@ class Artifact(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     run: Mapped[Run] = relationship(back_populates="artifacts")
+
+
+class IdempotencyKey(Base):
+    """An `Idempotency-Key` sent with `POST /runs`: a retry with the same key and the same body
+    answers the run created the first time; the same key with another body is refused."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # SHA-256 of the canonical JSON of the validated request body.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -26,8 +26,13 @@ def describe_errors(errors: Iterable[Any], prefix: str | None = None) -> str:
         if error.get("type") == "missing":
             sentences.append(f'"{where}" is required')
             continue
+        if error.get("type") == "json_invalid":
+            position = error.get("loc", ("body", "?"))[-1]
+            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+            sentences.append(f"The body is not valid JSON: {reason} at character {position}")
+            continue
         value = error.get("input")
-        shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
+        shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r:.80})"
         sentences.append(f'"{where}": {message}{shown}')
     return "; ".join(sentences) + "."
 

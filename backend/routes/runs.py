@@ -5,9 +5,10 @@ import json
 import zipfile
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from backend.deps import RunDep, SessionDep
+from backend.errors import error_responses
 from backend.schemas.api import (
     ClusteringOut,
     ClusteringRequest,
@@ -19,15 +20,41 @@ from backend.schemas.api import (
 from backend.schemas.common import ModelType, RunStatus
 from backend.services import runs as service
 from backend.services.clustering import cluster_products
-from backend.services.ingest import from_parquet
+from backend.services.ingest import from_parquet, to_csv
 from backend.services.tables import result_tables
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-@router.post("", status_code=202, response_model=RunOut)
-def submit_run(session: SessionDep, body: RunCreate) -> RunOut:
-    return service.run_out(service.create_run(session, body))
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (a UUID) per submission. A retry with the same key and "
+        "the same body answers the run the first request created (header Idempotent-Replayed: "
+        "true) and queues nothing; the same key with a different body is a 409.",
+    ),
+]
+NOT_FOUND = error_responses(404)
+COMPLETED_ONLY = error_responses(404, 409)
+
+
+@router.post(
+    "", status_code=202, response_model=RunOut, responses=error_responses(404, 409, 413, 503)
+)
+def submit_run(
+    session: SessionDep,
+    body: RunCreate,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> RunOut:
+    run, replayed = service.submit_run(session, body, idempotency_key)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return service.run_out(run)
 
 
 @router.get("", response_model=RunList)
@@ -80,7 +107,7 @@ def get_assignments(
             media_type="application/vnd.apache.parquet",
             headers={"Content-Disposition": f'attachment; filename="assignments_{run.id}.parquet"'},
         )
-    csv = from_parquet(artifact.data).to_csv(index=False)
+    csv = to_csv(from_parquet(artifact.data))
     return Response(
         csv,
         media_type="text/csv",
@@ -97,12 +124,10 @@ def export_run(session: SessionDep, run: RunDep) -> Response:
         archive.writestr("run.json", service.run_out(run).model_dump_json(indent=2))
         archive.writestr("results.json", json.dumps(run.result.result, indent=2))
         for name, table in result_tables(run.model_type, run.result.result).items():
-            archive.writestr(f"{name}.csv", table.to_csv(index=False))
+            archive.writestr(f"{name}.csv", to_csv(table))
         for artifact in run.artifacts:
             archive.writestr(f"{artifact.name}.parquet", artifact.data)
-            archive.writestr(
-                f"{artifact.name}.csv", from_parquet(artifact.data).to_csv(index=False)
-            )
+            archive.writestr(f"{artifact.name}.csv", to_csv(from_parquet(artifact.data)))
     return Response(
         buffer.getvalue(),
         media_type="application/zip",

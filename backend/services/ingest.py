@@ -372,3 +372,35 @@ def _as_text(value: Any) -> str | None:
 
 def from_parquet(data: bytes, columns: list[str] | None = None) -> pd.DataFrame:
     return pd.read_parquet(io.BytesIO(data), columns=columns)
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _defuse(value: Any) -> Any:
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and not PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    """CSV for people who open it in a spreadsheet: text cells (and column names) that would run
+    as a formula get a leading single quote. Numeric columns stay as they are, so negative
+    numbers stay numbers; so do text cells that are plain numbers ("-3")."""
+    safe = frame.copy()
+    safe.columns = [_defuse(str(c)) for c in frame.columns]
+    for position in range(safe.shape[1]):
+        series = safe.iloc[:, position]
+        if not (
+            pd.api.types.is_numeric_dtype(series)
+            or pd.api.types.is_bool_dtype(series)
+            or pd.api.types.is_datetime64_any_dtype(series)
+        ):
+            safe.isetitem(position, series.map(_defuse).to_numpy())
+    return safe.to_csv(index=False)

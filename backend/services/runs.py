@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.catalog import CATALOG, available_types
 from backend.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
-from backend.orm import Artifact, Dataset, Run
+from backend.orm import Artifact, Dataset, IdempotencyKey, Run, is_id
 from backend.progress import ProgressStore, make_message
 from backend.queue import enqueue_run
 from backend.schemas.api import ColumnProfile, RunCreate, RunOut, RunUpdate
@@ -26,7 +29,66 @@ from backend.settings import get_settings
 log = logging.getLogger(__name__)
 
 
-def create_run(session: Session, body: RunCreate) -> Run:
+def request_hash(body: RunCreate) -> str:
+    """Digest of the validated body (defaults filled in, keys sorted): equal for equal requests."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit_run(
+    session: Session, body: RunCreate, idempotency_key: str | None = None
+) -> tuple[Run, bool]:
+    """Create and enqueue a run; with an Idempotency-Key, a retry of the same request answers the
+    run created the first time instead (the bool says so) and another request is refused."""
+    if idempotency_key is None:
+        return create_run(session, body), False
+    digest = request_hash(body)
+    earlier = _earlier_run(session, idempotency_key, digest)
+    if earlier is not None:
+        return earlier, True
+    try:
+        return create_run(session, body, idempotency=(idempotency_key, digest)), False
+    except IntegrityError:
+        # A concurrent request with the same key committed first: its run is the answer.
+        session.rollback()
+        earlier = _earlier_run(session, idempotency_key, digest)
+        if earlier is None:
+            raise
+        return earlier, True
+
+
+def _earlier_run(session: Session, key: str, digest: str) -> Run | None:
+    stored = session.get(IdempotencyKey, key)
+    if stored is None:
+        return None
+    if stored.request_hash != digest:
+        raise Conflict(
+            f'The Idempotency-Key "{key}" was already used for a different request (run '
+            f"{stored.run_id}). Send a new key with each new submission; reuse a key only to "
+            "retry the very same request."
+        )
+    run = session.get(Run, stored.run_id)
+    if run is None:  # the run was deleted since: the key is free again
+        session.delete(stored)
+        session.flush()
+    return run
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def create_run(
+    session: Session, body: RunCreate, *, idempotency: tuple[str, str] | None = None
+) -> Run:
+    if _holds_nul(body.model_dump()):  # stored as text and JSON, which PostgreSQL refuses
+        raise InvalidInput("The request holds a NUL character (\\u0000); remove it.")
     spec = CATALOG.get(body.model_type)
     if spec is None:
         raise InvalidInput(
@@ -46,7 +108,7 @@ def create_run(session: Session, body: RunCreate) -> Run:
         dataset = _dataset_from_inline(session, body)
         covariates = covariates or list(body.data.covariate_column_names or [])
     else:
-        found = session.get(Dataset, body.dataset_id)
+        found = session.get(Dataset, body.dataset_id) if is_id(body.dataset_id) else None
         if found is None:
             raise NotFound(f"Dataset {body.dataset_id} does not exist.")
         dataset = found
@@ -83,6 +145,10 @@ def create_run(session: Session, body: RunCreate) -> Run:
             run.children.append(
                 new_run(child_name, child_params.model_dump(mode="json"), sweep_value=value)
             )
+    if idempotency is not None:
+        session.flush()
+        key, digest = idempotency
+        session.add(IdempotencyKey(key=key, request_hash=digest, run_id=run.id))
     session.commit()  # commit, then enqueue: a worker must find the rows.
     try:
         store = ProgressStore()
@@ -99,6 +165,8 @@ def create_run(session: Session, body: RunCreate) -> Run:
             job.status = RunStatus.failed.value
             job.error = error
             job.finished_at = datetime.now(UTC)
+        # Nothing was queued: a retry with the same Idempotency-Key submits again.
+        session.execute(delete(IdempotencyKey).where(IdempotencyKey.run_id == run.id))
         session.commit()
         raise ServiceUnavailable(error) from exc
     return run

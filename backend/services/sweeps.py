@@ -18,7 +18,7 @@ from backend.schemas.params import ModelParams
 from backend.validation import describe_validation_error
 
 MAX_SWEEP_VALUES = 20
-RANGE = re.compile(r"^\s*(\d+)\s*(?:-|\.\.|:)\s*(\d+)\s*$")
+RANGE = re.compile(r"^\s*(\d{1,6})\s*(?:-|\.\.|:)\s*(\d{1,6})\s*$")
 
 
 def sweep_values(spec: ModelSpec, params: dict[str, Any]) -> list[int] | None:
@@ -36,6 +36,10 @@ def sweep_values(spec: ModelSpec, params: dict[str, Any]) -> list[int] | None:
         low, high = int(match.group(1)), int(match.group(2))
         if low > high:
             raise InvalidInput(f'"{name}": the range {raw!r} runs backwards; write "{high}-{low}".')
+        if high - low + 1 > MAX_SWEEP_VALUES:  # before building the list: "1-999999999999"
+            raise InvalidInput(
+                f'"{name}" asks for {high - low + 1} fits; at most {MAX_SWEEP_VALUES} per run.'
+            )
         values = list(range(low, high + 1))
     elif isinstance(raw, list):
         if not raw or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
