@@ -15,6 +15,7 @@ from backend.schemas.factor import TetrachoricFactorParams, TetrachoricFactorRes
 from backend.schemas.lca import LCACovariatesParams, LCACovariatesResult, LCAParams, LCAResult
 from backend.schemas.lda import LDAParams, LDAResult
 from backend.schemas.mca import MCAParams, MCAResult
+from backend.schemas.network import NetworkParams, NetworkResult
 from backend.schemas.nmf import NMFParams, NMFResult
 from backend.schemas.params import ModelParams
 
@@ -81,6 +82,13 @@ CATALOG: dict[ModelType, ModelSpec] = {
         "Finds a few shopping missions (topics); each household's basket mixes them.",
         LDAParams,
         LDAResult,
+    ),
+    ModelType.network: ModelSpec(
+        ModelType.network,
+        "Co-purchase network",
+        "Links products bought together more than chance, groups them and finds the hubs.",
+        NetworkParams,
+        NetworkResult,
     ),
 }
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.schemas.common import ModelType
-from workers.models import factor_tetrachoric, lca, lca_covariates, lda, mca, nmf
+from workers.models import factor_tetrachoric, lca, lca_covariates, lda, mca, network, nmf
 
 FitFunction = Callable[..., Any]
 
@@ -17,4 +17,5 @@ REGISTRY: dict[ModelType, FitFunction] = {
     ModelType.mca: mca.fit,
     ModelType.nmf: nmf.fit,
     ModelType.lda: lda.fit,
+    ModelType.network: network.fit,
 }
