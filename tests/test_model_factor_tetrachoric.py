@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from backend.errors import DataError
 from backend.progress import RunCancelled
 from backend.schemas.factor import TetrachoricFactorParams
+from backend.services.tables import product_embedding, result_tables
 from tests.reference.simulate import TRUE_LOADINGS, TRUE_PHI, simulate_factors
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.factor_tetrachoric import fit
@@ -256,3 +257,22 @@ def test_data_problems_are_data_errors() -> None:
     data.values[:, 3] = 0.0
     with pytest.raises(DataError, match="prod_04"):
         fit(data, params(), no_progress)
+
+
+def test_export_tables_and_product_embedding() -> None:
+    stored = fit(load("factor_binary.csv"), params(), no_progress).model_dump(mode="json")
+    tables = result_tables("factor_tetrachoric", stored)
+    assert set(tables) == {
+        "structure",
+        "variance",
+        "factor_correlations",
+        "loadings",
+        "tetrachoric",
+        "scree",
+        "fit",
+    }
+    assert all(len(table) > 0 for table in tables.values())
+    embedding = product_embedding("factor_tetrachoric", stored)
+    assert list(embedding.index) == stored["products"]
+    assert embedding.shape[1] == 3
+    assert np.isfinite(embedding.to_numpy()).all()

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from backend.errors import DataError
 from backend.progress import RunCancelled
 from backend.schemas.lda import LDAParams
+from backend.services.tables import product_embedding, result_tables
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.lda import fit
 
@@ -107,3 +108,16 @@ def test_params_refuse_bad_values(bad: dict[str, Any]) -> None:
 def test_no_purchases_is_a_data_error() -> None:
     with pytest.raises(DataError, match="No household"):
         fit(BinaryMatrix(np.zeros((10, 3)), ["a", "b", "c"]), LDAParams(), no_progress)
+
+
+def test_export_tables_and_product_embedding() -> None:
+    stored = fit(
+        simulate_topics(n=300), LDAParams(n_topics=3, max_iter=5, random_state=0), no_progress
+    ).model_dump(mode="json")
+    tables = result_tables("lda", stored)
+    assert set(tables) == {"topic_product", "fit", "topics", "top_products"}
+    assert all(len(table) > 0 for table in tables.values())
+    embedding = product_embedding("lda", stored)
+    assert list(embedding.index) == stored["products"]
+    assert embedding.shape[1] == 3
+    assert np.isfinite(embedding.to_numpy()).all()

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from backend.errors import DataError
 from backend.progress import RunCancelled
 from backend.schemas.mca import MCAParams
+from backend.services.tables import product_embedding, result_tables
 from tests.reference.simulate import simulate_factors
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.mca import fit
@@ -150,3 +151,16 @@ def test_more_components_than_dimensions_is_reduced_with_a_warning() -> None:
     result = fit(data, MCAParams(n_components=40), no_progress)
     assert result.n_components == 12 and len(result.summary) == 12
     assert any("reduced" in w for w in result.provenance.warnings)
+
+
+def test_export_tables_and_product_embedding() -> None:
+    stored = fit(load("factor_binary.csv")[0], MCAParams(n_components=3), no_progress).model_dump(
+        mode="json"
+    )
+    tables = result_tables("mca", stored)
+    assert set(tables) == {"product_coordinates", "categories", "product_eta2", "eigenvalues"}
+    assert all(len(table) > 0 for table in tables.values())
+    embedding = product_embedding("mca", stored)
+    assert list(embedding.index) == stored["products"]
+    assert embedding.shape[1] == 3
+    assert np.isfinite(embedding.to_numpy()).all()

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from backend.progress import RunCancelled
 from backend.schemas.network import NetworkParams
+from backend.services.tables import product_embedding, result_tables
 from tests.reference.simulate import simulate_factors
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.network import fit
@@ -111,3 +112,16 @@ def test_progress_and_cancel() -> None:
 def test_params_refuse_bad_values(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         NetworkParams(**bad)
+
+
+def test_export_tables_and_product_embedding() -> None:
+    stored = fit(three_groups(n=1000), NetworkParams(random_state=0), no_progress).model_dump(
+        mode="json"
+    )
+    tables = result_tables("network", stored)
+    assert set(tables) == {"nodes", "communities", "edges", "summary"}
+    assert all(len(table) > 0 for table in tables.values())
+    embedding = product_embedding("network", stored)
+    assert list(embedding.index) == stored["products"]
+    assert embedding.shape[1] == 13
+    assert np.isfinite(embedding.to_numpy()).all()

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from backend.errors import DataError
 from backend.progress import RunCancelled
 from backend.schemas.nmf import NMFParams
+from backend.services.tables import product_embedding, result_tables
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.nmf import elbow, fit
 
@@ -147,3 +148,15 @@ def test_too_many_components_is_a_data_error() -> None:
     data = simulate_baskets(n=100)
     with pytest.raises(DataError, match="at most"):
         fit(data, NMFParams(n_components=16), no_progress)
+
+
+def test_export_tables_and_product_embedding() -> None:
+    stored = fit(
+        simulate_baskets(n=500), NMFParams(n_components=[2, 3], random_state=0), no_progress
+    ).model_dump(mode="json")
+    tables = result_tables("nmf", stored)
+    assert set(tables) == {"summary", "components", "sweep", "fit", "top_products"}
+    assert all(len(table) > 0 for table in tables.values())
+    embedding = product_embedding("nmf", stored)
+    assert list(embedding.index) == stored["products"]
+    assert np.isfinite(embedding.to_numpy()).all()

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from backend.errors import Conflict
+from backend.services import tables_dimensions
 
 
 def _lca_tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -57,10 +58,12 @@ def _lca_embedding(result: dict[str, Any]) -> pd.DataFrame:
 TABLES: dict[str, Callable[[dict[str, Any]], dict[str, pd.DataFrame]]] = {
     "lca": _lca_tables,
     "lca_covariates": _lca_tables,
+    **tables_dimensions.TABLES,
 }
 EMBEDDINGS: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {
     "lca": _lca_embedding,
     "lca_covariates": _lca_embedding,
+    **tables_dimensions.EMBEDDINGS,
 }
 
 
