@@ -256,7 +256,7 @@ def summarise(
         warnings_.append(
             f"The best start did not converge within max_iter={params.max_iter}; increase max_iter."
         )
-    warnings_ += S.class_warnings(theta, pi, N)
+    warnings_ += S.class_warnings(theta, pi, N, complete=design.n_missing_cells == 0)
     boundary = S.boundary_count(theta)
     pairs, flagged, truncated = S.bivariate_residuals(design, theta, pi, data.products)
     if flagged:

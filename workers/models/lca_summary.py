@@ -78,16 +78,22 @@ def _pair_counts(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     w = design.weights
     p = design.n_products
     if design.dense is not None:
-        X = design.dense[np.float64]
-        Xw = X * w[:, None]
-        G = X.T @ Xw
-        if design.miss is None:
-            total = w.sum()
-            col = Xw.sum(axis=0)
-            return G, np.repeat(col[:, None], p, axis=1), np.full((p, p), total)
-        M = design.miss[np.float64]
-        obs = 1.0 - M.toarray()
-        return G, Xw.T @ obs, (obs * w[:, None]).T @ obs
+        # In row blocks: no n × p temporary.
+        G = np.zeros((p, p))
+        R = np.zeros((p, p))
+        B = np.zeros((p, p))
+        for block in design.blocks(p, np.float64):
+            x = np.asarray(block.x[np.float64])
+            xw = x * block.w[:, None]
+            G += x.T @ xw
+            if block.miss is None:
+                R += xw.sum(axis=0)[:, None]
+                B += block.w.sum()
+            else:
+                obs = 1.0 - block.miss[np.float64].toarray()
+                R += xw.T @ obs
+                B += (obs * block.w[:, None]).T @ obs
+        return G, R, B
     assert design.sparse_blocks is not None
     G = np.zeros((p, p))
     R = np.zeros((p, p))
@@ -147,10 +153,19 @@ def bivariate_residuals(
     return pairs, flagged, truncated
 
 
-def class_warnings(theta: np.ndarray, pi: np.ndarray, total: float) -> list[str]:
-    """Empty, very small and duplicate classes (too many classes for the data)."""
+def class_warnings(
+    theta: np.ndarray, pi: np.ndarray, total: float, complete: bool = True
+) -> list[str]:
+    """Empty, very small and duplicate classes, and more parameters than the data's distinct
+    patterns can identify (too many classes for the data)."""
     out: list[str] = []
-    k = len(pi)
+    k, p = theta.shape
+    npar = lca_npar(k, p)
+    if complete and p <= 30 and npar > 2**p - 1:
+        out.append(
+            f"The model has {npar} parameters but {p} products give only {2**p - 1} independent "
+            "pattern frequencies: it is not identified; use fewer classes."
+        )
     empty = [c + 1 for c in range(k) if pi[c] * total < 0.5]
     if empty:
         out.append(f"Class(es) {empty} are empty (under half a household); use fewer classes.")
