@@ -6,20 +6,17 @@ import time
 
 import httpx
 
-from tests.support.data import simulate_lca
+from tests.support.data import slow_fit_table, slow_lca_params
 from tests.support.runs import submit_lca, upload, wait_for, wait_for_phase
 
 
 def _long_dataset(client: httpx.Client) -> str:
-    sim = simulate_lca(n=20000, seed=21)
-    return str(upload(client, sim.csv(), "big.csv").json()["id"])
+    return str(upload(client, slow_fit_table(), "big.csv").json()["id"])
 
 
 def long_lca(client: httpx.Client, dataset_id: str) -> dict:
-    # Hundreds of starts with a tolerance that is never met: runs for minutes unless cancelled.
-    return submit_lca(
-        client, dataset_id, n_classes=6, n_init=500, max_iter=2000, tol=1e-14, name="long"
-    )
+    # Runs for many minutes unless cancelled.
+    return submit_lca(client, dataset_id, **slow_lca_params(900), name="long")
 
 
 def test_cancel_running_and_queued_runs(client: httpx.Client) -> None:

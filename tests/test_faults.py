@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.support.data import simulate_lca
+from tests.support.data import slow_fit_table, slow_lca_params
 from tests.support.runs import submit_lca, upload, wait_for, wait_for_phase
 from tests.support.services import IsolatedStack
 
@@ -35,12 +35,9 @@ def http(stack: IsolatedStack) -> httpx.Client:
     return httpx.Client(base_url=f"{stack.api_url}/api/v1", timeout=30)
 
 
-def slow_run(client: httpx.Client, **params: object) -> dict:
-    dataset = upload(client, simulate_lca(n=6000, seed=8).csv()).json()
-    # A tolerance never met: every start runs max_iter iterations, a few seconds in all.
-    return submit_lca(
-        client, dataset["id"], n_classes=4, n_init=20, max_iter=300, tol=1e-15, **params
-    )
+def slow_run(client: httpx.Client, seconds: float = 8, **params: object) -> dict:
+    dataset = upload(client, slow_fit_table()).json()
+    return submit_lca(client, dataset["id"], **{**slow_lca_params(seconds), **params})
 
 
 def worker_children(master: psutil.Popen | object, pid: int) -> list[psutil.Process]:
@@ -145,3 +142,88 @@ def test_duplicate_delivery_runs_once_and_stores_one_result(stack: IsolatedStack
         events = stack.redis().xrange(f"{stack.environment.prefix}:progress:{run['id']}:events")
         phases = [json.loads(fields["data"])["phase"] for _, fields in events]
         assert phases.count("completed") == 1 and phases.count("loading") == 1
+
+
+class DatabaseOutage:
+    """Makes the stack's database unreachable for writers, then brings it back.
+
+    PostgreSQL: new connections refused and open ones terminated. SQLite: an exclusive lock
+    held by another connection (writers wait, then fail once their busy timeout runs out).
+    """
+
+    def __init__(self, stack: IsolatedStack) -> None:
+        self.env = stack.environment
+        self.lock: object | None = None
+
+    def __enter__(self) -> DatabaseOutage:
+        if self.env.backend == "postgresql":
+            self._pg(
+                f'ALTER DATABASE "{self.env.database_name}" ALLOW_CONNECTIONS false',
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{self.env.database_name}' AND pid <> pg_backend_pid()",
+            )
+        else:
+            import sqlite3
+
+            path = self.env.database_url.removeprefix("sqlite:///")
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+            connection.execute("BEGIN EXCLUSIVE")
+            self.lock = connection
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.env.backend == "postgresql":
+            self._pg(f'ALTER DATABASE "{self.env.database_name}" ALLOW_CONNECTIONS true')
+        else:
+            connection = self.lock
+            connection.execute("ROLLBACK")  # type: ignore[attr-defined]
+            connection.close()  # type: ignore[attr-defined]
+
+    def _pg(self, *statements: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(str(self.env.admin_url), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+        engine.dispose()
+
+
+def test_database_unreachable_at_save_time_keeps_the_result(stack: IsolatedStack) -> None:
+    with http(stack) as client:
+        stack.start_worker()
+        run = slow_run(client)
+        wait_for_phase(client, run["id"], "fitting")
+        progress_key = f"{stack.environment.prefix}:progress:{run['id']}"
+        with DatabaseOutage(stack):
+            # The fit ends while the database is away: the worker is stuck saving
+            deadline = time.monotonic() + 120
+            while json.loads(stack.redis().get(progress_key) or "{}").get("phase") != "saving":
+                assert time.monotonic() < deadline, "the fit never reached its save"
+                time.sleep(0.2)
+            time.sleep(4)
+        # Then the save is retried once the database is back, without refitting
+        final = wait_for(client, run["id"], timeout=120)
+        assert final["status"] == "completed", final
+        assert final["attempts"] == 1
+        assert client.get(f"/runs/{run['id']}/results").status_code == 200
+
+
+def test_sigterm_hands_the_running_fit_back_and_it_completes_elsewhere(
+    stack: IsolatedStack,
+) -> None:
+    with http(stack) as client:
+        first = stack.start_worker()
+        run = slow_run(client)
+        wait_for_phase(client, run["id"], "fitting")
+        # When the worker is asked to stop (deploy, scale-in) in the middle of a fit
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=60)
+        # Then the run was handed back without spending one of its attempts
+        handed_back = client.get(f"/runs/{run['id']}").json()
+        assert handed_back["status"] == "queued", handed_back
+        assert handed_back["attempts"] == 0
+        # And the next worker completes it
+        stack.start_worker()
+        final = wait_for(client, run["id"], timeout=120)
+        assert final["status"] == "completed" and final["attempts"] == 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.data import simulate_lca
-from tests.support.runs import read_events, upload, wait_for
+from tests.support.data import simulate_lca, slow_fit_table, slow_lca_params
+from tests.support.runs import read_events, upload, wait_for, wait_for_phase
 
 
 def submit(
@@ -59,8 +59,11 @@ def test_sweep_recommends_the_true_number_of_classes(client: httpx.Client, live_
 
 
 def test_cancelling_a_sweep_cancels_its_children(client: httpx.Client) -> None:
-    dataset = upload(client, simulate_lca(n=20000, seed=4).csv()).json()
-    parent = submit(client, dataset["id"], [4, 5, 6], n_init=300, tol=1e-14).json()
+    dataset = upload(client, slow_fit_table()).json()
+    params = {**slow_lca_params(900), "n_classes": [4, 5, 6]}
+    body = {"model_type": "lca", "dataset_id": dataset["id"], "params": params}
+    parent = client.post("/runs", json=body).json()
+    wait_for_phase(client, parent["child_ids"][0], "fitting")  # one child running, two queued
     response = client.post(f"/runs/{parent['id']}/cancel")
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     for child_id in parent["child_ids"]:

@@ -99,7 +99,6 @@ def _execute(run_id: str) -> None:
         reporter(0.0, "Fitting started.", phase=Phase.fitting)
         result = REGISTRY[ModelType(run.model_type)](data, params, reporter)
         reporter(1.0, "Saving the results.", phase=Phase.saving)
-        heartbeat.stop()
         save_result(run_id, result, store)
         log.info("run completed", extra={"seconds": round(time.monotonic() - reporter.started, 3)})
     except Shutdown:
@@ -206,28 +205,62 @@ def load_matrix(run: Run) -> BinaryMatrix:
     return BinaryMatrix.from_frame(frame, run.product_columns, run.id_column, run.covariate_columns)
 
 
+# A finished fit is worth keeping: when the database is unreachable at save time, the save is
+# retried for about a minute before the run is handed back for another attempt.
+SAVE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
 def save_result(run_id: str, result: FitResult, store: ProgressStore) -> None:
     payload = result.model_dump(mode="json")
     summary: dict[str, Any] = {
         k: payload[k] for k in ("loglik", "npar", "aic", "bic", "entropy") if k in payload
     }
     summary["warnings"] = result.provenance.warnings
+    rows = to_parquet(result.rows) if result.rows is not None else None
+    for delay in (*SAVE_RETRY_DELAYS, None):
+        try:
+            saved = _write_result(run_id, result, payload, summary, rows)
+            break
+        except TRANSIENT as exc:
+            if delay is None:
+                raise
+            log.warning("saving the result failed (%s); retrying in %.1f s", exc, delay)
+            time.sleep(delay)
+    if saved:
+        store.publish(
+            make_message(run_id, Phase.completed, 1.0, "Completed.", details={"summary": summary})
+        )
+
+
+def _write_result(
+    run_id: str,
+    result: FitResult,
+    payload: dict[str, Any],
+    summary: dict[str, Any],
+    rows: bytes | None,
+) -> bool:
     with session_scope() as session:
         run = session.get(Run, run_id)
-        if run is None or run.status != RunStatus.running:
+        # Still ours: running, or handed back by the reconciler during a database outage but
+        # not yet claimed by another worker.
+        ours = run is not None and (
+            run.status == RunStatus.running
+            or (run.status == RunStatus.queued and run.worker_id == WORKER_ID)
+        )
+        if run is None or not ours:
             log.info("run %s was deleted or ended while fitting; result discarded", run_id)
-            return
+            return False
         # Upsert: a repeated save for the same run replaces, never duplicates.
         session.execute(delete(Result).where(Result.run_id == run_id))
         session.execute(delete(Artifact).where(Artifact.run_id == run_id))
         session.add(Result(run_id=run_id, result=payload))
-        if result.rows is not None:
+        if rows is not None:
             session.add(
                 Artifact(
                     run_id=run_id,
                     name="assignments",
                     content_type="application/vnd.apache.parquet",
-                    data=to_parquet(result.rows),
+                    data=rows,
                 )
             )
         run.data_hash = result.provenance.data_hash
@@ -235,9 +268,7 @@ def save_result(run_id: str, result: FitResult, store: ProgressStore) -> None:
         run.fit_summary = summary
         _end(session, run, RunStatus.completed, "Completed.")
         run.progress = 1.0
-    store.publish(
-        make_message(run_id, Phase.completed, 1.0, "Completed.", details={"summary": summary})
-    )
+    return True
 
 
 def _end(session: Any, run: Run, status: RunStatus, message: str, error: str | None = None) -> None:

@@ -56,3 +56,16 @@ def match_classes(estimated: np.ndarray, truth: np.ndarray) -> list[int]:
         key=lambda perm: float(np.abs(estimated[list(perm)] - truth).sum()),
     )
     return list(best)
+
+
+def slow_fit_table(n: int = 50_000, p: int = 30, seed: int = 0) -> bytes:
+    """Unstructured 0/1 data with (almost) no repeated rows: an LCA on it costs about 10 ms
+    per EM iteration here, so `slow_lca_params(seconds)` sets how long a fit runs."""
+    rng = np.random.default_rng(seed)
+    X = (rng.random((n, p)) < rng.uniform(0.1, 0.6, p)).astype(int)
+    return pd.DataFrame(X, columns=[f"item_{j + 1}" for j in range(p)]).to_csv(index=False).encode()
+
+
+def slow_lca_params(seconds: float) -> dict[str, float | int]:
+    """A tolerance never met, so every start runs max_iter iterations (~10 ms each)."""
+    return {"n_classes": 6, "n_init": 4, "max_iter": max(int(seconds * 100), 1), "tol": 1e-15}
