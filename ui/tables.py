@@ -1,7 +1,8 @@
 """Pure helpers from API JSON to the tables the pages show (and the charts draw).
 
 A marketer's words: "segments" for latent classes, "penetration" for the share of households
-that bought a product.
+that bought a product. Unit names (segments, factors, …) come from `ui.families.display_names`
+so a person's labels appear everywhere; without them the plain defaults are used.
 """
 
 from __future__ import annotations
@@ -73,6 +74,22 @@ def default_products(columns: list[dict[str, Any]], id_column: str | None) -> li
     return [c["name"] for c in columns if c.get("is_binary") and c["name"] != id_column]
 
 
+def default_covariates(
+    columns: list[dict[str, Any]], id_column: str | None, n_rows: int | None = None
+) -> list[str]:
+    """Household features: numeric or text columns with a few values, not the ID."""
+    out = []
+    for c in columns:
+        if c.get("is_binary") or c["name"] == id_column or c.get("kind") == "empty":
+            continue
+        if c.get("kind") == "categorical" and int(c.get("n_unique", 0)) > 30:
+            continue
+        if n_rows and c.get("n_unique") == n_rows:
+            continue
+        out.append(str(c["name"]))
+    return out
+
+
 # -- results -----------------------------------------------------------------------------
 
 
@@ -81,9 +98,13 @@ def segment_names(result: dict[str, Any]) -> list[str]:
     return [f"Segment {k + 1}" for k in range(n)]
 
 
-def sizes_frame(result: dict[str, Any]) -> pd.DataFrame:
+def _names(result: dict[str, Any], names: list[str] | None) -> list[str]:
+    return list(names) if names else segment_names(result)
+
+
+def sizes_frame(result: dict[str, Any], names: list[str] | None = None) -> pd.DataFrame:
     """Segment, share of households (model estimate) and households assigned to it."""
-    names = segment_names(result)
+    names = _names(result, names)
     counts = result.get("class_counts") or [None] * len(names)
     return pd.DataFrame(
         {"Segment": names, "Share": [float(s) for s in result["class_sizes"]], "Households": counts}
@@ -91,7 +112,11 @@ def sizes_frame(result: dict[str, Any]) -> pd.DataFrame:
 
 
 def overall_penetration(result: dict[str, Any]) -> list[float]:
-    """Model-implied share of all households buying each product (size-weighted average)."""
+    """Share of all households buying each product: the observed rates when the result has
+    them, else the model-implied, size-weighted average of the segments."""
+    observed = result.get("overall_rates")
+    if isinstance(observed, list) and len(observed) == len(result["products"]):
+        return [float(x) for x in observed]
     sizes = result["class_sizes"]
     probs = result["item_probabilities"]
     return [
@@ -100,10 +125,10 @@ def overall_penetration(result: dict[str, Any]) -> list[float]:
     ]
 
 
-def profile_wide(result: dict[str, Any]) -> pd.DataFrame:
+def profile_wide(result: dict[str, Any], names: list[str] | None = None) -> pd.DataFrame:
     """Products × segments: the chance that a household of each segment buys each product,
     with the all-households penetration as the last column."""
-    names = segment_names(result)
+    names = _names(result, names)
     frame = pd.DataFrame(
         {name: [float(p) for p in result["item_probabilities"][k]] for k, name in enumerate(names)},
         index=pd.Index(result["products"], name="Product"),
@@ -112,27 +137,58 @@ def profile_wide(result: dict[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def profile_long(result: dict[str, Any]) -> pd.DataFrame:
+def index_wide(result: dict[str, Any], names: list[str] | None = None) -> pd.DataFrame:
+    """Products × segments: index vs all households (100 = average)."""
+    names = _names(result, names)
+    given = result.get("item_index")
+    if isinstance(given, list) and len(given) == len(names):
+        values = {name: [float(v) for v in given[k]] for k, name in enumerate(names)}
+    else:
+        overall = overall_penetration(result)
+        values = {
+            name: [
+                100 * float(p) / overall[j] if overall[j] > 0 else float("nan")
+                for j, p in enumerate(result["item_probabilities"][k])
+            ]
+            for k, name in enumerate(names)
+        }
+    return pd.DataFrame(values, index=pd.Index(result["products"], name="Product"))
+
+
+def profile_long(result: dict[str, Any], names: list[str] | None = None) -> pd.DataFrame:
     """One row per segment and product, for the heatmap."""
-    names = segment_names(result)
+    names = _names(result, names)
     sizes = result["class_sizes"]
-    overall = overall_penetration(result)
+    index = index_wide(result, names).to_numpy(dtype=float)
     rows = []
     for k, name in enumerate(names):
         for j, product in enumerate(result["products"]):
             p = float(result["item_probabilities"][k][j])
+            idx = float(index[j, k])
             rows.append(
                 {
                     "Segment": name,
                     "Segment share": float(sizes[k]),
                     "Product": product,
                     "Probability": p,
-                    "Index": round(100 * p / overall[j]) if overall[j] > 0 else None,
+                    "Index": None if idx != idx else round(idx),
                 }
             )
     return pd.DataFrame(
         rows, columns=["Segment", "Segment share", "Product", "Probability", "Index"]
     )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 def fit_table(result: dict[str, Any]) -> pd.DataFrame:
@@ -152,8 +208,7 @@ def fit_table(result: dict[str, Any]) -> pd.DataFrame:
         ("Starts reaching the best fit", result.get("n_starts_at_best")),
     ]
     return pd.DataFrame(
-        [(k, "—" if v is None else (f"{v:,.3f}" if isinstance(v, float) else str(v)))
-         for k, v in items],
+        [(k, _fmt(v)) for k, v in items if k in ("Log-likelihood", "Households") or v is not None],
         columns=["Statistic", "Value"],
     )
 
@@ -180,6 +235,7 @@ def sweep_frame(sweep: dict[str, Any]) -> pd.DataFrame:
             "Segments": row.get(param),
             "BIC": row.get("bic"),
             "AIC": row.get("aic"),
+            "SABIC": row.get("sabic"),
             "Entropy": row.get("entropy"),
             "Smallest segment %": _pct(row.get("smallest_class_share")),
             "Status": row.get("status"),
@@ -189,5 +245,27 @@ def sweep_frame(sweep: dict[str, Any]) -> pd.DataFrame:
     ]
     return pd.DataFrame(
         rows,
-        columns=["Segments", "BIC", "AIC", "Entropy", "Smallest segment %", "Status", "Best"],
+        columns=["Segments", "BIC", "AIC", "SABIC", "Entropy", "Smallest segment %", "Status",
+                 "Best"],
     )
+
+
+def flatten(value: Any) -> pd.DataFrame | None:
+    """Any list of records (or a matrix) from a result as a table; None if it is not tabular."""
+    if isinstance(value, list) and value:
+        if all(isinstance(v, dict) for v in value):
+            return pd.json_normalize(value)
+        if all(isinstance(v, list) for v in value):
+            return pd.DataFrame(value)
+        if all(not isinstance(v, dict | list) for v in value):
+            return pd.DataFrame({"value": value})
+    if isinstance(value, dict) and value and all(not isinstance(v, dict | list)
+                                                  for v in value.values()):
+        return pd.DataFrame({"name": list(value), "value": list(value.values())})
+    return None
+
+
+def scalars(result: dict[str, Any]) -> pd.DataFrame:
+    """Every number, text and flag at the top level of a result, as a two-column table."""
+    rows = [(k, _fmt(v)) for k, v in result.items() if not isinstance(v, dict | list)]
+    return pd.DataFrame(rows, columns=["Field", "Value"])
