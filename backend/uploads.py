@@ -25,7 +25,7 @@ FRAMING = 64 * 1024
 
 def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
-        f"The upload is larger than the limit of {limit / 2**20:.0f} MB (MAX_UPLOAD_MB); "
+        f"The upload is larger than the limit of {limit / 2**20:.3g} MB (MAX_UPLOAD_MB); "
         "split the file or ask the operator to raise the limit."
     )
 

@@ -64,7 +64,9 @@ def list_runs(
     model_type: ModelType | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-    parent_id: Annotated[str | None, Query(description="List a sweep's child runs.")] = None,
+    parent_id: Annotated[
+        str | None, Query(pattern="^[0-9a-f]{32}$", description="List a sweep's child runs.")
+    ] = None,
 ) -> RunList:
     items, total = service.list_runs(
         session,

@@ -182,7 +182,8 @@ def _dataset_from_inline(session: Session, body: RunCreate) -> Dataset:
     limit = get_settings().max_upload_bytes
     if len(body.data.csv_base64) * 3 // 4 > limit:
         raise PayloadTooLarge(
-            f"data.csv_base64 is larger than the upload limit of {limit // 2**20} MB."
+            f"data.csv_base64 is larger than the upload limit of {limit / 2**20:.3g} MB "
+            "(MAX_UPLOAD_MB); upload the file to /datasets and submit its dataset_id."
         )
     try:
         content = base64.b64decode(body.data.csv_base64, validate=True)

@@ -1,0 +1,409 @@
+"""The malformed-input corpus (tests/corpus/): every file and request there is refused with a 4xx
+JSON error whose `detail` names the problem (the column, the value or the parameter), and
+nothing already stored changes. A few near-misses that are fine (BOM, UTF-16, quoted headers,
+0.0/1.0, TRUE/FALSE, 0/1 as text) are accepted as binary data.
+
+The big inputs — 10,000 columns, a zip bomb, a gigabyte — are built here, on the fly; the
+gigabyte is a lazy generator, refused after about a megabyte without ever being held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from backend.schemas.common import ModelType
+from backend.settings import get_settings
+
+CORPUS = Path(__file__).parent / "corpus"
+UPLOADS = CORPUS / "uploads"
+RUNS = CORPUS / "runs"
+REFERENCE = (CORPUS / "reference.csv").read_bytes()
+PRODUCTS = "p1,p2,p3,p4"
+API = "/api/v1"
+
+
+def post_file(client: httpx.Client, content: bytes, filename: str, **form: str) -> httpx.Response:
+    return client.post(f"{API}/datasets", files={"file": (filename, content)}, data=form)
+
+
+@pytest.fixture
+def reference(app_client: httpx.Client) -> Iterator[dict[str, Any]]:
+    """A dataset already stored: its content must be the same after every refusal."""
+    response = post_file(app_client, REFERENCE, "reference.csv", name="reference")
+    assert response.status_code == 201, response.text
+    dataset = response.json()
+    yield dataset
+    app_client.delete(f"{API}/datasets/{dataset['id']}", params={"force": "true"})
+
+
+def stored_state(client: httpx.Client, dataset_id: str) -> tuple[int, int, dict[str, Any]]:
+    return (
+        client.get(f"{API}/datasets").json()["total"],
+        client.get(f"{API}/runs").json()["total"],
+        client.get(f"{API}/datasets/{dataset_id}").json(),
+    )
+
+
+def assert_refused(response: httpx.Response, status: int, words: list[str]) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body["error"], str) and body["error"]
+    assert isinstance(body["detail"], str), body
+    for word in words:
+        assert word in body["detail"], f"{word!r} not in {body['detail']!r}"
+    assert "Traceback" not in response.text
+
+
+# file in tests/corpus/uploads, form fields, status, words the detail must contain
+BAD_UPLOADS: list[tuple[str, dict[str, str], int, list[str]]] = [
+    ("wrong_delimiter.csv", {}, 422, ['"id:p1:p2:p3:p4"', 'separated by ":"']),
+    ("mixed_encoding.csv", {}, 422, ["mixes text encodings", "line 7", "0xeb"]),
+    ("quoted_header_unbalanced.csv", {}, 422, ["quote", '"id,p1,p2,p3,p4']),
+    ("duplicate_headers.csv", {}, 422, ["Duplicate", '"p2"']),
+    ("duplicate_headers_after_trim.csv", {}, 422, ["Duplicate", '"p1"']),
+    ("empty.csv", {}, 422, ["empty"]),
+    ("whitespace_only.csv", {}, 422, ["empty"]),
+    ("header_only.csv", {}, 422, ["0 data row", "at least 10"]),
+    ("blank_header_name.csv", {}, 422, ["[3]", "no name"]),
+    ("no_header_row.csv", {}, 422, ["looks like data", '"1", "0"']),
+    ("non_binary_values.csv", {"product_columns": PRODUCTS}, 422, ['"p2"', "2, -1"]),
+    ("negative_one_zero.csv", {}, 422, ['"p1"', "-1"]),
+    ("yes_no.csv", {}, 422, ['"p1"', '"yes"', "Recode"]),
+    ("yes_no.xlsx", {}, 422, ['"p1"', '"yes"', "Recode"]),
+    ("all_zero_column.csv", {"product_columns": PRODUCTS}, 422, ['"p3"', "nobody bought"]),
+    ("all_one_column.csv", {"product_columns": PRODUCTS}, 422, ['"p4"', "every household"]),
+    ("nan_everywhere.csv", {}, 422, ['"p1" is empty', "fewer than 2"]),
+    ("one_row.csv", {}, 422, ["1 data row", "at least 10"]),
+    (
+        "formula_in_product.csv",
+        {"product_columns": PRODUCTS},
+        422,
+        ['"p2"', '"=1+1"', '"@SUM(A1:A9)"', "\"+cmd|' /C calc'!A0\""],
+    ),
+    ("formula_cells.xlsx", {"product_columns": PRODUCTS}, 422, ['"p2" is empty']),
+    ("ragged_rows.csv", {}, 422, ["Expected 5 fields in line 6, saw 7"]),
+    ("binary_garbage.csv", {}, 422, ["binary data", "NUL"]),
+    ("nul_bytes.csv", {}, 422, ["binary data", "line 6"]),
+    ("renamed_csv.xlsx", {}, 422, ['"renamed_csv.xlsx"', "XLSX"]),
+    ("invalid.parquet", {}, 422, ["Parquet file could not be read"]),
+    ("truncated.parquet", {}, 422, ["Parquet file could not be read"]),
+    ("nested_column.parquet", {}, 422, ['"tags"', "nested"]),
+    ("not_a_zip.xlsx", {}, 422, ["XLSX", "damaged"]),
+    ("zip_not_workbook.xlsx", {}, 422, ["XLSX file could not be read"]),
+    ("empty_sheet.xlsx", {}, 422, ["XLSX", "empty"]),
+    ("bom_utf8.csv", {"product_columns": "p1,nope"}, 422, ['"nope"', "Unknown product"]),
+    ("bom_utf8.csv", {"name": "x" * 300}, 422, ['"name"', "300 characters"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("filename", "form", "status", "words"),
+    BAD_UPLOADS,
+    ids=[f"{c[0]}-{'-'.join(c[1])}" if c[1] else c[0] for c in BAD_UPLOADS],
+)
+def test_bad_upload_is_refused_and_nothing_changes(
+    app_client: httpx.Client,
+    reference: dict[str, Any],
+    filename: str,
+    form: dict[str, str],
+    status: int,
+    words: list[str],
+) -> None:
+    before = stored_state(app_client, reference["id"])
+    response = post_file(app_client, (UPLOADS / filename).read_bytes(), filename, **form)
+    assert_refused(response, status, words)
+    assert stored_state(app_client, reference["id"]) == before
+
+
+# Near-misses that hold the reference data: accepted, with the same binary columns.
+ACCEPTED = [
+    ("bom_utf8.csv", ["id", "p1", "p2", "p3", "p4"]),
+    ("bom_utf16_tabs.txt", ["id", "p1", "p2", "p3", "p4"]),
+    ("quoted_headers.csv", ["id", "p 1", "p2", "p3", "p4"]),
+    ("floats_binary.csv", ["id", "p1", "p2", "p3", "p4"]),
+    ("true_false.csv", ["id", "p1", "p2", "p3", "p4"]),
+    ("text_numbers.xlsx", ["id", "p1", "p2", "p3", "p4"]),
+]
+
+
+@pytest.mark.parametrize(("filename", "names"), ACCEPTED, ids=[a[0] for a in ACCEPTED])
+def test_near_misses_are_accepted_as_binary(
+    app_client: httpx.Client, reference: dict[str, Any], filename: str, names: list[str]
+) -> None:
+    response = post_file(app_client, (UPLOADS / filename).read_bytes(), filename)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    try:
+        assert [c["name"] for c in body["columns"]] == names
+        assert [c["is_binary"] for c in body["columns"]] == [False, True, True, True, True]
+        expected = [c["prevalence"] for c in reference["columns"][1:]]
+        assert [c["prevalence"] for c in body["columns"][1:]] == pytest.approx(expected)
+        # And a run can use them.
+        run = app_client.post(
+            f"{API}/runs",
+            json={"model_type": "lca", "dataset_id": body["id"], "params": {"n_classes": 2}},
+        )
+        assert run.status_code == 202, run.text
+        assert run.json()["product_columns"] == names[1:]
+    finally:
+        app_client.delete(f"{API}/datasets/{body['id']}", params={"force": "true"})
+
+
+def test_file_names_are_cleaned_not_refused(
+    app_client: httpx.Client, reference: dict[str, Any]
+) -> None:
+    for sent, kept in [
+        ("C:\\fakepath\\purchases.csv", "purchases.csv"),
+        ("f" * 300 + ".csv", "f" * 251 + ".csv"),
+    ]:
+        response = post_file(app_client, REFERENCE, sent)
+        assert response.status_code == 201, response.text
+        assert response.json()["filename"] == kept
+        app_client.delete(f"{API}/datasets/{response.json()['id']}")
+
+
+def test_ten_thousand_columns_are_refused_before_parsing(
+    app_client: httpx.Client, reference: dict[str, Any]
+) -> None:
+    before = stored_state(app_client, reference["id"])
+    values = np.random.default_rng(0).integers(0, 2, size=(20, 10_000))
+    wide = pd.DataFrame(values, columns=[f"c{i}" for i in range(10_000)])
+    response = post_file(app_client, wide.to_csv(index=False).encode(), "wide.csv")
+    assert_refused(response, 422, ["10000 columns", "MAX_COLUMNS"])
+    assert response.elapsed.total_seconds() < 5  # refused on the header, not after profiling
+    assert stored_state(app_client, reference["id"]) == before
+
+
+def zip_bomb(expanded_mb: int = 64) -> bytes:
+    """A workbook whose sheet inflates from a few kB to `expanded_mb` MB of XML."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(b"<worksheet><sheetData>")
+            block = b" " * (1 << 20)
+            for _ in range(expanded_mb):
+                sheet.write(block)
+            sheet.write(b"</sheetData></worksheet>")
+    return buffer.getvalue()
+
+
+def test_zip_bomb_xlsx_is_refused_before_inflating(
+    app_client: httpx.Client, reference: dict[str, Any]
+) -> None:
+    before = stored_state(app_client, reference["id"])
+    bomb = zip_bomb()
+    assert len(bomb) < 200_000
+    response = post_file(app_client, bomb, "bomb.xlsx")
+    assert_refused(response, 422, ["XLSX", "expands to 67 MB"])
+    assert stored_state(app_client, reference["id"]) == before
+
+
+class LazyUpload:
+    """A multipart body of `total` bytes made on demand; counts what the server pulled."""
+
+    def __init__(self, total: int = 1 << 30, chunk: int = 1 << 16) -> None:
+        self.total, self.chunk, self.sent = total, chunk, 0
+
+    async def body(self) -> AsyncIterator[bytes]:
+        yield (
+            b'--B\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+            b"Content-Type: text/csv\r\n\r\n"
+        )
+        block = b"0,1\n" * (self.chunk // 4)
+        while self.sent < self.total:
+            self.sent += len(block)
+            yield block
+        yield b"\r\n--B--\r\n"
+
+
+def post_streaming(upload: LazyUpload, headers: dict[str, str]) -> httpx.Response:
+    """Stream the body into the ASGI app as a server would (no Content-Length: chunked)."""
+    from backend.app import create_app
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.post(
+                f"{API}/datasets",
+                content=upload.body(),
+                headers={"content-type": "multipart/form-data; boundary=B", **headers},
+            )
+
+    return asyncio.run(send())
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"content-length": "1000"}],
+    ids=["chunked-without-length", "lying-content-length"],
+)
+def test_gigabyte_upload_is_cut_off_after_the_limit(
+    app_client: httpx.Client,
+    reference: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    headers: dict[str, str],
+) -> None:
+    before = stored_state(app_client, reference["id"])
+    monkeypatch.setattr(get_settings(), "max_upload_mb", 1.0)
+    upload = LazyUpload()
+    response = post_streaming(upload, headers)
+    assert_refused(response, 413, ["MAX_UPLOAD_MB", "1 MB"])
+    assert response.json()["error"] == "Payload too large"
+    # The server stopped reading right after the limit: ~1 MB of the gigabyte was pulled.
+    assert upload.sent < 2 * 2**20, upload.sent
+    monkeypatch.undo()
+    assert stored_state(app_client, reference["id"]) == before
+
+
+def test_declared_gigabyte_is_refused_without_reading(
+    app_client: httpx.Client, reference: dict[str, Any]
+) -> None:
+    upload = LazyUpload()
+    response = post_streaming(upload, {"content-length": str(1 << 30)})
+    assert_refused(response, 413, ["MAX_UPLOAD_MB"])
+    assert upload.sent == 0
+
+
+def test_oversized_inline_csv_is_refused(
+    app_client: httpx.Client, reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = stored_state(app_client, reference["id"])
+    monkeypatch.setattr(get_settings(), "max_upload_mb", 0.01)
+    body = {
+        "model_type": "lca",
+        "params": {},
+        "data": {"csv_base64": base64.b64encode(REFERENCE * 200).decode()},
+    }
+    response = app_client.post(f"{API}/runs", json=body)
+    assert_refused(response, 413, ["MAX_UPLOAD_MB"])
+    monkeypatch.undo()
+    assert stored_state(app_client, reference["id"]) == before
+
+
+# file in tests/corpus/runs ("$DATASET" stands for the reference dataset), status, words
+BAD_RUNS: list[tuple[str, int, list[str]]] = [
+    ("unknown_model_type.json", 422, ['"model_type"', "'kmeans'"]),
+    ("n_classes_zero.json", 422, ['"params.n_classes"', "greater than or equal to 1", "0"]),
+    ("n_classes_too_many.json", 422, ['"params.n_classes"', "less than or equal to 30"]),
+    ("n_classes_text.json", 422, ['"params.n_classes"', "'three'"]),
+    ("tol_negative.json", 422, ['"params.tol"', "-0.001"]),
+    ("nan_param.json", 422, ['"params.tol"', "nan"]),
+    ("max_iter_huge.json", 422, ['"params.max_iter"', "1000000000000"]),
+    ("random_state_too_big.json", 422, ['"params.random_state"', "1099511627776"]),
+    ("unknown_param.json", 422, ['"params.n_clases"', "not a known field"]),
+    ("params_not_an_object.json", 422, ['"params"', "dictionary"]),
+    ("sweep_backwards.json", 422, ['"params.n_classes"', "'8-1'", "backwards"]),
+    ("sweep_enormous_range.json", 422, ['"params.n_classes"', "'1-999999999999'"]),
+    ("sweep_not_numbers.json", 422, ['"params.n_classes"', "whole numbers"]),
+    ("unknown_product_column.json", 422, ['"nope"', "Unknown product"]),
+    ("unknown_covariate_column.json", 422, ['"income"', "covariate"]),
+    ("unknown_id_column.json", 422, ['"household"', "ID"]),
+    ("id_column_as_product.json", 422, ['"id"', '"H000"', "0/1"]),
+    ("product_listed_twice.json", 422, ['"p1"', "twice"]),
+    ("product_is_also_id.json", 422, ['"p2"', "both a product and the ID"]),
+    ("one_product_column.json", 422, ["At least 2 product columns", '"p1"']),
+    ("product_columns_not_a_list.json", 422, ['"product_columns"', "list"]),
+    ("dataset_and_inline_data.json", 422, ['"dataset_id"', '"data.csv_base64"']),
+    ("neither_dataset_nor_data.json", 422, ['"dataset_id"', '"data.csv_base64"']),
+    ("unknown_dataset.json", 404, ["0123456789abcdef0123456789abcdef", "does not exist"]),
+    ("inline_not_base64.json", 422, ["data.csv_base64", "base64"]),
+    ("name_too_long.json", 422, ['"name"', "at most 255 characters"]),
+    ("unknown_top_level_field.json", 422, ['"colour"', "not a known field"]),
+    ("not_json.json", 422, ["not valid JSON", "character 48"]),
+    ("body_is_a_list.json", 422, ["valid dictionary"]),
+]
+
+
+@pytest.mark.parametrize(("filename", "status", "words"), BAD_RUNS, ids=[r[0] for r in BAD_RUNS])
+def test_bad_run_request_is_refused_and_nothing_changes(
+    app_client: httpx.Client,
+    reference: dict[str, Any],
+    filename: str,
+    status: int,
+    words: list[str],
+) -> None:
+    before = stored_state(app_client, reference["id"])
+    body = (RUNS / filename).read_text().replace("$DATASET", reference["id"])
+    response = app_client.post(
+        f"{API}/runs", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert_refused(response, status, words)
+    assert stored_state(app_client, reference["id"]) == before
+
+
+@pytest.mark.parametrize("filename", ["yes_no.csv", "mixed_encoding.csv", "one_row.csv"])
+def test_bad_inline_data_is_refused_like_an_upload(
+    app_client: httpx.Client, reference: dict[str, Any], filename: str
+) -> None:
+    before = stored_state(app_client, reference["id"])
+    upload = post_file(app_client, (UPLOADS / filename).read_bytes(), filename)
+    inline = app_client.post(
+        f"{API}/runs",
+        json={
+            "model_type": "lca",
+            "params": {},
+            "data": {
+                "csv_base64": base64.b64encode((UPLOADS / filename).read_bytes()).decode(),
+                "filename": filename,
+            },
+        },
+    )
+    assert upload.status_code == inline.status_code == 422
+    assert inline.json()["detail"] == upload.json()["detail"]
+    assert stored_state(app_client, reference["id"]) == before
+
+
+def test_unavailable_model_type_is_named(
+    app_client: httpx.Client, reference: dict[str, Any]
+) -> None:
+    from backend.catalog import available_types
+
+    missing = [m.value for m in ModelType if m.value not in available_types()]
+    if not missing:
+        pytest.skip("every model type is served")
+    before = stored_state(app_client, reference["id"])
+    body = {"model_type": missing[0], "dataset_id": reference["id"], "params": {}}
+    response = app_client.post(f"{API}/runs", json=body)
+    assert_refused(response, 422, [f'"{missing[0]}"', "not available"])
+    assert stored_state(app_client, reference["id"]) == before
+
+
+def test_nul_characters_are_refused_not_stored(
+    app_client: httpx.Client, reference: dict[str, Any]
+) -> None:
+    # PostgreSQL refuses NUL in text and JSON: these must be a 4xx, never a 500.
+    before = stored_state(app_client, reference["id"])
+    body = {"model_type": "lca", "dataset_id": reference["id"], "name": "a\x00b", "params": {}}
+    assert_refused(app_client.post(f"{API}/runs", json=body), 422, ["NUL"])
+    assert_refused(
+        app_client.post(f"{API}/runs", json={**body, "name": "x", "dataset_id": "\x00"}),
+        422,
+        ["NUL"],
+    )
+    assert_refused(app_client.get(f"{API}/runs/%00"), 404, ["does not exist"])
+    assert_refused(app_client.get(f"{API}/datasets/a%00b"), 404, ["does not exist"])
+    assert_refused(app_client.get(f"{API}/runs", params={"parent_id": "\x00"}), 422, ["parent_id"])
+    response = post_file(app_client, REFERENCE, "r.csv", name="a\x00b")
+    assert_refused(response, 422, ['"name"', "control characters"])
+    assert stored_state(app_client, reference["id"]) == before
+
+
+def test_corpus_is_large_enough() -> None:
+    files = [p for p in UPLOADS.iterdir() if p.name not in {a[0] for a in ACCEPTED}]
+    assert len(files) + len(list(RUNS.iterdir())) >= 30
+    assert json.loads((RUNS / "unknown_param.json").read_text())["params"] == {"n_clases": 2}
