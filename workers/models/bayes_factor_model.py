@@ -1,0 +1,552 @@
+"""The Bayesian factor model for binary purchases, shared by its NUTS and VI fits.
+
+    y_ij ~ Bernoulli(F(a_j + Σ_k Λ_jk z_ik)),   F = logistic or standard normal CDF
+    a_j ~ N(0, s_a),  z_ik ~ N(0, 1),  Λ_jk ~ N(0, s_Λ)  (free entries)
+
+Identification (rotation and sign): each factor k has an anchor product that loads on factors
+1..k only, with a positive loading on factor k (the classic lower-triangular, positive-diagonal
+constraint, with anchors chosen from the data rather than the column order: for factor k the
+product with the largest loading on the k-th principal component that is not already an anchor).
+Chains that still settle in a mirrored mode (a weak anchor) are sign-aligned to chain 0 after
+sampling. Prior scales: s_a = 2.5 / 1.5 and s_Λ = 1.8 / 1.0 on the logit / probit scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+from pymc.distributions.dist_math import normal_lcdf
+from threadpoolctl import threadpool_limits
+
+from backend.errors import DataError
+from backend.schemas.bayesian import (
+    BayesianFactorResult,
+    ModelComparison,
+    ParameterSummary,
+    PredictiveCheckRow,
+    SamplingDiagnostics,
+    VIDiagnostics,
+)
+from backend.schemas.results import Provenance
+from workers.models import bayes_summary as bs
+from workers.models.base import BinaryMatrix, Progress
+from workers.models.bayes_sampling import SamplingOutcome, Span
+from workers.provenance import library_versions
+
+LATENT_VARIANCE = {"logit": np.pi**2 / 3, "probit": 1.0}
+INTERCEPT_SD = {"logit": 2.5, "probit": 1.5}
+LOADING_SD = {"logit": 1.8, "probit": 1.0}
+HDI_Z = 1.880793608  # 94% central interval of a normal: mean ± HDI_Z·sd
+
+
+@dataclass
+class FactorData:
+    y: np.ndarray  # n × p, 0/1 with 0 where missing
+    mask: np.ndarray | None  # n × p, 1 where observed; None when nothing is missing
+    products: list[str]
+    n_factors: int
+    anchors: list[int]
+    observed_rates: np.ndarray
+    n_missing: int
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def p(self) -> int:
+        return int(self.y.shape[1])
+
+    @property
+    def factors(self) -> list[str]:
+        return [f"Factor {k + 1}" for k in range(self.n_factors)]
+
+    def structure_key(self, link: str, kind: str) -> tuple[object, ...]:
+        return (
+            kind,
+            self.n,
+            self.p,
+            self.n_factors,
+            link,
+            self.mask is not None,
+            tuple(self.anchors),
+        )
+
+
+def prepare(data: BinaryMatrix, n_factors: int) -> FactorData:
+    values = np.asarray(data.values, dtype=np.float64)
+    n, p = values.shape
+    observed = ~np.isnan(values)
+    empty = [data.products[j] for j in range(p) if not observed[:, j].any()]
+    if empty:
+        raise DataError(f"Product column(s) {', '.join(empty)} have no observed values.")
+    if p < 2:
+        raise DataError("A factor model needs at least two product columns.")
+    if n_factors >= p:
+        raise DataError(
+            f"n_factors={n_factors} needs more products than factors; this data has {p}. "
+            "Use fewer factors."
+        )
+    if n < 10 * n_factors:
+        raise DataError(
+            f"{n} households are too few for {n_factors} factors; use fewer factors or more "
+            "households."
+        )
+    rows_empty = int((~observed.any(axis=1)).sum())
+    if rows_empty:
+        raise DataError(
+            f"{rows_empty} household(s) have no observed product at all; drop them first."
+        )
+    y = np.where(observed, values, 0.0)
+    rates = y.sum(axis=0) / observed.sum(axis=0)
+    mask = observed.astype(np.float64) if not observed.all() else None
+    return FactorData(
+        y=y,
+        mask=mask,
+        products=list(data.products),
+        n_factors=n_factors,
+        anchors=choose_anchors(y, observed, rates, n_factors),
+        observed_rates=rates,
+        n_missing=int((~observed).sum()),
+    )
+
+
+def choose_anchors(
+    y: np.ndarray, observed: np.ndarray, rates: np.ndarray, n_factors: int
+) -> list[int]:
+    """For factor k, the product loading most on the k-th principal component, not yet taken."""
+    centred = np.where(observed, y - rates, 0.0)
+    scale = np.sqrt(np.clip(rates * (1 - rates), 1e-9, None))
+    _, _, vt = np.linalg.svd(centred / scale, full_matrices=False)
+    anchors: list[int] = []
+    for k in range(n_factors):
+        order = np.argsort(-np.abs(vt[k]), kind="stable")
+        anchors.append(int(next(j for j in order if j not in anchors)))
+    return anchors
+
+
+def loading_pattern(p: int, anchors: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the free off-diagonal loadings: everything except anchor k's columns > k
+    and its own (positive) diagonal entry."""
+    k_count = len(anchors)
+    free = np.ones((p, k_count), dtype=bool)
+    for k, j in enumerate(anchors):
+        free[j, k:] = False
+    rows, cols = np.nonzero(free)
+    return rows, cols
+
+
+def bernoulli_logp(y: pt.TensorLike, eta: pt.TensorVariable, link: str) -> pt.TensorVariable:
+    """Elementwise log P(y | eta), numerically stable for both links."""
+    if link == "probit":
+        return y * normal_lcdf(0.0, 1.0, eta) + (1 - y) * normal_lcdf(0.0, 1.0, -eta)
+    return y * eta - pt.softplus(eta)
+
+
+def build_model(
+    fd: FactorData, link: str, batch_size: int | None = None
+) -> tuple[pm.Model, dict[str, np.ndarray]]:
+    """The PyMC model and its data containers (for reusing a compiled model with new data).
+
+    With `batch_size`, the likelihood uses random minibatches of households (for VI), scaled by
+    n / batch_size; each household keeps its own factor scores.
+    """
+    p, k_count = fd.p, fd.n_factors
+    rows, cols = loading_pattern(p, fd.anchors)
+    coords = {
+        "product": fd.products,
+        "factor": fd.factors,
+        "household": np.arange(fd.n),
+        "free_loading": np.arange(rows.size),
+    }
+    data: dict[str, np.ndarray] = {"y": fd.y}
+    if fd.mask is not None:
+        data["mask"] = fd.mask
+    with pm.Model(coords=coords) as model:
+        intercept = pm.Normal("intercept", 0.0, INTERCEPT_SD[link], dims="product")
+        diag = pm.HalfNormal("loading_diag", LOADING_SD[link], dims="factor")
+        free = pm.Normal("loading_free", 0.0, LOADING_SD[link], dims="free_loading")
+        loadings = pt.zeros((p, k_count))
+        loadings = pt.set_subtensor(loadings[rows, cols], free)
+        loadings = pt.set_subtensor(loadings[np.asarray(fd.anchors), np.arange(k_count)], diag)
+        loadings = pm.Deterministic("loadings", loadings, dims=("product", "factor"))
+        scores = pm.Normal("scores", 0.0, 1.0, dims=("household", "factor"))
+        if batch_size is None or batch_size >= fd.n:
+            y = pm.Data("y", fd.y)
+            mask = pm.Data("mask", fd.mask) if fd.mask is not None else None
+            eta = intercept + pt.dot(scores, loadings.T)
+            scale = 1.0
+        else:
+            index = np.arange(fd.n)
+            if fd.mask is not None:
+                y, mask, idx = pm.Minibatch(fd.y, fd.mask, index, batch_size=batch_size)
+            else:
+                y, idx = pm.Minibatch(fd.y, index, batch_size=batch_size)
+                mask = None
+            eta = intercept + pt.dot(scores[idx], loadings.T)
+            scale = fd.n / batch_size
+        logp = bernoulli_logp(y, eta, link)
+        if mask is not None:
+            logp = logp * mask
+        pm.Potential("likelihood", scale * logp.sum())
+    return model, data
+
+
+# ---------------------------------------------------------------------------------------------
+# After fitting: align, summarise, compare, check
+
+
+@dataclass
+class ScorePosterior:
+    """Per-household factor scores: summaries and a few draws for the predictive check."""
+
+    mean: np.ndarray  # n × K
+    sd: np.ndarray
+    hdi_low: np.ndarray
+    hdi_high: np.ndarray
+    draw: Callable[[int, np.random.Generator], np.ndarray]  # (S, n, K) draws
+    summary: bs.Summary | None = None
+
+
+@dataclass
+class FactorFit:
+    intercept: np.ndarray  # chain × draw × p
+    loadings: np.ndarray  # chain × draw × p × K
+    scores: ScorePosterior
+    diagnostics: SamplingDiagnostics | None = None
+    outcome: SamplingOutcome | None = None
+    vi: VIDiagnostics | None = None
+    flipped: list[list[int]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def align_chains(loadings: np.ndarray, scores: np.ndarray | None) -> list[list[int]]:
+    """Flip, per chain and factor, loadings (and scores) whose column points away from chain 0's.
+    Changes the arrays in place; returns the flipped [chain, factor] pairs (0-based chain,
+    1-based factor)."""
+    flipped: list[list[int]] = []
+    reference = loadings[0].mean(axis=0)
+    for c in range(1, loadings.shape[0]):
+        mean_c = loadings[c].mean(axis=0)
+        for k in range(loadings.shape[-1]):
+            if float(mean_c[:, k] @ reference[:, k]) < 0:
+                loadings[c, :, :, k] *= -1
+                if scores is not None:
+                    scores[c, :, :, k] *= -1
+                flipped.append([c, k + 1])
+    return flipped
+
+
+def standardised(loadings: np.ndarray, link: str) -> np.ndarray:
+    """Loadings on the correlation scale of the latent propensities (as tetrachoric FA)."""
+    total = (loadings**2).sum(axis=-1, keepdims=True) + LATENT_VARIANCE[link]
+    return loadings / np.sqrt(total)
+
+
+def inverse_link(eta: np.ndarray, link: str) -> np.ndarray:
+    from scipy.special import expit, ndtr
+
+    return ndtr(eta) if link == "probit" else expit(eta)
+
+
+def marginal_loglik(
+    fd: FactorData,
+    households: np.ndarray,
+    intercept: np.ndarray,
+    loadings: np.ndarray,
+    link: str,
+    check: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """log p(y_i | a, Λ) with each household's factors integrated out: (draws, households).
+
+    Per draw: the linear predictor at M integration nodes (M × p), then one matrix product
+    with the household data gives every household's log-likelihood at every node (n × M)."""
+    nodes, logw = bs.latent_nodes(fd.n_factors)
+    y1 = fd.y[households]
+    y0 = (1.0 - fd.y[households]) if fd.mask is None else (fd.mask[households] - y1)
+    out = np.empty((intercept.shape[0], households.size))
+    for s in range(intercept.shape[0]):
+        eta = intercept[s] + nodes @ loadings[s].T
+        l1, l0 = bs.log_cdf(eta, link)
+        out[s] = bs.logmeanexp_rows(y1 @ l1.T + y0 @ l0.T + logw)
+        if check is not None and s % 10 == 0:
+            check(s / intercept.shape[0])
+    return out
+
+
+def compare(
+    fd: FactorData, fit: FactorFit, link: str, seed: int, progress: Progress, span: Span
+) -> ModelComparison:
+    chains, draws = fit.intercept.shape[:2]
+    keep = bs.thin_index(chains, draws, bs.LOO_MAX_DRAWS)
+    rng = np.random.default_rng(seed)
+    households = bs.household_subset(fd.n, rng)
+    a = fit.intercept[:, keep].reshape(-1, fd.p)
+    lam = fit.loadings[:, keep].reshape(-1, fd.p, fd.n_factors)
+
+    def check(fraction: float) -> None:
+        progress(
+            span.at(fraction),
+            "Computing PSIS-LOO and WAIC.",
+            phase="sampling",
+            details={"stage": "diagnostics"},
+        )
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        ll = marginal_loglik(fd, households, a, lam, link, check)
+    nodes, _ = bs.latent_nodes(fd.n_factors)
+    return bs.comparison_from_loglik(
+        ll.reshape(chains, keep.size, households.size),
+        fd.n,
+        f"{'Gauss-Hermite grid' if fd.n_factors <= 2 else 'scrambled Sobol points'} of "
+        f"{nodes.shape[0]} nodes over the factors",
+    )
+
+
+def replicate_rates(
+    fd: FactorData, fit: FactorFit, link: str, rng: np.random.Generator
+) -> np.ndarray:
+    """Replicated purchase rates per product (draws × products), each draw simulating every
+    household from its own scores."""
+    chains, draws = fit.intercept.shape[:2]
+    keep = bs.thin_index(chains, draws, bs.PPC_DRAWS)
+    a = fit.intercept[:, keep].reshape(-1, fd.p)
+    lam = fit.loadings[:, keep].reshape(-1, fd.p, fd.n_factors)
+    pick = rng.integers(0, a.shape[0], size=min(a.shape[0], bs.PPC_DRAWS))
+    observed = fd.mask if fd.mask is not None else None
+    counts = observed.sum(axis=0) if observed is not None else np.full(fd.p, fd.n)
+    out = np.empty((pick.size, fd.p))
+    for i, s in enumerate(pick):
+        z = fit.scores.draw(1, rng)[0]
+        prob = inverse_link(a[s] + z @ lam[s].T, link)
+        y_rep = rng.random(prob.shape) < prob
+        if observed is not None:
+            y_rep = y_rep & (observed > 0)
+        out[i] = y_rep.sum(axis=0) / counts
+    return out
+
+
+def assemble(
+    data: BinaryMatrix,
+    fd: FactorData,
+    fit: FactorFit,
+    *,
+    link: str,
+    method: str,
+    params: dict[str, object],
+    seed: int,
+    progress: Progress,
+    span: Span,
+    model_type: str,
+) -> BayesianFactorResult:
+    """Summaries, comparison, predictive check and per-household scores → the result."""
+    products, factors, p, k_count = fd.products, fd.factors, fd.p, fd.n_factors
+    nuts = method == "nuts"
+    a_sum = bs.summarise(fit.intercept, diagnostics=nuts)
+    lam_sum = bs.summarise(fit.loadings, diagnostics=nuts)
+    std_draws = standardised(fit.loadings, link)
+    std_sum = bs.summarise(std_draws, diagnostics=False)
+    base_sum = bs.summarise(inverse_link(fit.intercept, link), diagnostics=False)
+    communality = (std_draws**2).sum(axis=-1).mean(axis=(0, 1))
+
+    intercepts = [a_sum.row(j, f"intercept[{products[j]}]") for j in range(p)]
+    baseline = [base_sum.row(j, f"baseline_probability[{products[j]}]") for j in range(p)]
+    rows_, cols_ = loading_pattern(p, fd.anchors)
+    estimated = {(int(r), int(c)) for r, c in zip(rows_, cols_, strict=True)}
+    estimated |= {(j, k) for k, j in enumerate(fd.anchors)}
+    loading_rows = [
+        lam_sum.row((j, k), f"loadings[{products[j]}, {factors[k]}]", credible=True)
+        for j in range(p)
+        for k in range(k_count)
+        if (j, k) in estimated
+    ]
+    parameters: list[ParameterSummary] = [*intercepts, *loading_rows]
+
+    if nuts:
+        assert fit.outcome is not None
+        free_mask = np.zeros((p, k_count), dtype=bool)
+        for j, k in estimated:
+            free_mask[j, k] = True
+        names_l = [
+            f"loadings[{products[j]}, {factors[k]}]" for j in range(p) for k in range(k_count)
+        ]
+        # Entries fixed at zero have no R-hat / ESS worth reporting.
+        lam_diag = bs.Summary(
+            mean=lam_sum.mean,
+            sd=lam_sum.sd,
+            hdi_low=lam_sum.hdi_low,
+            hdi_high=lam_sum.hdi_high,
+            r_hat=None if lam_sum.r_hat is None else np.where(free_mask, lam_sum.r_hat, np.nan),
+            ess_bulk=None
+            if lam_sum.ess_bulk is None
+            else np.where(free_mask, lam_sum.ess_bulk, np.nan),
+            ess_tail=None
+            if lam_sum.ess_tail is None
+            else np.where(free_mask, lam_sum.ess_tail, np.nan),
+        )
+        summaries = {
+            "intercept": (a_sum, [r.name for r in intercepts]),
+            "loadings": (lam_diag, names_l),
+        }
+        if fit.scores.summary is not None and fit.scores.summary.r_hat is not None:
+            names_z = [
+                f"scores[{i + 1}, {factors[k]}]" for i in range(fd.n) for k in range(k_count)
+            ]
+            summaries["scores"] = (
+                bs.Summary(
+                    fit.scores.summary.mean,
+                    fit.scores.summary.sd,
+                    fit.scores.summary.hdi_low,
+                    fit.scores.summary.hdi_high,
+                    fit.scores.summary.r_hat,
+                    None,
+                    None,
+                ),
+                names_z,
+            )
+        fit.diagnostics = bs.nuts_diagnostics(fit.outcome, summaries)
+    assert fit.diagnostics is not None
+
+    progress(
+        span.at(0.1),
+        "Computing PSIS-LOO and WAIC.",
+        phase="sampling",
+        details={"stage": "diagnostics"},
+    )
+    comparison = compare(fd, fit, link, seed, progress, Span(span.at(0.1), span.at(0.7)))
+    a_mean = fit.intercept.mean(axis=(0, 1))
+    lam_mean = fit.loadings.mean(axis=(0, 1))
+    loglik = float(
+        marginal_loglik(fd, np.arange(fd.n), a_mean[None], lam_mean[None], link)[0].sum()
+    )
+    npar = p + int(rows_.size) + k_count
+    n_obs = fd.n
+
+    progress(
+        span.at(0.75),
+        "Posterior predictive check.",
+        phase="sampling",
+        details={"stage": "predictive_check"},
+    )
+    rng = np.random.default_rng(seed + 1)
+    ppc: list[PredictiveCheckRow] = bs.predictive_check(
+        products, fd.observed_rates, replicate_rates(fd, fit, link, rng)
+    )
+
+    warnings_ = list(fit.warnings)
+    if nuts or comparison.n_pareto_k_high:
+        warnings_ += bs.diagnostic_warnings(fit.diagnostics, comparison)
+    warnings_ += bs.predictive_warnings(ppc)
+    if fit.flipped:
+        pairs = ", ".join(f"chain {c} factor {k}" for c, k in fit.flipped)
+        warnings_.append(
+            f"Sign-aligned to chain 0: {pairs}. The factor's anchor product loads weakly; the "
+            "factor may not be supported by the data (try fewer factors)."
+        )
+    if (p - k_count) ** 2 < p + k_count:
+        warnings_.append(
+            f"{k_count} factors for {p} products exceed the Ledermann bound; the loadings are "
+            "weakly identified. Use fewer factors."
+        )
+    weak = [
+        factors[k]
+        for k in range(k_count)
+        if not np.any([r.credible for r in loading_rows if r.name.endswith(f", {factors[k]}]")])
+    ]
+    if weak:
+        warnings_.append(
+            f"No loading on {', '.join(weak)} has a 94% interval excluding zero; the data may "
+            "support fewer factors."
+        )
+
+    result = BayesianFactorResult(
+        provenance=Provenance(
+            model_type=model_type,
+            params=params,
+            random_state=seed,
+            data_hash=data.digest(),
+            library_versions=library_versions(
+                "pymc", "pytensor", "nutpie", "arviz", "numpy", "numba"
+            ),
+            n_rows=data.n_rows,
+            n_products=data.n_products,
+            warnings=warnings_,
+        ),
+        n_factors=k_count,
+        link=link,  # type: ignore[arg-type]
+        method=method,
+        products=products,
+        factors=factors,
+        anchors=[products[j] for j in fd.anchors],
+        loadings=std_sum.mean.tolist(),
+        loadings_sd=std_sum.sd.tolist(),
+        loadings_hdi_low=std_sum.hdi_low.tolist(),
+        loadings_hdi_high=std_sum.hdi_high.tolist(),
+        loadings_credible=((std_sum.hdi_low > 0) | (std_sum.hdi_high < 0)).tolist(),
+        raw_loadings=lam_sum.mean.tolist(),
+        communalities=communality.tolist(),
+        intercepts=intercepts,
+        baseline_probabilities=baseline,
+        parameters=parameters,
+        loglik=loglik,
+        npar=npar,
+        aic=-2 * loglik + 2 * npar,
+        bic=-2 * loglik + npar * np.log(n_obs),
+        comparison=comparison,
+        predictive_check=ppc,
+        diagnostics=fit.diagnostics,
+        vi=fit.vi,
+        n_obs=n_obs,
+        n_missing_cells=fd.n_missing,
+        flipped_chains=fit.flipped,
+    )
+    result.attach_rows(score_rows(data, fd, fit.scores))
+    return result
+
+
+def score_rows(data: BinaryMatrix, fd: FactorData, scores: ScorePosterior) -> pd.DataFrame:
+    index = data.row_index()
+    frame = pd.DataFrame({index.name or "row": index.to_numpy()})
+    for k in range(fd.n_factors):
+        name = f"factor_{k + 1}"
+        frame[name] = scores.mean[:, k]
+        frame[f"{name}_sd"] = scores.sd[:, k]
+        frame[f"{name}_hdi_low"] = scores.hdi_low[:, k]
+        frame[f"{name}_hdi_high"] = scores.hdi_high[:, k]
+    return frame
+
+
+def gaussian_scores(mean: np.ndarray, sd: np.ndarray) -> ScorePosterior:
+    """Factor scores from a Gaussian approximation (VI)."""
+
+    def draw(size: int, rng: np.random.Generator) -> np.ndarray:
+        return mean + sd * rng.standard_normal((size, *mean.shape))
+
+    return ScorePosterior(
+        mean=mean, sd=sd, hdi_low=mean - HDI_Z * sd, hdi_high=mean + HDI_Z * sd, draw=draw
+    )
+
+
+def sampled_scores(scores: np.ndarray) -> ScorePosterior:
+    """Factor scores from MCMC draws (chain × draw × n × K), with R-hat (not ESS: many)."""
+    summary = bs.summarise(scores, diagnostics=False)
+    if scores.shape[0] >= 2 and scores.shape[1] >= 4:
+        summary.r_hat = bs.summarise_rhat(scores)
+    flat = scores.reshape(-1, *scores.shape[2:])
+
+    def draw(size: int, rng: np.random.Generator) -> np.ndarray:
+        return flat[rng.integers(0, flat.shape[0], size=size)]
+
+    return ScorePosterior(
+        mean=summary.mean,
+        sd=summary.sd,
+        hdi_low=summary.hdi_low,
+        hdi_high=summary.hdi_high,
+        draw=draw,
+        summary=summary,
+    )

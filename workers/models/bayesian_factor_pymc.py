@@ -1,0 +1,106 @@
+"""Bayesian factor model for binary purchases sampled with NUTS (nutpie by default, or PyMC's).
+
+The model and everything after sampling live in bayes_factor_model; this module samples, aligns
+chains and attaches the full posterior (ArviZ InferenceData as NetCDF) to the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backend.schemas.bayesian import (
+    NETCDF_CONTENT_TYPE,
+    POSTERIOR_ARTIFACT,
+    BayesianFactorPymcParams,
+    BayesianFactorResult,
+)
+from workers.models import bayes_factor_model as fm
+from workers.models import bayes_summary as bs
+from workers.models.base import BinaryMatrix, Progress
+from workers.models.bayes_sampling import NUTSSettings, Span, sample_nuts
+
+MODEL_TYPE = "bayesian_factor_pymc"
+SAMPLING = Span(0.02, 0.92)
+SUMMARY = Span(0.92, 0.99)
+
+
+def fit(
+    data: BinaryMatrix, params: BayesianFactorPymcParams, progress: Progress
+) -> BayesianFactorResult:
+    seed = params.random_state
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    fd = fm.prepare(data, params.n_factors)
+    progress(0.0, "Building the model.", phase="loading", details={"stage": "building"})
+    model, containers = fm.build_model(fd, params.link)
+    outcome = sample_nuts(
+        model,
+        NUTSSettings(
+            draws=params.draws,
+            tune=params.tune,
+            chains=params.chains,
+            target_accept=params.target_accept,
+            sampler=params.sampler,
+            seed=seed,
+        ),
+        progress,
+        span=SAMPLING,
+        cache_key=fd.structure_key(params.link, MODEL_TYPE),
+        data=containers,
+        var_names=["intercept", "loading_diag", "loading_free", "loadings", "scores"],
+    )
+    idata = outcome.idata
+    intercept = bs.draws_of(idata, "intercept")
+    loadings = bs.draws_of(idata, "loadings")
+    scores = bs.draws_of(idata, "scores")
+    flipped = fm.align_chains(loadings, scores)
+    if flipped:
+        # Keep the stored posterior consistent with the reported (aligned) one.
+        idata.posterior["loadings"].values[...] = loadings
+        idata.posterior["scores"].values[...] = scores
+    factor_fit = fm.FactorFit(
+        intercept=intercept,
+        loadings=loadings,
+        scores=fm.sampled_scores(scores),
+        outcome=outcome,
+        flipped=flipped,
+    )
+    progress(
+        SUMMARY.start,
+        "Summarising the posterior.",
+        phase="sampling",
+        details={"stage": "diagnostics"},
+    )
+    result = fm.assemble(
+        data,
+        fd,
+        factor_fit,
+        link=params.link,
+        method="nuts",
+        params=params.model_dump(mode="json"),
+        seed=seed,
+        progress=progress,
+        span=SUMMARY,
+        model_type=MODEL_TYPE,
+    )
+    progress(
+        SUMMARY.end,
+        "Writing the posterior (NetCDF).",
+        phase="sampling",
+        details={"stage": "artifact"},
+    )
+    result.attach_artifact(
+        POSTERIOR_ARTIFACT,
+        NETCDF_CONTENT_TYPE,
+        "posterior.nc",
+        bs.netcdf_bytes(
+            idata,
+            {
+                "model_type": MODEL_TYPE,
+                "data_hash": result.provenance.data_hash,
+                "params": params.model_dump_json(),
+                "anchors": ",".join(result.anchors),
+            },
+        ),
+    )
+    return result
