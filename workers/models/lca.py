@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from backend.errors import DataError
 from backend.schemas.lca import LCAParams, LCAResult, StartRecord
@@ -163,6 +164,12 @@ def start_records(outcome: StartsOutcome) -> list[StartRecord]:
 
 
 def fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult:
+    # BLAS on one thread throughout: the engine's own pool uses the cores (docs/lca.md).
+    with threadpool_limits(1, user_api="blas"):
+        return _fit(data, params, progress)
+
+
+def _fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult:
     k = params.n_classes
     check_data(data, k)
     seed, seeds = seeds_for(params)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from backend.errors import DataError
 from backend.schemas.lca import (
@@ -310,6 +311,13 @@ def beta_covariance(
 
 
 def fit(data: BinaryMatrix, params: LCACovariatesParams, progress: Progress) -> LCACovariatesResult:
+    with threadpool_limits(1, user_api="blas"):
+        return _fit(data, params, progress)
+
+
+def _fit(
+    data: BinaryMatrix, params: LCACovariatesParams, progress: Progress
+) -> LCACovariatesResult:
     k = params.n_classes
     check_data(data, k)
     if k < 2:

@@ -52,10 +52,13 @@ Tick = Callable[[], None]
 
 
 def n_threads() -> int:
-    env = os.environ.get("LCA_THREADS")
-    if env:
-        return max(1, int(env))
-    return max(1, min(os.cpu_count() or 1, 8))
+    """Threads per fit: the cores shared by the worker processes and threads of this machine
+    (WORKER_CONCURRENCY × WORKER_THREADS fits may run at once), at most 8."""
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    fits = max(1, settings.worker_concurrency * settings.worker_threads)
+    return max(1, min((os.cpu_count() or 1) // fits, 8))
 
 
 # ---------------------------------------------------------------------------------------------

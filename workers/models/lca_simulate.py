@@ -69,3 +69,23 @@ def draw_from_model(
     if missing is not None:
         X[missing] = np.nan
     return X
+
+
+def realistic_purchases(
+    n: int, p: int = 20, k: int = 5, seed: int = 1, missing: float = 0.0
+) -> np.ndarray:
+    """Purchase-like data that a latent class model does not fit exactly: unequal classes,
+    purchase rates from 5% to 50%, three pairs of products bought together beyond the classes
+    (local dependence), optionally a share of missing cells (at random)."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.dirichlet(np.full(k, 3.0))
+    base = np.log(rng.uniform(0.05, 0.5, p) / (1 - rng.uniform(0.05, 0.5, p)))
+    probs = 1 / (1 + np.exp(-(base[None, :] + rng.normal(0, 1.0, (k, p)))))
+    classes = rng.choice(k, size=n, p=sizes)
+    X = (rng.random((n, p)) < probs[classes]).astype(np.float64)
+    for a, b in ((0, 1), (2, 3), (4, 5)):
+        together = rng.random(n) < 0.3
+        X[together, b] = X[together, a]
+    if missing:
+        X[rng.random((n, p)) < missing] = np.nan
+    return X

@@ -75,7 +75,6 @@ def item_index(theta: np.ndarray, rate: np.ndarray) -> np.ndarray:
 
 def _pair_counts(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted G[j,l] = Σ w x_j x_l, R[j,l] = Σ w x_j o_l, B[j,l] = Σ w o_j o_l (o = observed)."""
-    w = design.weights
     p = design.n_products
     if design.dense is not None:
         # In row blocks: no n × p temporary.
