@@ -37,7 +37,8 @@ class BodyTooLarge(HTTPException):
     title = PayloadTooLarge.title
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, too_large(limit).message)
+        # Connection: close makes the server drop the rest of the body instead of draining it.
+        super().__init__(413, too_large(limit).message, headers={"Connection": "close"})
 
 
 def body_limit(headers: Headers) -> int:
@@ -62,8 +63,10 @@ class BodyLimit:
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             # Refused on the declared length alone: not one byte of the body is read.
-            detail = BodyTooLarge(get_settings().max_upload_bytes).detail
-            response = JSONResponse({"error": BodyTooLarge.title, "detail": detail}, 413)
+            exc = BodyTooLarge(get_settings().max_upload_bytes)
+            response = JSONResponse(
+                {"error": exc.title, "detail": exc.detail}, 413, headers=exc.headers
+            )
             await response(scope, receive, send)
             return
         received = 0

@@ -403,4 +403,6 @@ def to_csv(frame: pd.DataFrame) -> str:
             or pd.api.types.is_datetime64_any_dtype(series)
         ):
             safe.isetitem(position, series.map(_defuse).to_numpy())
-    return safe.to_csv(index=False)
+    # RFC 4180 line ends: the writer then quotes cells holding a bare CR too (with "\n" alone
+    # it leaves "\r" unquoted, and spreadsheets split the row there).
+    return safe.to_csv(index=False, lineterminator="\r\n")
