@@ -134,9 +134,11 @@ class ApiClient:
 
     def list_runs(
         self, *, status: str | None = None, model_type: str | None = None, limit: int = 50,
-        offset: int = 0,
+        offset: int = 0, parent_id: str | None = None,
     ) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if parent_id:
+            params["parent_id"] = parent_id
         if status:
             params["status"] = status
         if model_type:
@@ -165,6 +167,21 @@ class ApiClient:
         return self._request(
             "GET", f"/runs/{run_id}/assignments", params={"format": "csv"}, timeout=120.0
         ).content
+
+    def assignments_parquet(self, run_id: str) -> bytes:
+        return self._request(
+            "GET", f"/runs/{run_id}/assignments", params={"format": "parquet"}, timeout=120.0
+        ).content
+
+    def children(self, run_id: str, limit: int = 100) -> dict[str, Any]:
+        """The child runs of a sweep (one per value)."""
+        return self._json("GET", "/runs", params={"parent_id": run_id, "limit": limit})
+
+    def cluster_products(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", f"/runs/{run_id}/clustering", json=body)
+
+    def delete_dataset(self, dataset_id: str, force: bool = False) -> None:
+        self._request("DELETE", f"/datasets/{dataset_id}", params={"force": str(force).lower()})
 
     def export_zip(self, run_id: str) -> bytes:
         return self._request("GET", f"/runs/{run_id}/export", timeout=120.0).content

@@ -35,8 +35,10 @@ pages = {
         st.Page(VIEWS / "new_analysis.py", title="New analysis", icon=":material/add_chart:"),
     ],
     "Review": [
+        st.Page(VIEWS / "runs.py", title="Runs", icon=":material/list_alt:"),
         st.Page(VIEWS / "results.py", title="Results", icon=":material/insights:"),
-        st.Page(VIEWS / "runs.py", title="All runs", icon=":material/list_alt:"),
+        st.Page(VIEWS / "compare.py", title="Compare", icon=":material/compare:"),
+        st.Page(VIEWS / "exports.py", title="Exports", icon=":material/ios_share:"),
     ],
 }
 

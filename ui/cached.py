@@ -4,8 +4,10 @@ belongs to one person goes into the process-wide `st.cache_resource`."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from ui.api_client import ApiClient, ApiError, get_client
@@ -42,3 +44,24 @@ def _health(base_url: str, token: str | None) -> dict[str, Any]:
 def health() -> dict[str, Any]:
     client = get_client()
     return _health(client.base_url, client.token)
+
+
+@st.cache_data(ttl=6 * 3600, max_entries=16, show_spinner="Loading household results…")
+def _assignments(base_url: str, token: str | None, run_id: str) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(ApiClient(base_url, token).assignments_parquet(run_id)))
+
+
+def assignments(run_id: str) -> pd.DataFrame:
+    """The run's per-household outputs (finished runs only; they never change)."""
+    client = get_client()
+    return _assignments(client.base_url, client.token, run_id)
+
+
+@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
+def _dataset(base_url: str, token: str | None, dataset_id: str) -> dict[str, Any]:
+    return ApiClient(base_url, token).get_dataset(dataset_id)
+
+
+def dataset(dataset_id: str) -> dict[str, Any]:
+    client = get_client()
+    return _dataset(client.base_url, client.token, dataset_id)

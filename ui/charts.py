@@ -176,7 +176,7 @@ def ic_elbow_chart(sweep: dict[str, Any]) -> alt.LayerChart:
     )
     best = pd.DataFrame({"Segments": [sweep.get("recommended")]})
     rule = alt.Chart(best).mark_rule(strokeDash=[4, 4], color=INK).encode(x="Segments:O")
-    return (lines + rule).properties(height=280)
+    return (lines + rule).properties(height=280, width=480)
 
 
 def starts_chart(result: dict[str, Any]) -> alt.Chart:

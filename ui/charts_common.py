@@ -20,6 +20,9 @@ def matrix_heatmap(
     fmt: str = ".2f",
     row_title: str = "Product",
     column_title: str = "Unit",
+    cell_width: int = 100,
+    label_angle: int = 0,
+    font_size: int = 11,
 ) -> AnyChart:
     """Rows × columns of a table as coloured cells with their values written in. Diverging
     (red / white / blue around 0) for loadings, sequential for weights and probabilities."""
@@ -42,7 +45,7 @@ def matrix_heatmap(
         dark = alt.datum.Value > 0.6 * top
     base = alt.Chart(data).encode(
         x=alt.X(f"{column_title}:N", sort=cols_order, title=None,
-                axis=alt.Axis(labelAngle=0, orient="top", labelLimit=140)),
+                axis=alt.Axis(labelAngle=label_angle, orient="top", labelLimit=140)),
         y=alt.Y(f"{row_title}:N", sort=rows_order, title=None, axis=alt.Axis(labelLimit=200)),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
@@ -51,11 +54,11 @@ def matrix_heatmap(
         tooltip=[f"{column_title}:N", f"{row_title}:N",
                  alt.Tooltip("Value:Q", title=value_title, format=fmt)],
     )
-    text = base.mark_text(fontSize=11).encode(
+    text = base.mark_text(fontSize=font_size).encode(
         text=alt.Text("Value:Q", format=fmt),
         color=alt.condition(dark, alt.value("white"), alt.value(INK)),
     )
-    return alt.layer(cells, text).properties(height=alt.Step(26), width=alt.Step(100))
+    return alt.layer(cells, text).properties(height=alt.Step(26), width=alt.Step(cell_width))
 
 
 def product_map_chart(
@@ -94,7 +97,7 @@ def product_map_chart(
                                                          color=MUTED).encode(x=x, y=y)
         )
     layers += [points, labels]
-    return alt.layer(*layers).properties(height=460)
+    return alt.layer(*layers).properties(height=460, width=640)
 
 
 def dendrogram_data(emb: pd.DataFrame, method: str = "average") -> tuple[pd.DataFrame,
@@ -133,9 +136,11 @@ def dendrogram_chart(emb: pd.DataFrame, groups: dict[str, str] | None = None) ->
     n = max(len(leaves), 1)
     y_scale = alt.Scale(domain=[0, 10 * n], reverse=True)
     top = float(segments["x"].max()) if len(segments) else 1.0
+    ticks = [round(float(v), 2) for v in np.linspace(0, top, 5)]
     links = alt.Chart(segments).mark_rule(color=PRIMARY, strokeWidth=1.5).encode(
         x=alt.X("x:Q", title="Distance (lower = more alike)",
-                scale=alt.Scale(domain=[top * 1.02, -top * 0.35])),
+                scale=alt.Scale(domain=[top * 1.02, -top * 0.45]),
+                axis=alt.Axis(values=ticks, grid=False)),
         x2="x2:Q",
         y=alt.Y("y:Q", scale=y_scale, axis=None),
         y2="y2:Q",
@@ -145,7 +150,7 @@ def dendrogram_chart(emb: pd.DataFrame, groups: dict[str, str] | None = None) ->
         x="x:Q", y=alt.Y("y:Q", scale=y_scale, axis=None), text="Product:N",
         tooltip=["Product:N"],
     )
-    return alt.layer(links, labels).properties(height=max(160, 22 * n))
+    return alt.layer(links, labels).properties(height=max(160, 22 * n), width=520)
 
 
 def line_chart(
@@ -163,10 +168,10 @@ def line_chart(
         enc["strokeDash"] = alt.StrokeDash(f"{series}:N", legend=None)
     line = alt.Chart(data).mark_line(point=True, color=PRIMARY).encode(**enc)
     if mark is None:
-        return alt.layer(line).properties(height=260)
+        return alt.layer(line).properties(height=260, width=480)
     rule = alt.Chart(pd.DataFrame({x: [mark]})).mark_rule(strokeDash=[4, 4], color=INK).encode(
         x=f"{x}:O")
-    return (line + rule).properties(height=260)
+    return alt.layer(line, rule).properties(height=260, width=480)
 
 
 def bars_chart(

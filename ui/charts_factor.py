@@ -43,7 +43,7 @@ def scree_chart(result: dict[str, Any], max_points: int = 15) -> alt.LayerChart:
     )
     kept = pd.DataFrame({"Number": [result.get("n_factors") or 1]})
     rule = alt.Chart(kept).mark_rule(strokeDash=[4, 4], color=INK).encode(x="Number:O")
-    return (lines + rule).properties(height=260)
+    return (lines + rule).properties(height=260, width=480)
 
 
 def score_columns(rows: pd.DataFrame) -> list[str]:

@@ -30,8 +30,7 @@ def top_products_chart(result: dict[str, Any], names: list[str], top: int = 6) -
     """One small panel per component: its products with the largest share of its weight."""
     data = top_products_frame(result, names, top)
     base = alt.Chart().encode(
-        y=alt.Y("Product:N", sort=alt.EncodingSortField("Share", order="descending"),
-                title=None, axis=alt.Axis(labelLimit=160)),
+        y=alt.Y("Product:N", sort="-x", title=None, axis=alt.Axis(labelLimit=160)),
         x=alt.X("Share:Q", title="Share of the component", axis=alt.Axis(format="%")),
     )
     bars = base.mark_bar(cornerRadiusEnd=2).encode(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from ui import cached
@@ -19,6 +20,7 @@ from ui.formatting import (
     status_label,
 )
 from ui.params_form import ParamSpec
+from ui.prep import basket_stats, duplication_matrix
 
 POLL_SECONDS = 1.0
 
@@ -32,6 +34,15 @@ def show_error(exc: ApiError) -> None:
         )
     else:
         st.error(exc.detail, icon=":material/error:")
+
+
+def model_title(model_type: str) -> str:
+    """The catalogue's plain title of a model type (the type itself if unknown)."""
+    try:
+        titles = {m["model_type"]: m.get("title", m["model_type"]) for m in cached.models()}
+    except ApiError:
+        titles = {}
+    return str(titles.get(model_type, model_type))
 
 
 def sidebar_status() -> None:
@@ -58,9 +69,13 @@ def sidebar_status() -> None:
             st.caption(f"No answer from {api_url()}.")
 
 
-def param_inputs(specs: list[ParamSpec], key_prefix: str) -> dict[str, Any]:
-    """Draw one input per spec (primary ones first, the rest in an 'Advanced' expander)."""
+def param_inputs(
+    specs: list[ParamSpec], key_prefix: str, skip: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Draw one input per spec (primary ones first, the rest in an 'Advanced' expander);
+    `skip` names parameters the page draws itself (a sweep's range)."""
     values: dict[str, Any] = {}
+    specs = [s for s in specs if s.name not in skip]
     primary = [s for s in specs if not s.advanced]
     advanced = [s for s in specs if s.advanced]
     for spec in primary:
@@ -73,6 +88,11 @@ def param_inputs(specs: list[ParamSpec], key_prefix: str) -> dict[str, Any]:
                 with cols[i % 2]:
                     values[spec.name] = _input(spec, key_prefix)
     return values
+
+
+def param_input(spec: ParamSpec, key_prefix: str) -> Any:
+    """One parameter's input (its key: `<key_prefix>.<name>`)."""
+    return _input(spec, key_prefix)
 
 
 def _input(spec: ParamSpec, key_prefix: str) -> Any:
@@ -144,3 +164,43 @@ def live_progress(run_id: str) -> None:
                 show_error(exc)
                 return
             st.rerun()
+
+
+BASKET_MAX_PRODUCTS = 30
+
+
+def basket_panel(frame: pd.DataFrame, products: list[str]) -> None:
+    """Penetration, duplication and lift of the chosen products, from the household rows."""
+    from ui.charts_common import bars_chart, matrix_heatmap
+
+    stats = basket_stats(frame, products)
+    pen = stats["penetration"]
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown("**Penetration**")
+        st.caption("Share of households that bought each product.")
+        st.altair_chart(bars_chart(pen, "Product", "Penetration",
+                                   value_title="Share of households", fmt=".0%"),
+                        width="stretch")
+    with right:
+        st.markdown("**Pairs bought together most (lift)**")
+        st.caption("Lift above 1: bought together more often than chance; duplication: share of "
+                   "the first product's buyers who also buy the second.")
+        pairs = stats["pairs"]
+        pairs = pairs[pairs["Product"] < pairs["Also buys"]]
+        st.dataframe(
+            pairs.sort_values("Lift", ascending=False).head(15), hide_index=True,
+            column_config={
+                "Duplication": st.column_config.NumberColumn(format="percent"),
+                "Lift": st.column_config.NumberColumn(format="%.2f"),
+            },
+        )
+    top = list(pen["Product"].head(BASKET_MAX_PRODUCTS))
+    st.markdown("**Duplication of purchase**")
+    st.caption("Row: buyers of that product; column: the share of them who also buy this one."
+               + (f" The {BASKET_MAX_PRODUCTS} most bought products." if len(products) >
+                  BASKET_MAX_PRODUCTS else ""))
+    dup = duplication_matrix(frame, top)
+    st.altair_chart(matrix_heatmap(dup, "Also buy", fmt=".0%", column_title="Also buys",
+                                   cell_width=38, label_angle=-45, font_size=9),
+                    width="content")

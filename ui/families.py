@@ -210,3 +210,23 @@ def fit_statistics(result: dict[str, Any]) -> dict[str, Any]:
             if isinstance(comparison.get(k), int | float):
                 out[k] = comparison[k]
     return out
+
+
+def strongest_unit(model_type: str, result: dict[str, Any],
+                   names: list[str] | None = None) -> dict[str, str]:
+    """Each product's most characteristic unit: for segments the one where it over-indexes most,
+    for loadings the largest in size, for weights the largest share."""
+    prof = profile(model_type, result, names)
+    if prof is None or prof.shape[1] == 0:
+        return {}
+    values = prof.to_numpy(dtype=float)
+    if model_type in SEGMENT_FAMILIES:
+        sizes = np.asarray(result.get("class_sizes") or [], dtype=float)
+        overall = values @ sizes if sizes.size == values.shape[1] else values.mean(axis=1)
+        values = values / np.maximum(overall.reshape(-1, 1), 1e-9)
+    elif model_type in BASKET_FAMILIES:
+        values = values / np.maximum(values.sum(axis=0, keepdims=True), 1e-12)
+    else:
+        values = np.abs(values)
+    best = np.nanargmax(np.nan_to_num(values, nan=-np.inf), axis=1)
+    return {str(p): str(prof.columns[k]) for p, k in zip(prof.index, best, strict=True)}

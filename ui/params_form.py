@@ -137,10 +137,33 @@ def specs_from_schema(schema: dict[str, Any]) -> list[ParamSpec]:
     return specs
 
 
+def sweepable(model: dict[str, Any], spec: ParamSpec) -> bool:
+    """Whether the parameter takes several values in one request: the model's `sweep_param`
+    (one run per value), or a headline parameter whose schema also accepts a list."""
+    if model.get("sweep_param") == spec.name:
+        return True
+    if spec.advanced:
+        return False
+    raw = model.get("params_schema", {}).get("properties", {}).get(spec.name, {})
+    options = raw.get("anyOf") or raw.get("oneOf") or [raw]
+    return any(o.get("type") == "array" for o in options if isinstance(o, dict))
+
+
+def sweep_value(model: dict[str, Any], spec: ParamSpec, low: int, high: int) -> Any:
+    """The request value for a range: "2-6" for a sweep parameter, else the list of values."""
+    if low == high:
+        return low
+    if model.get("sweep_param") == spec.name:
+        return f"{low}-{high}"
+    return list(range(low, high + 1))
+
+
 def validate(spec: ParamSpec, value: Any) -> str | None:
     """A sentence if `value` is outside the spec's range, else None (the API checks again)."""
     if value is None:
         return None if spec.nullable else f"{spec.label} is required."
+    if isinstance(value, str | list) and spec.kind == "int":
+        return None  # a sweep's range: checked by the API
     if spec.kind in ("int", "float"):
         if spec.minimum is not None:
             low = float(spec.minimum)

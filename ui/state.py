@@ -23,6 +23,17 @@ PRODUCTS = "form.products"
 PARAMS_PREFIX = "form.params"
 # A one-shot message shown after a page switch (e.g. "Run started").
 FLASH = "flash"
+# A file being prepared on the Data page before it is saved as a dataset: the table, its name
+# and a token of where it came from (the upload's file id, or "demo").
+FRAME = "data.frame"
+FRAME_NAME = "data.frame_name"
+FRAME_TOKEN = "data.frame_token"
+# Column roles chosen on the Data page, per dataset id: {"id_column", "products", "covariates"}.
+ROLES = "dataset_roles"
+# The prepared tables of datasets saved in this session, by dataset id (for basket statistics).
+FRAMES_BY_DATASET = "frames_by_dataset"
+# Runs chosen on the Compare page.
+COMPARE = "compare.runs"
 
 DEFAULTS: dict[str, Any] = {
     DATASET: None,
@@ -31,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     CONFIRM_DELETE: None,
     FORM_DATASET_ID: None,
     FLASH: None,
+    FRAME: None,
+    FRAME_NAME: None,
+    FRAME_TOKEN: None,
 }
 
 
@@ -51,6 +65,30 @@ def current_dataset() -> dict[str, Any] | None:
 
 def set_dataset(dataset: dict[str, Any]) -> None:
     st.session_state[DATASET] = dataset
+
+
+def roles_for(dataset_id: str) -> dict[str, Any] | None:
+    roles = st.session_state.setdefault(ROLES, {}).get(dataset_id)
+    return roles if isinstance(roles, dict) else None
+
+
+def set_roles(dataset_id: str, roles: dict[str, Any]) -> None:
+    st.session_state.setdefault(ROLES, {})[dataset_id] = roles
+
+
+def frame_for(dataset_id: str | None) -> Any:
+    """The prepared table of a dataset saved in this session (None for others)."""
+    if not dataset_id:
+        return None
+    return st.session_state.setdefault(FRAMES_BY_DATASET, {}).get(dataset_id)
+
+
+def keep_frame(dataset_id: str, frame: Any) -> None:
+    # Only the latest few: a session never holds many large tables.
+    frames = st.session_state.setdefault(FRAMES_BY_DATASET, {})
+    frames[dataset_id] = frame
+    for old in list(frames)[:-3]:
+        frames.pop(old, None)
 
 
 def flash(message: str, icon: str = ":material/check_circle:") -> None:

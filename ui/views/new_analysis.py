@@ -1,4 +1,4 @@
-"""New analysis: choose the ID and product columns and the model settings, then start a run."""
+"""New analysis: choose the columns, the kind of model and its settings, then start a run."""
 
 from __future__ import annotations
 
@@ -8,11 +8,20 @@ import streamlit as st
 
 from ui import cached, state
 from ui.api_client import ApiError, get_client
-from ui.components import param_inputs, show_error
-from ui.params_form import specs_from_schema, validate
-from ui.tables import default_products, guess_id_column
+from ui.components import param_input, param_inputs, show_error
+from ui.families import family
+from ui.params_form import specs_from_schema, sweep_value, sweepable, validate
+from ui.tables import default_covariates, default_products, guess_id_column
 
 NO_ID = "(no ID column)"
+COVARIATES_KEY = "form.covariates"
+MODEL_KEY = "form.model_type"
+# Families that explain segments or choices with household features (the API may say so too,
+# with a `uses_covariates` flag on /models).
+USES_COVARIATES = frozenset({"lca_covariates", "dcm"})
+# How the catalogue is grouped for a person choosing.
+ORDER = ["lca", "lca_covariates", "factor_tetrachoric", "nmf", "lda", "mca", "network",
+         "bayesian_factor_vi", "bayesian_factor_pymc", "dcm"]
 
 st.title("New analysis")
 
@@ -31,17 +40,29 @@ except ApiError as exc:
 if not models:
     st.error("The analysis service offers no models right now.")
     st.stop()
+models = sorted(models, key=lambda m: ORDER.index(m["model_type"])
+                if m["model_type"] in ORDER else len(ORDER))
 
 columns: list[dict[str, Any]] = dataset["columns"]
 names = [c["name"] for c in columns]
 by_name = {c["name"]: c for c in columns}
+roles = state.roles_for(dataset["id"])
 
-# Fresh choices whenever the dataset changes; afterwards the widgets own them.
+# Fresh choices whenever the dataset changes (from the Data page's roles when it set them);
+# afterwards the widgets own them.
 fresh = st.session_state[state.FORM_DATASET_ID] != dataset["id"]
 if fresh or state.PRODUCTS not in st.session_state:
-    guessed = guess_id_column(columns, dataset.get("n_rows"))
+    if roles:
+        guessed = roles.get("id_column")
+        chosen = [p for p in roles.get("products", []) if p in by_name]
+        features = [c for c in roles.get("covariates", []) if c in by_name]
+    else:
+        guessed = guess_id_column(columns, dataset.get("n_rows"))
+        chosen = default_products(columns, guessed)
+        features = default_covariates(columns, guessed, dataset.get("n_rows"))
     st.session_state[state.ID_COLUMN] = guessed or NO_ID
-    st.session_state[state.PRODUCTS] = default_products(columns, guessed)
+    st.session_state[state.PRODUCTS] = chosen
+    st.session_state[COVARIATES_KEY] = features
     st.session_state[state.FORM_DATASET_ID] = dataset["id"]
 
 
@@ -49,6 +70,8 @@ def _id_changed() -> None:
     chosen = st.session_state[state.ID_COLUMN]
     id_column = None if chosen == NO_ID else chosen
     st.session_state[state.PRODUCTS] = default_products(columns, id_column)
+    st.session_state[COVARIATES_KEY] = [
+        c for c in st.session_state.get(COVARIATES_KEY, []) if c != id_column]
 
 
 st.caption(
@@ -56,61 +79,100 @@ st.caption(
     f"{dataset['n_columns']} columns"
 )
 
-with st.container(border=True):
-    st.markdown("#### 1 · Columns")
-    id_choice = st.selectbox(
-        "Household ID column",
-        [NO_ID, *names],
-        key=state.ID_COLUMN,
-        on_change=_id_changed,
-        help="Identifies each household in the downloaded assignments. Not used in the fit.",
+titles = {m["model_type"]: m["title"] for m in models}
+descriptions = {m["model_type"]: m.get("description", "") for m in models}
+if st.session_state.get(MODEL_KEY) not in titles:
+    st.session_state[MODEL_KEY] = models[0]["model_type"]
+
+left, right = st.columns([2, 3], gap="large")
+with left, st.container(border=True):
+    st.markdown("#### 1 · What to look for")
+    model_type: str = st.radio(
+        "Kind of analysis", list(titles), format_func=titles.__getitem__,
+        captions=[descriptions[t] for t in titles], key=MODEL_KEY,
+        label_visibility="collapsed",
     )
-    id_column = None if id_choice == NO_ID else id_choice
-    products = st.multiselect(
-        "Products",
-        [n for n in names if n != id_column],
-        key=state.PRODUCTS,
-        help="The 0/1 purchase columns to segment on. All 0/1 columns are chosen to start with.",
-    )
-    not_binary = [p for p in products if not by_name[p].get("is_binary")]
-    if not_binary:
-        st.warning(
-            f"{', '.join(not_binary)} {'has' if len(not_binary) == 1 else 'have'} values other "
-            "than 0/1 and will be refused. Remove them or recode them as 0/1.",
-            icon=":material/warning:",
+model = next(m for m in models if m["model_type"] == model_type)
+uses_covariates = model_type in USES_COVARIATES or bool(model.get("uses_covariates"))
+
+with right:
+    with st.container(border=True):
+        st.markdown("#### 2 · Columns")
+        id_choice = st.selectbox(
+            "Household ID column", [NO_ID, *names], key=state.ID_COLUMN, on_change=_id_changed,
+            help="Identifies each household in the downloaded results. Not used in the fit.",
         )
-    else:
-        st.caption(f"{len(products)} products selected.")
+        id_column = None if id_choice == NO_ID else id_choice
+        products = st.multiselect(
+            "Products", [n for n in names if n != id_column], key=state.PRODUCTS,
+            help="The 0/1 purchase columns to analyse.",
+        )
+        not_binary = [p for p in products if not by_name[p].get("is_binary")]
+        if not_binary:
+            st.warning(
+                f"{', '.join(not_binary)} {'has' if len(not_binary) == 1 else 'have'} values "
+                "other than 0/1 and will be refused. Remove them or recode them as 0/1.",
+                icon=":material/warning:",
+            )
+        else:
+            st.caption(f"{len(products)} products selected.")
+        covariates: list[str] = []
+        if uses_covariates:
+            covariates = st.multiselect(
+                "Household features", [n for n in names if n != id_column and n not in products],
+                key=COVARIATES_KEY,
+                help="Household characteristics (size, age, income, region…) that may explain "
+                "who belongs where. Numbers are standardised; text becomes categories.",
+            )
+
+    with st.container(border=True):
+        st.markdown("#### 3 · Settings")
+        specs = specs_from_schema(model.get("params_schema", {}))
+        key_prefix = f"{state.PARAMS_PREFIX}.{model_type}"
+        head = next((s for s in specs if not s.advanced), None)
+        params: dict[str, Any] = {}
+        headline_text = ""
+        if head is not None and head.kind == "int" and sweepable(model, head):
+            unit = family(model_type).unit.lower()
+            sweep = st.toggle(
+                f"Compare several numbers of {unit}s", key=f"{key_prefix}.sweep",
+                help="Fits one model per number and recommends the best (lowest BIC, or the "
+                "elbow of the error curve). Each fit runs on its own, side by side.",
+            )
+            if sweep:
+                low = int(head.minimum or 1)
+                high = int(head.maximum or 20)
+                default = (max(low, 2), min(high, 6))
+                lo, hi = st.slider(f"{head.label}: from … to", low, min(high, low + 19),
+                                   default, key=f"{key_prefix}.range")
+                params[head.name] = sweep_value(model, head, lo, hi)
+                headline_text = f"{lo}–{hi} {unit}s"
+            else:
+                params[head.name] = param_input(head, key_prefix)
+                headline_text = f"{params[head.name]} {unit}s" if params[head.name] else ""
+            params.update(param_inputs(specs, key_prefix, skip=frozenset({head.name})))
+        else:
+            params.update(param_inputs(specs, key_prefix))
+            if head is not None and params.get(head.name) is not None:
+                headline_text = f"{params[head.name]} {family(model_type).unit.lower()}s"
 
 with st.container(border=True):
-    st.markdown("#### 2 · Model")
-    titles = {m["model_type"]: m["title"] for m in models}
-    if len(models) > 1:
-        model_type = st.selectbox("Kind of analysis", list(titles), format_func=titles.__getitem__)
-    else:
-        model_type = models[0]["model_type"]
-        st.markdown(f"**{titles[model_type]}**")
-    model = next(m for m in models if m["model_type"] == model_type)
-    st.caption(model.get("description", ""))
-    specs = specs_from_schema(model.get("params_schema", {}))
-    params = param_inputs(specs, key_prefix=f"{state.PARAMS_PREFIX}.{model_type}")
-
-with st.container(border=True):
-    st.markdown("#### 3 · Start")
-    headline = next((params[s.name] for s in specs if not s.advanced), None)
-    default_name = f"{dataset['name']} · {headline} segments" if headline else dataset["name"]
+    st.markdown("#### 4 · Start")
+    default_name = " · ".join(x for x in (dataset["name"], titles[model_type], headline_text) if x)
     run_name = st.text_input("Name this run", placeholder=default_name,
                              help="Shown in the list of runs. You can leave it empty.")
     problems = [p for s in specs if (p := validate(s, params.get(s.name)))]
     if len(products) < 2:
         problems.insert(0, "Choose at least two products.")
+    if uses_covariates and not covariates:
+        problems.append("Choose at least one household feature for this kind of analysis.")
     for problem in problems:
         st.caption(f":material/info: {problem}")
     start = st.button("Start analysis", type="primary", icon=":material/play_arrow:",
                       disabled=bool(problems))
 
 if start:
-    body = {
+    body: dict[str, Any] = {
         "model_type": model_type,
         "name": run_name.strip() or default_name,
         "params": params,
@@ -118,6 +180,8 @@ if start:
         "product_columns": products,
         "id_column": id_column,
     }
+    if uses_covariates:
+        body["covariate_columns"] = covariates
     try:
         run = get_client().submit_run(body)
     except ApiError as exc:

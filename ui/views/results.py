@@ -1,26 +1,28 @@
-"""Results: the live progress of a run, then its segments (sizes, profiles, downloads)."""
+"""Results: the live progress of a run, then the charts of its model family, named as the person
+labels them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
-from ui import cached, state
-from ui.api_client import ApiError, get_client
-from ui.charts import class_sizes_chart, profile_heatmap
-from ui.components import live_progress, show_error
+from ui import cached, charts, labels, panels, state
+from ui.api_client import ApiError, api_url, get_client
+from ui.components import live_progress, model_title, show_error
+from ui.exports import memberships, to_csv
+from ui.families import default_names, display_names, family, unit_keys
 from ui.formatting import (
     ACTIVE_STATUSES,
     format_duration,
     format_timestamp,
-    percent,
     run_label,
     status_color,
     status_label,
 )
-from ui.tables import ALL_HOUSEHOLDS, fit_table, profile_wide, starts_frame, sweep_frame
+from ui.panels.base import View
+from ui.tables import sweep_frame
 
 client = get_client()
 
@@ -36,17 +38,18 @@ runs: list[dict[str, Any]] = listing.get("items", [])
 # Which run: the one another page sent us to, else a shared link (?run=...), else the newest.
 wanted = st.session_state[state.RUN_ID] or st.query_params.get("run")
 if wanted and wanted not in {r["id"] for r in runs}:
-    try:  # older than the list shows, or from a link someone shared
+    try:  # older than the list shows, a sweep's child, or from a link someone shared
         runs.insert(0, client.get_run(wanted))
     except ApiError:
         wanted = None
 if not runs:
-    st.info("No analyses yet. Start one to see its segments here.", icon=":material/insights:")
+    st.info("No analyses yet. Start one to see its results here.", icon=":material/insights:")
     st.page_link("views/new_analysis.py", label="New analysis", icon=":material/add_chart:")
     st.stop()
 
-labels = {r["id"]: run_label(r) for r in runs}
-ids = list(labels)
+run_labels = {r["id"]: f"{run_label(r)} · {status_label(r['status']).split(' ', 1)[1]}"
+              for r in runs}
+ids = list(run_labels)
 PICKER = "results.run"
 if st.session_state.get(PICKER) != wanted or wanted not in ids:
     st.session_state[PICKER] = wanted if wanted in ids else ids[0]
@@ -56,7 +59,7 @@ def _picked() -> None:
     st.session_state[state.RUN_ID] = st.session_state[PICKER]
 
 
-run_id: str = st.selectbox("Run", ids, format_func=labels.__getitem__, key=PICKER,
+run_id: str = st.selectbox("Run", ids, format_func=run_labels.__getitem__, key=PICKER,
                            on_change=_picked)
 st.session_state[state.RUN_ID] = run_id
 st.query_params["run"] = run_id
@@ -67,17 +70,21 @@ except ApiError as exc:
     show_error(exc)
     st.stop()
 
+model_type = str(run["model_type"])
 head, badge = st.columns([5, 1], vertical_alignment="center")
 head.subheader(run["name"])
 if run["status"] not in ACTIVE_STATUSES:  # a live run's status is drawn by its progress panel
     with badge:
         st.badge(status_label(run["status"]), color=status_color(run["status"]))
 facts = [
+    model_title(model_type),
     f"{len(run['product_columns'])} products",
     f"started {format_timestamp(run.get('started_at') or run.get('created_at'))}",
 ]
 if run["status"] not in ACTIVE_STATUSES and run.get("duration_seconds") is not None:
     facts.append(f"took {format_duration(run['duration_seconds'])}")
+if run.get("child_ids"):
+    facts.append(f"{len(run['child_ids'])} fits compared")
 st.caption(" · ".join(facts))
 
 if run["status"] in ACTIVE_STATUSES:
@@ -98,97 +105,100 @@ except ApiError as exc:
     show_error(exc)
     st.stop()
 
-if "item_probabilities" not in result:  # a model type without its own view yet
-    st.info("This kind of result has no dedicated view yet; here it is in full.",
-            icon=":material/data_object:")
-    st.json(result, expanded=1)
-    st.stop()
-
-provenance = result.get("provenance", {})
-for warning in provenance.get("warnings", []):
-    st.warning(warning, icon=":material/warning:")
-
+# -- a sweep: the comparison, and which solution to show ---------------------------------------
+shown_id = run_id
 sweep = result.get("sweep")
 if isinstance(sweep, dict) and sweep.get("table"):
+    table = [r for r in sweep["table"] if r.get("status") == "completed" and r.get("run_id")]
+    param = str(sweep.get("param", "n_classes"))
+    unit = family(model_type).unit.lower()
     with st.container(border=True):
-        st.markdown(
-            f"**Compared {len(sweep['table'])} segment counts.** "
-            f"{sweep.get('recommended')} segments fit best (lowest BIC) and are shown below."
-        )
-        st.dataframe(sweep_frame(sweep), hide_index=True)
+        left, right = st.columns([3, 2])
+        with left:
+            st.markdown(
+                f"**Compared {len(sweep['table'])} numbers of {unit}s.** "
+                f"{sweep.get('recommended')} {unit}s fit best (lowest BIC). Where the curve "
+                "flattens (the elbow) is usually the most useful number."
+            )
+            st.altair_chart(charts.ic_elbow_chart(sweep), width="stretch")
+        with right:
+            values = [r[param] for r in table]
+            recommended = sweep.get("recommended")
+            chosen = st.selectbox(
+                f"Solution to show ({unit}s)", values,
+                index=values.index(recommended) if recommended in values else 0,
+                key=f"results.solution.{run_id}",
+                format_func=lambda v: f"{v}{' (recommended)' if v == recommended else ''}")
+            st.dataframe(sweep_frame(sweep), hide_index=True, height="content")
+    pick = next((r for r in table if r[param] == chosen), None)
+    if pick and chosen != recommended:
+        try:
+            child = cached.results(pick["run_id"])
+        except ApiError as exc:
+            show_error(exc)
+            st.stop()
+        result = {**child, "sweep": sweep}
+    if pick:
+        shown_id = str(pick["run_id"])
 
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("Households", f"{result['n_obs']:,}")
-m2.metric("Segments", result["n_classes"])
-m3.metric(
-    "Smallest segment", percent(result.get("smallest_class_share"), 1),
-    help="Very small segments are often unstable; consider fewer segments.",
-)
-m4.metric(
-    "Separation (entropy)",
-    "—" if result.get("entropy") is None else f"{result['entropy']:.2f}",
-    help="1 means every household clearly belongs to one segment; below 0.6 the segments "
-    "overlap a lot.",
-)
-
-st.markdown("#### Segment sizes")
-st.caption("The estimated share of households in each segment.")
-st.altair_chart(class_sizes_chart(result), width="stretch")
-
-st.markdown("#### What each segment buys")
-st.caption(
-    "The chance that a household in each segment buys each product. Darker means more likely; "
-    f"compare with “{ALL_HOUSEHOLDS}” to see what sets a segment apart."
-)
-st.altair_chart(profile_heatmap(result), width="content")
-wide = profile_wide(result)
-st.dataframe(
-    wide * 100,
-    column_config={
-        name: st.column_config.NumberColumn(name, format="%.1f%%") for name in wide.columns
-    },
-)
+# -- names -------------------------------------------------------------------------------------
+api = api_url()
+given = labels.load(api, shown_id)
+names = display_names(model_type, result, given)
+keys = unit_keys(model_type, result)
+if keys:
+    unit = family(model_type).unit
+    with st.expander(f"Name the {unit.lower()}s", icon=":material/edit:",
+                     expanded=not given and model_type in ("lca", "lca_covariates")):
+        st.caption(f"Give each {unit.lower()} a name people remember (“Busy families”). The "
+                   "names appear in every chart, table and export of this run.")
+        with st.form(f"labels-{shown_id}", border=False):
+            defaults = default_names(model_type, result)
+            cols = st.columns(min(4, len(keys)))
+            entered = {
+                key: cols[k % len(cols)].text_input(defaults[k], value=given.get(key, ""),
+                                                    placeholder=defaults[k],
+                                                    key=f"label.{shown_id}.{key}")
+                for k, key in enumerate(keys)
+            }
+            if st.form_submit_button("Save names", icon=":material/save:"):
+                try:
+                    labels.save(api, shown_id, entered)
+                except OSError as exc:
+                    st.error(f"Couldn't save the names ({exc}). Check that UI_STATE_DIR is "
+                             "writable.", icon=":material/error:")
+                else:
+                    st.rerun()
 
 
-def _lazy(fetch: Callable[[str], bytes]) -> Callable[[], bytes]:
-    return lambda: fetch(run_id)
+def _rows() -> pd.DataFrame:
+    return cached.assignments(shown_id)
 
 
-d1, d2, _ = st.columns([1, 1, 2])
+view = View(run=run, result=result, model_type=model_type, names=names, run_id=shown_id,
+            load_rows=_rows, dataset_frame=state.frame_for(run.get("dataset_id")))
+panels.render(view)
+
+# -- downloads ---------------------------------------------------------------------------------
+st.divider()
+
+
+def _memberships() -> bytes:
+    return to_csv(memberships(cached.assignments(shown_id), model_type, names))
+
+
+d1, d2, d3 = st.columns([1, 1, 2], vertical_alignment="center")
 with d1:
     st.download_button(
-        "Household assignments (CSV)",
-        data=_lazy(client.assignments_csv),
-        file_name=f"segments_{run_id[:8]}.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        type="primary",
-        on_click="ignore",
-        help="One row per household: its most likely segment and the chance of each segment.",
+        "Household assignments (CSV)", data=_memberships,
+        file_name=f"memberships_{shown_id[:8]}.csv", mime="text/csv",
+        icon=":material/download:", type="primary", on_click="ignore",
+        help="One row per household, keyed by its ID, with the names you gave.",
     )
 with d2:
-    st.download_button(
-        "Everything (ZIP)",
-        data=_lazy(client.export_zip),
-        file_name=f"run_{run_id[:8]}.zip",
-        mime="application/zip",
-        icon=":material/folder_zip:",
-        on_click="ignore",
-        help="Results JSON, tables as CSV and the assignments.",
-    )
-
-with st.expander("Fit details", icon=":material/analytics:"):
-    left, right = st.columns(2)
-    left.dataframe(fit_table(result), hide_index=True, height="content")
-    params = provenance.get("params", run.get("params", {}))
-    right.markdown("**Settings used**")
-    right.json({**params, "random_state": provenance.get("random_state")}, expanded=True)
-    starts = result.get("starts") or []
-    if starts:
-        st.markdown("**Random starts** (the best log-likelihood is kept)")
-        st.dataframe(starts_frame(result), hide_index=True)
-
-with st.expander("Rename this run", icon=":material/edit:"):
+    if st.button("All exports and report", icon=":material/ios_share:"):
+        st.switch_page("views/exports.py")
+with d3, st.popover("Rename this run", icon=":material/edit:"):
     new_name = st.text_input("New name", value=run["name"], key=f"rename-{run_id}")
     if st.button("Save name", disabled=not new_name.strip() or new_name == run["name"]):
         try:

@@ -6,9 +6,10 @@ from typing import Any
 
 import streamlit as st
 
-from ui import state
+from ui import cached, state
 from ui.api_client import ApiError, get_client
-from ui.components import show_error
+from ui.components import model_title, show_error
+from ui.families import headline
 from ui.formatting import (
     ACTIVE_STATUSES,
     STATUS,
@@ -25,10 +26,31 @@ st.title("All runs")
 st.caption("Every analysis, newest first. The list refreshes by itself while runs are going.")
 
 filters = {"all": "All", **{k: v[1] for k, v in STATUS.items()}}
-status_filter = st.segmented_control(
-    "Show", list(filters), format_func=filters.__getitem__, default="all", key="runs.filter",
-    on_change=lambda: st.session_state.update({"runs.page": 0}),
-)
+f1, f2 = st.columns([3, 2], vertical_alignment="bottom")
+with f1:
+    status_filter = st.segmented_control(
+        "Status", list(filters), format_func=filters.__getitem__, default="all",
+        key="runs.filter", on_change=lambda: st.session_state.update({"runs.page": 0}),
+    )
+try:
+    model_types = [m["model_type"] for m in cached.models()]
+except ApiError:
+    model_types = []
+with f2:
+    model_filter = st.selectbox(
+        "Model", ["all", *model_types], key="runs.model",
+        format_func=lambda t: "All models" if t == "all" else model_title(t),
+        on_change=lambda: st.session_state.update({"runs.page": 0}),
+    )
+
+
+def _dataset_name(dataset_id: str | None) -> str:
+    if not dataset_id:
+        return "—"
+    try:
+        return str(cached.dataset(dataset_id)["name"])
+    except ApiError:
+        return "(deleted dataset)"
 
 
 ERROR = "runs.error"
@@ -55,6 +77,17 @@ def _call(action: str, run: dict[str, Any]) -> None:
         st.session_state[ERROR] = exc
 
 
+def _rename(run: dict[str, Any]) -> None:
+    new = str(st.session_state.get(f"rename-{run['id']}", "")).strip()
+    if not new or new == run["name"]:
+        return
+    try:
+        get_client().rename_run(run["id"], new)
+        st.toast(f"Renamed to “{new}”.", icon=":material/edit:")
+    except ApiError as exc:
+        st.session_state[ERROR] = exc
+
+
 def _confirm(run_id: str | None) -> None:
     st.session_state[state.CONFIRM_DELETE] = run_id
 
@@ -62,13 +95,19 @@ def _confirm(run_id: str | None) -> None:
 def _row(run: dict[str, Any]) -> None:
     run_id = run["id"]
     with st.container(border=True):
-        main, info, actions = st.columns([4, 3, 4], vertical_alignment="center")
+        main, info, stat, actions = st.columns([4, 3, 1.4, 3.6], vertical_alignment="center")
         with main:
             st.markdown(f"**{run['name']}**")
+            sweep = f" · {len(run['child_ids'])} fits" if run.get("child_ids") else ""
             st.caption(
-                f"{run['model_type'].upper()} · {len(run['product_columns'])} products · "
+                f"{model_title(run['model_type'])}{sweep} · {_dataset_name(run.get('dataset_id'))}"
+                f" · {len(run['product_columns'])} products · "
                 f"created {format_timestamp(run.get('created_at'))}"
             )
+        with stat:
+            label, value = headline(run["model_type"], run.get("fit_summary"))
+            if label:
+                st.metric(label, value)
         with info:
             st.badge(status_label(run["status"]), color=status_color(run["status"]))
             if run["status"] in ACTIVE_STATUSES:
@@ -84,6 +123,9 @@ def _row(run: dict[str, Any]) -> None:
             if run["status"] in ACTIVE_STATUSES:
                 st.button("Cancel", key=f"cancel-{run_id}", icon=":material/stop_circle:",
                           on_click=_call, args=("cancel", run))
+            with st.popover("", icon=":material/edit:", help="Rename"):
+                st.text_input("New name", value=run["name"], key=f"rename-{run_id}")
+                st.button("Save name", key=f"save-name-{run_id}", on_click=_rename, args=(run,))
             if st.session_state[state.CONFIRM_DELETE] == run_id:
                 st.button("Delete for good", key=f"really-{run_id}", type="primary",
                           icon=":material/delete_forever:", on_click=_call, args=("delete", run))
@@ -98,13 +140,14 @@ def _turn(page: int) -> None:
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def run_list(status: str | None) -> None:
+def run_list(status: str | None, model_type: str | None) -> None:
     error = st.session_state.pop(ERROR, None)
     if isinstance(error, ApiError):
         show_error(error)
     page = int(st.session_state.get(PAGE, 0))
     try:
-        listing = get_client().list_runs(status=status, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+        listing = get_client().list_runs(status=status, model_type=model_type, limit=PAGE_SIZE,
+                                         offset=page * PAGE_SIZE)
     except ApiError as exc:
         show_error(exc)
         return
@@ -125,4 +168,5 @@ def run_list(status: str | None) -> None:
                    on_click=_turn, args=(page + 1,))
 
 
-run_list(None if status_filter in (None, "all") else status_filter)
+run_list(None if status_filter in (None, "all") else status_filter,
+         None if model_filter in (None, "all") else model_filter)
