@@ -4,7 +4,7 @@ implementation and R's psych, side by side on the same data.
     .venv/bin/python bench/tetrachoric.py                 # 200k × 100 (needs Rscript + psych)
     .venv/bin/python bench/tetrachoric.py --n 20000 --p 30 --no-r
 
-- ours: one chunked Xᵀ·X pass for all 2×2 tables, vectorised Newton for all pairs at once
+- ours: one chunked, bit-packed pass for all 2×2 tables, vectorised Newton for all pairs at once
   (workers/models/tetrachoric.py), then the whole factor_tetrachoric fit (minres, oblimin,
   20 permutations of parallel analysis, scores) for scale;
 - per pair: for each pair a pass over the rows for its 2×2 table and a scipy `minimize_scalar`

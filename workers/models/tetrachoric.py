@@ -1,12 +1,13 @@
 """Pair counts of binary columns in one pass, and the tetrachoric correlations built from them.
 
-All 2×2 tables of all product pairs come from matrix products over row chunks (Xᵀ·X, and
-Xᵀ·O with the observed-cell mask O when cells are missing), never from a loop over rows or
-pairs. The tetrachoric correlation of each pair is psych's estimate (`psych::tetrachoric` with
-its defaults): thresholds from each product's own share of buyers over its observed cells
-(`global = TRUE`), a 2×2 cell with no households counted as `correct` households, then the
-maximum-likelihood correlation of the bivariate normal with those thresholds, and the matrix
-smoothed to positive definite exactly as `psych::cor.smooth` does when it is not.
+All 2×2 tables of all product pairs come from one pass over row chunks: the entries of Xᵀ·X
+(and Xᵀ·O, Oᵀ·O with the observed-cell mask O when cells are missing), computed on
+bit-packed columns, never from a loop over rows or pairs. The tetrachoric correlation of each
+pair is psych's estimate (`psych::tetrachoric` with its defaults): thresholds from each
+product's own share of buyers over its observed cells (`global = TRUE`), a 2×2 cell with no
+households counted as `correct` households, then the maximum-likelihood correlation of the
+bivariate normal with those thresholds, and the matrix smoothed to positive definite exactly as
+`psych::cor.smooth` does when it is not.
 
 Other model families reuse `pair_counts` (MCA's Burt table, the co-purchase network).
 """
@@ -22,7 +23,8 @@ from scipy.special import ndtr, ndtri
 from backend.errors import DataError
 from workers.models.base import Progress
 
-CHUNK_ROWS = 65_536
+CHUNK_ROWS = 65_536  # row chunks of the float passes (scores, coordinates)
+PACKED_CHUNK_ROWS = 262_144  # row chunks of the bit-packed pair counts
 _EPS = float(np.finfo(float).eps)
 
 # Gauss–Legendre nodes on [0, 1] for the integral form of the bivariate normal CDF.
@@ -71,43 +73,65 @@ class PairCounts:
         return n00, n01, n10, n11
 
 
+def _packed(columns: np.ndarray) -> np.ndarray:
+    """Boolean rows × products → products × words: each product's column as 64-bit words."""
+    bits = np.packbits(columns.T, axis=1)
+    pad = (-bits.shape[1]) % 8
+    if pad:
+        bits = np.pad(bits, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(bits).view(np.uint64)
+
+
+def _and_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """counts[i, j] = number of rows where product i is set in `a` and product j in `b`."""
+    out = np.empty((a.shape[0], b.shape[0]), dtype=np.int64)
+    for i in range(a.shape[0]):
+        out[i] = np.bitwise_count(a[i] & b).sum(axis=1, dtype=np.int64)
+    return out
+
+
 def pair_counts(
     values: np.ndarray,
     progress: Progress | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = PACKED_CHUNK_ROWS,
     message: str = "Counting product pairs",
 ) -> PairCounts:
     """All pair counts of an n×p 0/1 matrix with NaN for missing cells, in row chunks.
 
-    Each chunk is cast to float32 (its sums stay below 2**24, so they are exact) and its
-    products are added to float64 totals: memory is a few chunk-sized copies, whatever n is.
+    The counts are the entries of Xᵀ·X (and Xᵀ·O, Oᵀ·O with the observed-cell mask O), computed
+    on bit-packed columns: each product's chunk of rows becomes 64-bit words, and a pair's count
+    is the popcount of the AND of two such rows — p²·n/64 word operations, several times
+    faster than a float matrix product, exact, and with memory bounded by the chunk.
     """
     n, p = values.shape
-    n11 = np.zeros((p, p))
-    bought_obs = np.zeros((p, p))
-    n_obs = np.zeros((p, p))
+    n11 = np.zeros((p, p), dtype=np.int64)
+    bought_obs = np.zeros((p, p), dtype=np.int64)
+    n_obs = np.zeros((p, p), dtype=np.int64)
     has_missing = False
     n_chunks = max(1, -(-n // chunk_rows))
     for c, start in enumerate(range(0, n, chunk_rows)):
         chunk = values[start : start + chunk_rows]
+        bought = _packed(chunk == 1)
+        n11 += _and_counts(bought, bought)
         missing = np.isnan(chunk)
-        x = np.where(missing, 0.0, chunk).astype(np.float32)
-        n11 += x.T @ x
         if missing.any():
             has_missing = True
-            observed = (~missing).astype(np.float32)
-            bought_obs += x.T @ observed
-            n_obs += observed.T @ observed
+            observed = _packed(~missing)
+            bought_obs += _and_counts(bought, observed)
+            n_obs += _and_counts(observed, observed)
         else:
-            bought_obs += x.sum(axis=0, dtype=np.float64)[:, None]
-            n_obs += float(chunk.shape[0])
+            bought_obs += (chunk == 1).sum(axis=0)[:, None]
+            n_obs += chunk.shape[0]
         if progress is not None:
+            done = min(start + chunk_rows, n)
             progress(
                 (c + 1) / n_chunks,
-                f"{message}: {min(start + chunk_rows, n):,} of {n:,} households.",
-                details={"rows_done": min(start + chunk_rows, n), "n_rows": n},
+                f"{message}: {done:,} of {n:,} households.",
+                details={"rows_done": done, "n_rows": n},
             )
-    return PairCounts(n11, bought_obs, n_obs, n, has_missing)
+    return PairCounts(
+        n11.astype(float), bought_obs.astype(float), n_obs.astype(float), n, has_missing
+    )
 
 
 def bvn_lower(h: np.ndarray, k: np.ndarray, rho: np.ndarray) -> np.ndarray:
