@@ -88,20 +88,9 @@ def cmd_api(args: argparse.Namespace) -> int:
     )
 
 
-# An idle Dramatiq consumer polls Redis with a backoff up to this many milliseconds (its default,
-# 1000, makes an idle worker take up to a second to notice a new run; 100 costs ten cheap
-# Redis calls a second per idle worker thread).
-WORKER_POLL_MS = "100"
-
-
-def worker_env(env: dict[str, str]) -> dict[str, str]:
-    return {"dramatiq_worker_timeout": WORKER_POLL_MS, **env}
-
-
 def cmd_worker(args: argparse.Namespace) -> int:
     s = get_settings()
-    command = worker_command(s.worker_concurrency, s.worker_threads, args.queues)
-    return subprocess.call(command, env=worker_env(dict(os.environ)))
+    return subprocess.call(worker_command(s.worker_concurrency, s.worker_threads, args.queues))
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -185,7 +174,6 @@ def cmd_up(_args: argparse.Namespace) -> int:
     env["DATA_DIR"] = str(settings.data_dir)
     env["API_URL"] = settings.resolved_api_url
     env["AUTO_MIGRATE"] = "false"  # migrated once, here, before anything else starts
-    env = worker_env(env)
 
     upgrade_database()
     supervisor = Supervisor(env)

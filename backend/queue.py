@@ -25,8 +25,8 @@ def build_broker(settings: Settings | None = None) -> RedisBroker:
         # A worker that has not beaten for this long is presumed dead and its unacked
         # messages are requeued. The run's own DB heartbeat is what guards against running
         # a run twice, so this only has to be long enough for a busy process to beat.
-        heartbeat_timeout=60_000,
-        maintenance_chance=1000,
+        heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+        maintenance_chance=settings.broker_maintenance_chance,
     )
 
 

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     stale_after_seconds: float = Field(30.0, gt=0)
     # How often a worker looks for stale running runs and queued runs missing from Redis.
     reconcile_seconds: float = Field(15.0, gt=0)
+    # Dramatiq's Redis broker: a worker silent this long is presumed dead and its unacked
+    # messages requeued; its maintenance (that check) runs on 1 broker command in this many.
+    broker_heartbeat_timeout_ms: int = Field(60_000, ge=1000)
+    broker_maintenance_chance: int = Field(1000, ge=1)
 
     # Uploads
     max_upload_mb: float = Field(200.0, gt=0)

@@ -10,6 +10,7 @@ import json
 import signal
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -227,3 +228,45 @@ def test_sigterm_hands_the_running_fit_back_and_it_completes_elsewhere(
         stack.start_worker()
         final = wait_for(client, run["id"], timeout=120)
         assert final["status"] == "completed" and final["attempts"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_fit_longer_than_the_broker_heartbeat_timeout_runs_exactly_once(tmp_path: Path) -> None:
+    # Dramatiq's maintenance (requeueing messages of workers it believes dead) on every broker
+    # command, so a long CPU-bound fit that looked dead would be redelivered at once.
+    isolated = IsolatedStack(
+        tmp_path, BROKER_MAINTENANCE_CHANCE="1", BROKER_HEARTBEAT_TIMEOUT_MS="60000"
+    )
+    isolated.start_api()
+    try:
+        isolated.start_worker(processes=2)
+        with http(isolated) as client:
+            long = slow_run(client, seconds=150, name="long")  # ~2.5 minutes, > 60 s timeout
+            wait_for_phase(client, long["id"], "fitting")
+            # Meanwhile the other process keeps the broker busy with quick runs
+            quick_dataset = upload(client, slow_fit_table(n=2000, p=10)).json()["id"]
+            quick = []
+            while client.get(f"/runs/{long['id']}").json()["status"] == "running":
+                quick.append(submit_lca(client, quick_dataset, n_classes=2, n_init=1, max_iter=20))
+                wait_for(client, quick[-1]["id"], timeout=60)
+                time.sleep(2)
+            final = wait_for(client, long["id"], timeout=600)
+        assert final["status"] == "completed" and final["attempts"] == 1, final
+        assert (
+            datetime_of(final["finished_at"]) - datetime_of(final["started_at"])
+        ).total_seconds() > 60
+        assert len(quick) > 10
+        events = isolated.redis().xrange(
+            f"{isolated.environment.prefix}:progress:{long['id']}:events"
+        )
+        phases = [json.loads(fields["data"])["phase"] for _, fields in events]
+        assert phases.count("loading") == 1 and phases.count("completed") == 1
+        logs = "".join(p.read_text() for p in tmp_path.glob("worker*.log"))
+        assert "duplicate delivery ignored" not in logs
+    finally:
+        isolated.close()
+
+
+def datetime_of(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -11,12 +11,14 @@ from backend.logging_setup import configure_logging
 from backend.queue import build_broker
 from backend.settings import get_settings
 from workers.reconciler import Reconciler
+from workers.tuning import WorkerTuning
 
 settings = get_settings()
 configure_logging("worker")
 broker = build_broker()
 broker.add_middleware(CurrentMessage())
 broker.add_middleware(Reconciler())
+broker.add_middleware(WorkerTuning())
 if settings.worker_metrics_port:
     # Dramatiq reads these when its middleware module is imported. One metrics directory per
     # port, so two worker groups on one host do not clear each other's files.

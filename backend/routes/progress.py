@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -7,6 +8,7 @@ from sse_starlette import EventSourceResponse
 
 from backend.db import get_sessionmaker
 from backend.deps import RunDep
+from backend.errors import NotFound
 from backend.orm import Run
 from backend.schemas.api import ProgressMessage
 from backend.services import progress_feed
@@ -22,14 +24,16 @@ def get_progress(run: RunDep) -> ProgressMessage:
 @router.get("/{run_id}/stream", response_class=EventSourceResponse)
 async def stream_progress(
     request: Request,
-    run: RunDep,
+    run_id: str,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
-    run_id = run.id
-
+    # No session dependency here: a stream lasts as long as the fit, and a session held that
+    # long would pin one pooled database connection per connected client.
     def load_run() -> Run | None:
         with get_sessionmaker()() as session:
             return session.get(Run, run_id)
 
+    if await asyncio.to_thread(load_run) is None:
+        raise NotFound(f"Run {run_id} does not exist.")
     events = progress_feed.stream_events(request.app.state.redis, run_id, last_event_id, load_run)
     return EventSourceResponse(events, ping=15)

@@ -53,7 +53,6 @@ class TestEnvironment:
             PROGRESS_MIN_INTERVAL_SECONDS="0.05",
             HEARTBEAT_SECONDS="1",
             AUTO_MIGRATE="false",
-            dramatiq_worker_timeout="100",  # as `market-structure worker` / `up` run them
         )
         env.update(extra)
         return env
