@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from backend.schemas.bayesian import (
+    BayesianFactorPymcParams,
+    BayesianFactorResult,
+    BayesianFactorVIParams,
+)
 from backend.schemas.common import ModelType
+from backend.schemas.dcm import DCMParams, DCMResult
 from backend.schemas.factor import TetrachoricFactorParams, TetrachoricFactorResult
 from backend.schemas.lca import LCACovariatesParams, LCACovariatesResult, LCAParams, LCAResult
 from backend.schemas.lda import LDAParams, LDAResult
@@ -89,6 +95,33 @@ CATALOG: dict[ModelType, ModelSpec] = {
         "Links products bought together more than chance, groups them and finds the hubs.",
         NetworkParams,
         NetworkResult,
+    ),
+    ModelType.bayesian_factor_pymc: ModelSpec(
+        ModelType.bayesian_factor_pymc,
+        "Bayesian factor model (NUTS)",
+        "Continuous dimensions behind purchases with full uncertainty: which loadings and "
+        "household scores are credible, sampled with NUTS (minutes).",
+        BayesianFactorPymcParams,
+        BayesianFactorResult,
+        queue=SAMPLING_QUEUE,
+    ),
+    ModelType.bayesian_factor_vi: ModelSpec(
+        ModelType.bayesian_factor_vi,
+        "Bayesian factor model (variational, fast)",
+        "The same Bayesian factor model fitted by variational inference: much faster on large "
+        "data, with narrower (optimistic) intervals.",
+        BayesianFactorVIParams,
+        BayesianFactorResult,
+        queue=SAMPLING_QUEUE,
+    ),
+    ModelType.dcm: ModelSpec(
+        ModelType.dcm,
+        "Discrete choice model",
+        "Explains each purchase by product and household features (the run's covariate "
+        "columns), with household random effects; Bayesian, sampled with NUTS.",
+        DCMParams,
+        DCMResult,
+        queue=SAMPLING_QUEUE,
     ),
 }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -141,7 +142,7 @@ def loading_pattern(p: int, anchors: list[int]) -> tuple[np.ndarray, np.ndarray]
     return rows, cols
 
 
-def bernoulli_logp(y: pt.TensorLike, eta: pt.TensorVariable, link: str) -> pt.TensorVariable:
+def bernoulli_logp(y: Any, eta: Any, link: str) -> Any:
     """Elementwise log P(y | eta), numerically stable for both links."""
     if link == "probit":
         return y * normal_lcdf(0.0, 1.0, eta) + (1 - y) * normal_lcdf(0.0, 1.0, -eta)
@@ -456,7 +457,7 @@ def assemble(
     weak = [
         factors[k]
         for k in range(k_count)
-        if not np.any([r.credible for r in loading_rows if r.name.endswith(f", {factors[k]}]")])
+        if not any(bool(r.credible) for r in loading_rows if r.name.endswith(f", {factors[k]}]"))
     ]
     if weak:
         warnings_.append(
@@ -478,7 +479,7 @@ def assemble(
             warnings=warnings_,
         ),
         n_factors=k_count,
-        link=link,  # type: ignore[arg-type]
+        link=link,
         method=method,
         products=products,
         factors=factors,

@@ -137,7 +137,7 @@ def _nutpie_sampler(
     from nutpie import _lib
     from nutpie.sample import _BackgroundSampler
 
-    class _ReportingSampler(_BackgroundSampler):  # type: ignore[misc]
+    class _ReportingSampler(_BackgroundSampler):
         def __init__(self) -> None:
             self._settings = nuts
             self._compiled_model = compiled

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,7 +109,7 @@ def summarise_rhat(draws: np.ndarray) -> np.ndarray:
 
 
 def draws_of(idata: az.InferenceData, name: str) -> np.ndarray:
-    return np.asarray(idata.posterior[name].values, dtype=np.float64)
+    return np.asarray(idata["posterior"][name].values, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,10 +117,10 @@ def draws_of(idata: az.InferenceData, name: str) -> np.ndarray:
 
 
 def nuts_diagnostics(
-    outcome: SamplingOutcome, summaries: dict[str, tuple[Summary, Sequence[str]]]
+    outcome: SamplingOutcome, summaries: Mapping[str, tuple[Summary, Sequence[str]]]
 ) -> SamplingDiagnostics:
     """Divergences, tree depth, R-hat / ESS extremes over the named global parameters, BFMI."""
-    stats_ = outcome.idata.sample_stats
+    stats_ = outcome.idata["sample_stats"]
     divergences = int(stats_["diverging"].values.sum()) if "diverging" in stats_ else None
     depth_name = next(
         (n for n in ("maxdepth_reached", "reached_max_treedepth") if n in stats_), None
@@ -219,16 +219,18 @@ def diagnostic_warnings(diag: SamplingDiagnostics, comparison: ModelComparison |
 # Model comparison (household-level PSIS-LOO and WAIC)
 
 
-def latent_nodes(dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def latent_nodes(
+    dim: int, seed: int = 0, grid: tuple[int, int] = (40, 20), sobol: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
     """Integration nodes and log weights for E[f(z)], z ~ N(0, I_dim).
 
-    Gauss–Hermite tensor grids for 1 and 2 dimensions (40 and 20×20 nodes), scrambled Sobol
-    points through the normal quantile (1,024) above.
+    Gauss–Hermite tensor grids for 1 and 2 dimensions (`grid` nodes per dimension), scrambled
+    Sobol points through the normal quantile (`sobol` of them) above.
     """
     if dim == 0:
         return np.zeros((1, 0)), np.zeros(1)
     if dim <= 2:
-        k = 40 if dim == 1 else 20
+        k = grid[dim - 1]
         x, w = np.polynomial.hermite_e.hermegauss(k)
         w = w / w.sum()
         grids = np.meshgrid(*([x] * dim), indexing="ij")
@@ -237,8 +239,8 @@ def latent_nodes(dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         for wg in np.meshgrid(*([w] * dim), indexing="ij"):
             weights = weights * wg.ravel()
         return nodes, np.log(weights)
-    sobol = stats.qmc.Sobol(d=dim, scramble=True, seed=seed).random(1024)
-    nodes = stats.norm.ppf(np.clip(sobol, 1e-12, 1 - 1e-12))
+    points = stats.qmc.Sobol(d=dim, scramble=True, seed=seed).random(sobol)
+    nodes = stats.norm.ppf(np.clip(points, 1e-12, 1 - 1e-12))
     return nodes, np.full(nodes.shape[0], -np.log(nodes.shape[0]))
 
 

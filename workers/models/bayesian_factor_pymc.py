@@ -56,8 +56,8 @@ def fit(
     flipped = fm.align_chains(loadings, scores)
     if flipped:
         # Keep the stored posterior consistent with the reported (aligned) one.
-        idata.posterior["loadings"].values[...] = loadings
-        idata.posterior["scores"].values[...] = scores
+        idata["posterior"]["loadings"].values[...] = loadings
+        idata["posterior"]["scores"].values[...] = scores
     factor_fit = fm.FactorFit(
         intercept=intercept,
         loadings=loadings,

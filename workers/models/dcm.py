@@ -1,0 +1,512 @@
+"""Discrete choice model of purchases: each household × product cell is a binary choice.
+
+    y_ij ~ Bernoulli(F(η_ij)),  F = logistic or standard normal CDF
+    η_ij = α_j + Σ_d x_id β_dj + u_i + θ_i · φ_j
+    α_j  = μ + w_j · γ + σ_α ε_j             product intercepts; product features w shared effects γ
+    β_dj = b_d + τ_d e_dj                     household-feature effects per product, pooled to b_d
+    u_i  = σ_u r_i                            optional household random intercept
+    θ_i ~ N(0, I_D), φ lower-triangular       optional latent household × product interaction
+
+Non-centred throughout (NUTS-friendly). Priors on the logit scale (probit: ÷ 1.7):
+μ ~ N(0, 2.5), γ ~ N(0, 1), σ_α ~ HN(1.5), b ~ N(0, 1), τ ~ HN(0.5), σ_u ~ HN(1), φ ~ N(0, 1.8).
+Household features are the run's covariate columns, encoded by bayes_features (the result says
+how); product features come from the `product_features` parameter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+from threadpoolctl import threadpool_limits
+
+from backend.errors import DataError
+from backend.schemas.bayesian import NETCDF_CONTENT_TYPE, POSTERIOR_ARTIFACT, ParameterSummary
+from backend.schemas.dcm import DCMParams, DCMResult, EffectRow
+from backend.schemas.results import Provenance
+from workers.models import bayes_factor_model as fm
+from workers.models import bayes_features as features
+from workers.models import bayes_summary as bs
+from workers.models.base import BinaryMatrix, Progress
+from workers.models.bayes_sampling import NUTSSettings, SamplingOutcome, Span, sample_nuts
+from workers.provenance import library_versions
+
+MODEL_TYPE = "dcm"
+SAMPLING = Span(0.02, 0.92)
+SUMMARY = Span(0.92, 0.99)
+SCALE = {"logit": 1.0, "probit": 1 / 1.7}
+LOO_HOUSEHOLDS = 2000
+LOO_BUDGET = 3e8  # household × node × product × draw evaluations for PSIS-LOO
+CHUNK = 4_000_000  # elements of one household × node × product block
+
+
+def fit(data: BinaryMatrix, params: DCMParams, progress: Progress) -> DCMResult:
+    seed = params.random_state
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    fd = fm.prepare(data, max(params.n_latent, 1))
+    fd.n_factors = params.n_latent
+    fd.anchors = fd.anchors[: params.n_latent]
+    hh = features.encode(data.covariates, params.max_categories, "Household feature")
+    pf = features.encode(
+        features.product_table(params.product_features, fd.products),
+        params.max_categories,
+        "Product feature",
+    )
+    if pf.matrix.shape[1] >= fd.p - 1 and pf.matrix.shape[1] > 0:
+        raise DataError(
+            f"{pf.matrix.shape[1]} encoded product features for {fd.p} products leave nothing "
+            "to estimate their effects from; use fewer product features."
+        )
+    progress(0.0, "Building the model.", phase="loading", details={"stage": "building"})
+    model, containers = build_model(fd, hh.matrix, hh.names, pf.matrix, pf.names, params)
+    var_names = _stored(params, hh.names, pf.names)
+    outcome = sample_nuts(
+        model,
+        NUTSSettings(
+            draws=params.draws,
+            tune=params.tune,
+            chains=params.chains,
+            target_accept=params.target_accept,
+            sampler=params.sampler,
+            seed=seed,
+        ),
+        progress,
+        span=SAMPLING,
+        cache_key=(
+            MODEL_TYPE,
+            fd.n,
+            fd.p,
+            len(hh.names),
+            len(pf.names),
+            params.link,
+            params.random_intercepts,
+            params.n_latent,
+            fd.mask is not None,
+            tuple(fd.anchors),
+        ),
+        data=containers,
+        var_names=var_names,
+    )
+    progress(
+        SUMMARY.start,
+        "Summarising the posterior.",
+        phase="sampling",
+        details={"stage": "diagnostics"},
+    )
+    result = _assemble(data, fd, hh, pf, params, outcome, seed, progress)
+    progress(
+        SUMMARY.end,
+        "Writing the posterior (NetCDF).",
+        phase="sampling",
+        details={"stage": "artifact"},
+    )
+    result.attach_artifact(
+        POSTERIOR_ARTIFACT,
+        NETCDF_CONTENT_TYPE,
+        "posterior.nc",
+        bs.netcdf_bytes(
+            outcome.idata,
+            {
+                "model_type": MODEL_TYPE,
+                "data_hash": result.provenance.data_hash,
+                "params": params.model_dump_json(),
+            },
+        ),
+    )
+    return result
+
+
+def _stored(params: DCMParams, hh: list[str], pf: list[str]) -> list[str]:
+    names = ["mu", "sigma_alpha", "intercept"]
+    if pf:
+        names.append("gamma")
+    if hh:
+        names += ["beta_mean", "beta_sd", "beta"]
+    if params.random_intercepts:
+        names += ["sigma_household", "household_intercept"]
+    if params.n_latent:
+        names += ["latent_loadings", "latent_scores"]
+    return names
+
+
+def build_model(
+    fd: fm.FactorData,
+    x: np.ndarray,
+    x_names: list[str],
+    w: np.ndarray,
+    w_names: list[str],
+    params: DCMParams,
+) -> tuple[pm.Model, dict[str, np.ndarray]]:
+    s = SCALE[params.link]
+    coords: dict[str, object] = {"product": fd.products, "household": np.arange(fd.n)}
+    if x_names:
+        coords["hfeature"] = x_names
+    if w_names:
+        coords["pfeature"] = w_names
+    if params.n_latent:
+        coords["latent"] = [f"Latent {k + 1}" for k in range(params.n_latent)]
+    containers: dict[str, np.ndarray] = {"y": fd.y}
+    with pm.Model(coords=coords) as model:
+        y = pm.Data("y", fd.y)
+        mu = pm.Normal("mu", 0.0, 2.5 * s)
+        sigma_alpha = pm.HalfNormal("sigma_alpha", 1.5 * s)
+        offset = pm.Normal("alpha_offset", 0.0, 1.0, dims="product")
+        alpha = mu + sigma_alpha * offset
+        if w_names:
+            w_data = pm.Data("w", w)
+            containers["w"] = w
+            gamma = pm.Normal("gamma", 0.0, 1.0 * s, dims="pfeature")
+            alpha = alpha + pt.dot(w_data, gamma)
+        alpha = pm.Deterministic("intercept", alpha, dims="product")
+        eta = pt.zeros((fd.n, fd.p)) + alpha
+        if x_names:
+            x_data = pm.Data("x", x)
+            containers["x"] = x
+            b = pm.Normal("beta_mean", 0.0, 1.0 * s, dims="hfeature")
+            tau = pm.HalfNormal("beta_sd", 0.5 * s, dims="hfeature")
+            e = pm.Normal("beta_offset", 0.0, 1.0, dims=("hfeature", "product"))
+            beta = pm.Deterministic(
+                "beta", b[:, None] + tau[:, None] * e, dims=("hfeature", "product")
+            )
+            eta = eta + pt.dot(x_data, beta)
+        if params.random_intercepts:
+            sigma_u = pm.HalfNormal("sigma_household", 1.0 * s)
+            r = pm.Normal("household_offset", 0.0, 1.0, dims="household")
+            u = pm.Deterministic("household_intercept", sigma_u * r, dims="household")
+            eta = eta + u[:, None]
+        if params.n_latent:
+            k_count = params.n_latent
+            rows, cols = fm.loading_pattern(fd.p, fd.anchors)
+            coords_free = np.arange(rows.size)
+            model.add_coord("latent_free", coords_free)
+            diag = pm.HalfNormal("latent_diag", fm.LOADING_SD["logit"] * s, dims="latent")
+            free = pm.Normal("latent_free", 0.0, fm.LOADING_SD["logit"] * s, dims="latent_free")
+            phi = pt.zeros((fd.p, k_count))
+            phi = pt.set_subtensor(phi[rows, cols], free)
+            phi = pt.set_subtensor(phi[np.asarray(fd.anchors), np.arange(k_count)], diag)
+            phi = pm.Deterministic("latent_loadings", phi, dims=("product", "latent"))
+            theta = pm.Normal("latent_scores", 0.0, 1.0, dims=("household", "latent"))
+            eta = eta + pt.dot(theta, phi.T)
+        logp = fm.bernoulli_logp(y, eta, params.link)
+        if fd.mask is not None:
+            mask = pm.Data("mask", fd.mask)
+            containers["mask"] = fd.mask
+            logp = logp * mask
+        pm.Potential("likelihood", logp.sum())
+    return model, containers
+
+
+# ---------------------------------------------------------------------------------------------
+# After sampling
+
+
+def _assemble(
+    data: BinaryMatrix,
+    fd: fm.FactorData,
+    hh: features.EncodedFeatures,
+    pf: features.EncodedFeatures,
+    params: DCMParams,
+    outcome: SamplingOutcome,
+    seed: int,
+    progress: Progress,
+) -> DCMResult:
+    idata = outcome.idata
+    products, link = fd.products, params.link
+    posterior = idata["posterior"]
+    draws = {str(name): bs.draws_of(idata, str(name)) for name in posterior.data_vars}
+    flipped: list[list[int]] = []
+    if params.n_latent:
+        flipped = fm.align_chains(draws["latent_loadings"], draws["latent_scores"])
+        if flipped:
+            posterior["latent_loadings"].values[...] = draws["latent_loadings"]
+            posterior["latent_scores"].values[...] = draws["latent_scores"]
+
+    a_sum = bs.summarise(draws["intercept"])
+    intercepts = [a_sum.row(j, f"intercept[{products[j]}]") for j in range(fd.p)]
+    base_sum = bs.summarise(fm.inverse_link(draws["intercept"], link), diagnostics=False)
+    baseline = [base_sum.row(j, f"baseline_probability[{products[j]}]") for j in range(fd.p)]
+    summaries: dict[str, tuple[bs.Summary, list[str]]] = {
+        "intercept": (a_sum, [r.name for r in intercepts])
+    }
+    hyper: list[ParameterSummary] = []
+    for name in ("mu", "sigma_alpha", "sigma_household"):
+        if name in draws:
+            summary = bs.summarise(draws[name])
+            hyper.append(summary.row((), name))
+            summaries[name] = (summary, [name])
+
+    effects: list[EffectRow] = []
+    effect_means: list[list[float]] = []
+    average: list[ParameterSummary] = []
+    if hh.names:
+        beta_sum = bs.summarise(draws["beta"])
+        names_b = [f"beta[{f}, {p}]" for f in hh.names for p in products]
+        summaries["beta"] = (beta_sum, names_b)
+        for d, feature in enumerate(hh.names):
+            for j, product in enumerate(products):
+                row = beta_sum.row((d, j), names_b[d * fd.p + j], credible=True)
+                effects.append(
+                    EffectRow(
+                        feature=feature,
+                        product=product,
+                        mean=row.mean,
+                        sd=row.sd,
+                        hdi_low=row.hdi_low,
+                        hdi_high=row.hdi_high,
+                        r_hat=row.r_hat,
+                        ess_bulk=row.ess_bulk,
+                        credible=bool(row.credible),
+                    )
+                )
+        effect_means = beta_sum.mean.tolist()
+        b_sum = bs.summarise(draws["beta_mean"])
+        tau_sum = bs.summarise(draws["beta_sd"])
+        average = [b_sum.row(d, f"beta_mean[{f}]", credible=True) for d, f in enumerate(hh.names)]
+        hyper += [tau_sum.row(d, f"beta_sd[{f}]") for d, f in enumerate(hh.names)]
+        summaries["beta_mean"] = (b_sum, [r.name for r in average])
+        summaries["beta_sd"] = (tau_sum, [f"beta_sd[{f}]" for f in hh.names])
+    gamma_rows: list[ParameterSummary] = []
+    if pf.names:
+        g_sum = bs.summarise(draws["gamma"])
+        gamma_rows = [g_sum.row(q, f"gamma[{f}]", credible=True) for q, f in enumerate(pf.names)]
+        summaries["gamma"] = (g_sum, [r.name for r in gamma_rows])
+    latent_means = None
+    if params.n_latent:
+        phi_sum = bs.summarise(draws["latent_loadings"])
+        latent_means = phi_sum.mean.tolist()
+        free = np.zeros((fd.p, params.n_latent), dtype=bool)
+        rows_, cols_ = fm.loading_pattern(fd.p, fd.anchors)
+        free[rows_, cols_] = True
+        free[np.asarray(fd.anchors), np.arange(params.n_latent)] = True
+        phi_diag = bs.Summary(
+            phi_sum.mean,
+            phi_sum.sd,
+            phi_sum.hdi_low,
+            phi_sum.hdi_high,
+            None if phi_sum.r_hat is None else np.where(free, phi_sum.r_hat, np.nan),
+            None if phi_sum.ess_bulk is None else np.where(free, phi_sum.ess_bulk, np.nan),
+            None if phi_sum.ess_tail is None else np.where(free, phi_sum.ess_tail, np.nan),
+        )
+        summaries["latent_loadings"] = (
+            phi_diag,
+            [f"latent_loadings[{p}, {k + 1}]" for p in products for k in range(params.n_latent)],
+        )
+
+    diagnostics = bs.nuts_diagnostics(outcome, summaries)
+    progress(
+        SUMMARY.at(0.2),
+        "Computing PSIS-LOO and WAIC.",
+        phase="sampling",
+        details={"stage": "diagnostics"},
+    )
+    comparison, loglik = _compare(fd, hh.matrix, draws, params, seed, progress)
+    progress(
+        SUMMARY.at(0.8),
+        "Posterior predictive check.",
+        phase="sampling",
+        details={"stage": "predictive_check"},
+    )
+    ppc = bs.predictive_check(
+        products, fd.observed_rates, _replicate(fd, hh.matrix, draws, params, seed)
+    )
+
+    d, q, p = len(hh.names), len(pf.names), fd.p
+    npar = p + 2 + q + d * p + 2 * d
+    if params.random_intercepts:
+        npar += 1
+    if params.n_latent:
+        npar += int(fm.loading_pattern(p, fd.anchors)[0].size) + params.n_latent
+
+    warnings_ = [*hh.warnings, *pf.warnings]
+    warnings_ += bs.diagnostic_warnings(diagnostics, comparison)
+    warnings_ += bs.predictive_warnings(ppc)
+    if flipped:
+        warnings_.append(
+            "Sign-aligned latent dimensions to chain 0: "
+            + ", ".join(f"chain {c} dimension {k}" for c, k in flipped)
+            + ". Consider fewer latent dimensions."
+        )
+
+    parameters = [*hyper, *intercepts, *average, *gamma_rows]
+    result = DCMResult(
+        provenance=Provenance(
+            model_type=MODEL_TYPE,
+            params=params.model_dump(mode="json"),
+            random_state=seed,
+            data_hash=data.digest(),
+            library_versions=library_versions(
+                "pymc", "pytensor", "nutpie", "arviz", "numpy", "numba"
+            ),
+            n_rows=data.n_rows,
+            n_products=data.n_products,
+            warnings=warnings_,
+        ),
+        link=link,
+        products=products,
+        household_features=hh.names,
+        household_encoding=hh.encodings,
+        product_features=pf.names,
+        product_encoding=pf.encodings,
+        intercepts=intercepts,
+        baseline_probabilities=baseline,
+        household_effects=effects,
+        household_effect_means=effect_means,
+        household_effect_average=average,
+        product_feature_effects=gamma_rows,
+        hyperparameters=hyper,
+        latent_loadings=latent_means,
+        parameters=parameters,
+        loglik=loglik,
+        npar=npar,
+        aic=-2 * loglik + 2 * npar,
+        bic=-2 * loglik + npar * np.log(fd.n),
+        comparison=comparison,
+        predictive_check=ppc,
+        diagnostics=diagnostics,
+        n_obs=fd.n,
+        n_missing_cells=fd.n_missing,
+    )
+    result.attach_rows(_household_rows(data, draws, params))
+    return result
+
+
+def _latent_dim(params: DCMParams) -> int:
+    return int(params.random_intercepts) + params.n_latent
+
+
+def _eta_fixed(x: np.ndarray, draws: dict[str, np.ndarray], s: int, rows: np.ndarray) -> np.ndarray:
+    """α + x β for draw s (flattened over chains) and the given households."""
+    alpha = draws["intercept"].reshape(-1, draws["intercept"].shape[-1])[s]
+    eta = np.broadcast_to(alpha, (rows.size, alpha.size)).copy()
+    if "beta" in draws:
+        beta = draws["beta"].reshape(-1, *draws["beta"].shape[2:])[s]
+        eta += x[rows] @ beta
+    return eta
+
+
+def _random_shift(
+    draws: dict[str, np.ndarray], s: int, nodes: np.ndarray, params: DCMParams, p: int
+) -> np.ndarray:
+    """Node values of u + θ·φ for draw s: (M, p)."""
+    shift = np.zeros((nodes.shape[0], p))
+    col = 0
+    if params.random_intercepts:
+        sigma_u = draws["sigma_household"].reshape(-1)[s]
+        shift += sigma_u * nodes[:, [0]]
+        col = 1
+    if params.n_latent:
+        phi = draws["latent_loadings"].reshape(-1, p, params.n_latent)[s]
+        shift += nodes[:, col:] @ phi.T
+    return shift
+
+
+def _marginal_loglik(
+    fd: fm.FactorData,
+    x: np.ndarray,
+    draws: dict[str, np.ndarray],
+    params: DCMParams,
+    index: np.ndarray,
+    households: np.ndarray,
+    nodes: np.ndarray,
+    logw: np.ndarray,
+) -> np.ndarray:
+    y1 = fd.y[households]
+    y0 = (1.0 - y1) if fd.mask is None else (fd.mask[households] - y1)
+    out = np.empty((index.size, households.size))
+    m = nodes.shape[0]
+    step = max(1, int(CHUNK // max(1, m * fd.p)))
+    for i, s in enumerate(index):
+        fixed = _eta_fixed(x, draws, int(s), households)
+        shift = _random_shift(draws, int(s), nodes, params, fd.p)
+        for start in range(0, households.size, step):
+            block = slice(start, start + step)
+            eta = fixed[block, None, :] + shift[None]
+            l1, l0 = bs.log_cdf(eta, params.link)
+            ll = (y1[block, None, :] * l1 + y0[block, None, :] * l0).sum(axis=2)
+            out[i, block] = bs.logmeanexp_rows(ll + logw)
+    return out
+
+
+def _compare(
+    fd: fm.FactorData,
+    x: np.ndarray,
+    draws: dict[str, np.ndarray],
+    params: DCMParams,
+    seed: int,
+    progress: Progress,
+) -> tuple[bs.ModelComparison, float]:
+    chains, n_draws = draws["intercept"].shape[:2]
+    nodes, logw = bs.latent_nodes(_latent_dim(params), seed, grid=(30, 12), sobol=256)
+    rng = np.random.default_rng(seed)
+    households = (
+        np.arange(fd.n)
+        if fd.n <= LOO_HOUSEHOLDS
+        else np.sort(rng.choice(fd.n, LOO_HOUSEHOLDS, replace=False))
+    )
+    per_draw = households.size * nodes.shape[0] * fd.p
+    limit = int(np.clip(LOO_BUDGET / per_draw, 50 * chains, bs.LOO_MAX_DRAWS))
+    keep = bs.thin_index(chains, n_draws, limit)
+    flat_index = (np.arange(chains)[:, None] * n_draws + keep[None, :]).ravel()
+    with threadpool_limits(limits=1, user_api="blas"):
+        ll = _marginal_loglik(fd, x, draws, params, flat_index, households, nodes, logw)
+        means = {k: v.mean(axis=(0, 1), keepdims=True) for k, v in draws.items()}
+        at_mean = _marginal_loglik(
+            fd, x, means, params, np.array([0]), np.arange(fd.n), nodes, logw
+        )
+    integration = (
+        "none needed (no household random terms)"
+        if _latent_dim(params) == 0
+        else f"{nodes.shape[0]} nodes over the household random terms"
+    )
+    comparison = bs.comparison_from_loglik(
+        ll.reshape(chains, keep.size, households.size), fd.n, integration
+    )
+    return comparison, float(at_mean.sum())
+
+
+def _replicate(
+    fd: fm.FactorData, x: np.ndarray, draws: dict[str, np.ndarray], params: DCMParams, seed: int
+) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1)
+    total = int(np.prod(draws["intercept"].shape[:2]))
+    pick = rng.integers(0, total, size=min(total, bs.PPC_DRAWS))
+    everyone = np.arange(fd.n)
+    counts = fd.mask.sum(axis=0) if fd.mask is not None else np.full(fd.p, fd.n)
+    out = np.empty((pick.size, fd.p))
+    for i, s in enumerate(pick):
+        eta = _eta_fixed(x, draws, int(s), everyone)
+        if params.random_intercepts:
+            eta += draws["household_intercept"].reshape(total, fd.n)[s][:, None]
+        if params.n_latent:
+            theta = draws["latent_scores"].reshape(total, fd.n, params.n_latent)[s]
+            phi = draws["latent_loadings"].reshape(total, fd.p, params.n_latent)[s]
+            eta += theta @ phi.T
+        y_rep = rng.random(eta.shape) < fm.inverse_link(eta, params.link)
+        if fd.mask is not None:
+            y_rep &= fd.mask > 0
+        out[i] = y_rep.sum(axis=0) / counts
+    return out
+
+
+def _household_rows(
+    data: BinaryMatrix, draws: dict[str, np.ndarray], params: DCMParams
+) -> pd.DataFrame:
+    index = data.row_index()
+    frame = pd.DataFrame({index.name or "row": index.to_numpy()})
+    if params.random_intercepts:
+        u = bs.summarise(draws["household_intercept"], diagnostics=False)
+        frame["household_intercept"] = u.mean
+        frame["household_intercept_sd"] = u.sd
+        frame["household_intercept_hdi_low"] = u.hdi_low
+        frame["household_intercept_hdi_high"] = u.hdi_high
+    if params.n_latent:
+        theta = bs.summarise(draws["latent_scores"], diagnostics=False)
+        for k in range(params.n_latent):
+            name = f"latent_{k + 1}"
+            frame[name] = theta.mean[:, k]
+            frame[f"{name}_sd"] = theta.sd[:, k]
+            frame[f"{name}_hdi_low"] = theta.hdi_low[:, k]
+            frame[f"{name}_hdi_high"] = theta.hdi_high[:, k]
+    return frame
