@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -110,12 +112,28 @@ def report_sections(model_type: str, result: dict[str, Any], names: list[str],
 
 @cache
 def _vega_bundle() -> str:
+    """Vega, Vega-Lite and vega-embed as one script (vl-convert builds it in a few seconds; the
+    result is kept on disk under the user's cache folder, keyed by the versions)."""
     import vl_convert
 
     wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     versions = [str(v) for v in vl_convert.get_vegalite_versions()]
     match = next((v for v in versions if v.lstrip("v").startswith(wanted)), None)
+    version = getattr(vl_convert, "__version__", "x")
+    cache_file = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                  / "market-structure" / f"vega-{version}-{match}.js")
+    try:
+        return cache_file.read_text()
+    except OSError:
+        pass
     bundle: str = vl_convert.javascript_bundle(vl_version=match)  # type: ignore[call-arg]
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(bundle)
+        tmp.replace(cache_file)
+    except OSError:
+        pass  # a read-only home: build it again next time
     return bundle
 
 
