@@ -259,20 +259,40 @@ def test_data_problems_are_data_errors() -> None:
         fit(data, params(), no_progress)
 
 
+PRODUCT_MAP = {"product_similarity", "closest_competitors", "dendrogram", "dendrogram_leaves"}
+
+
 def test_export_tables_and_product_embedding() -> None:
     stored = fit(load("factor_binary.csv"), params(), no_progress).model_dump(mode="json")
     tables = result_tables("factor_tetrachoric", stored)
-    assert set(tables) == {
-        "structure",
-        "variance",
-        "factor_correlations",
-        "loadings",
-        "tetrachoric",
-        "scree",
-        "fit",
-    }
+    assert (
+        set(tables)
+        == {
+            "structure",
+            "variance",
+            "factor_correlations",
+            "loadings",
+            "tetrachoric",
+            "scree",
+            "fit",
+        }
+        | PRODUCT_MAP
+    )
     assert all(len(table) > 0 for table in tables.values())
     embedding = product_embedding("factor_tetrachoric", stored)
     assert list(embedding.index) == stored["products"]
     assert embedding.shape[1] == 3
     assert np.isfinite(embedding.to_numpy()).all()
+
+
+def test_product_map_puts_products_of_one_factor_together() -> None:
+    stored = fit(load("factor_binary.csv"), params(), no_progress).model_dump(mode="json")
+    tables = result_tables("factor_tetrachoric", stored)
+    competitors = tables["closest_competitors"]
+    first = competitors[(competitors["product"] == "prod_05") & (competitors["rank"] <= 3)]
+    assert set(first["competitor"]) == {"prod_06", "prod_07", "prod_08"}  # the same factor
+    similarity = tables["product_similarity"].set_index("product")
+    assert np.allclose(np.diag(similarity.to_numpy()), 1.0)
+    tree = tables["dendrogram"]
+    assert len(tree) == 11 and tree["size"].iloc[-1] == 12
+    assert tree["distance"].is_monotonic_increasing

@@ -110,12 +110,15 @@ def test_no_purchases_is_a_data_error() -> None:
         fit(BinaryMatrix(np.zeros((10, 3)), ["a", "b", "c"]), LDAParams(), no_progress)
 
 
+PRODUCT_MAP = {"product_similarity", "closest_competitors", "dendrogram", "dendrogram_leaves"}
+
+
 def test_export_tables_and_product_embedding() -> None:
     stored = fit(
         simulate_topics(n=300), LDAParams(n_topics=3, max_iter=5, random_state=0), no_progress
     ).model_dump(mode="json")
     tables = result_tables("lda", stored)
-    assert set(tables) == {"topic_product", "fit", "topics", "top_products"}
+    assert set(tables) == {"topic_product", "fit", "topics", "top_products"} | PRODUCT_MAP
     assert all(len(table) > 0 for table in tables.values())
     embedding = product_embedding("lda", stored)
     assert list(embedding.index) == stored["products"]

@@ -153,12 +153,18 @@ def test_more_components_than_dimensions_is_reduced_with_a_warning() -> None:
     assert any("reduced" in w for w in result.provenance.warnings)
 
 
+PRODUCT_MAP = {"product_similarity", "closest_competitors", "dendrogram", "dendrogram_leaves"}
+
+
 def test_export_tables_and_product_embedding() -> None:
     stored = fit(load("factor_binary.csv")[0], MCAParams(n_components=3), no_progress).model_dump(
         mode="json"
     )
     tables = result_tables("mca", stored)
-    assert set(tables) == {"product_coordinates", "categories", "product_eta2", "eigenvalues"}
+    assert (
+        set(tables)
+        == {"product_coordinates", "categories", "product_eta2", "eigenvalues"} | PRODUCT_MAP
+    )
     assert all(len(table) > 0 for table in tables.values())
     embedding = product_embedding("mca", stored)
     assert list(embedding.index) == stored["products"]

@@ -114,12 +114,15 @@ def test_params_refuse_bad_values(bad: dict[str, Any]) -> None:
         NetworkParams(**bad)
 
 
+PRODUCT_MAP = {"product_similarity", "closest_competitors", "dendrogram", "dendrogram_leaves"}
+
+
 def test_export_tables_and_product_embedding() -> None:
     stored = fit(three_groups(n=1000), NetworkParams(random_state=0), no_progress).model_dump(
         mode="json"
     )
     tables = result_tables("network", stored)
-    assert set(tables) == {"nodes", "communities", "edges", "summary"}
+    assert set(tables) == {"nodes", "communities", "edges", "summary"} | PRODUCT_MAP
     assert all(len(table) > 0 for table in tables.values())
     embedding = product_embedding("network", stored)
     assert list(embedding.index) == stored["products"]

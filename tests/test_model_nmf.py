@@ -150,12 +150,15 @@ def test_too_many_components_is_a_data_error() -> None:
         fit(data, NMFParams(n_components=16), no_progress)
 
 
+PRODUCT_MAP = {"product_similarity", "closest_competitors", "dendrogram", "dendrogram_leaves"}
+
+
 def test_export_tables_and_product_embedding() -> None:
     stored = fit(
         simulate_baskets(n=500), NMFParams(n_components=[2, 3], random_state=0), no_progress
     ).model_dump(mode="json")
     tables = result_tables("nmf", stored)
-    assert set(tables) == {"summary", "components", "sweep", "fit", "top_products"}
+    assert set(tables) == {"summary", "components", "sweep", "fit", "top_products"} | PRODUCT_MAP
     assert all(len(table) > 0 for table in tables.values())
     embedding = product_embedding("nmf", stored)
     assert list(embedding.index) == stored["products"]

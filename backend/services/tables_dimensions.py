@@ -1,11 +1,16 @@
 """Export tables and product embeddings of the dimension and map models: tetrachoric factor
 analysis, MCA, NMF, LDA and the co-purchase network (registered in backend/services/tables.py).
 
+Every one of them also exports a product map built from its embedding: cosine similarity,
+closest competitors and a dendrogram-ready tree (k-means / hierarchical clusters with the
+number chosen by silhouette come from POST /runs/{id}/clustering on the same embedding).
+
 Each builder reads the stored result JSON (plain lists and dicts), never the model libraries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -155,17 +160,78 @@ def network_embedding(result: dict[str, Any]) -> pd.DataFrame:
     return _by_product(result, result["similarity"], result["products"])
 
 
-TABLES = {
-    "factor_tetrachoric": factor_tables,
-    "mca": mca_tables,
-    "nmf": nmf_tables,
-    "lda": lda_tables,
-    "network": network_tables,
-}
+COMPETITORS = 5
+
+
+def product_map_tables(embedding: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """From a products × dimensions embedding: cosine similarity of every pair, each product's
+    closest competitors (most similar others) and a dendrogram-ready tree (average linkage on
+    cosine distance, SciPy's linkage rows: the two merged clusters, their distance, the size)."""
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    x = embedding.to_numpy(dtype=float)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    unit = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    similarity = np.clip(unit @ unit.T, -1.0, 1.0)
+    products = list(embedding.index)
+    sim = pd.DataFrame(similarity, index=products, columns=products).rename_axis("product")
+    competitors = []
+    for i, product in enumerate(products):
+        others = [j for j in np.argsort(-similarity[i], kind="stable") if j != i][:COMPETITORS]
+        competitors += [
+            {"product": product, "rank": r + 1, "competitor": products[j],
+             "similarity": float(similarity[i, j])}
+            for r, j in enumerate(others)
+        ]  # fmt: skip
+    tables = {
+        "product_similarity": sim.reset_index(),
+        "closest_competitors": pd.DataFrame(competitors),
+    }
+    if len(products) >= 2:
+        distance = np.clip(1.0 - similarity, 0.0, 2.0)
+        np.fill_diagonal(distance, 0.0)
+        tree = linkage(squareform((distance + distance.T) / 2, checks=False), method="average")
+        tables["dendrogram"] = pd.DataFrame(
+            {
+                "node": np.arange(len(products), len(products) + len(tree)),
+                "left": tree[:, 0].astype(int),
+                "right": tree[:, 1].astype(int),
+                "distance": tree[:, 2],
+                "size": tree[:, 3].astype(int),
+            }
+        )
+        tables["dendrogram_leaves"] = pd.DataFrame(
+            {"node": range(len(products)), "product": products}
+        )
+    return tables
+
+
 EMBEDDINGS = {
     "factor_tetrachoric": factor_embedding,
     "mca": mca_embedding,
     "nmf": nmf_embedding,
     "lda": lda_embedding,
     "network": network_embedding,
+}
+
+
+def _with_product_map(
+    builder: Callable[[dict[str, Any]], dict[str, pd.DataFrame]], model_type: str
+) -> Callable[[dict[str, Any]], dict[str, pd.DataFrame]]:
+    def tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
+        return builder(result) | product_map_tables(EMBEDDINGS[model_type](result))
+
+    return tables
+
+
+TABLES = {
+    model_type: _with_product_map(builder, model_type)
+    for model_type, builder in {
+        "factor_tetrachoric": factor_tables,
+        "mca": mca_tables,
+        "nmf": nmf_tables,
+        "lda": lda_tables,
+        "network": network_tables,
+    }.items()
 }
