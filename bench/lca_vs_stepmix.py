@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def simulate(n: int, p: int, k: int, seed: int, density: float | None):
+def simulate(n: int, p: int, k: int, seed: int, density: float | None, sep: float = 1.0):
     from workers.models.lca_simulate import simulate_binary
 
-    X, _, _ = simulate_binary(n=n, p=p, k=k, seed=seed, density=density)
+    X, _, _ = simulate_binary(n=n, p=p, k=k, seed=seed, density=density, sep=sep)
     return X
 
 
@@ -40,7 +40,7 @@ def run_ours(args: argparse.Namespace) -> dict:
     from workers.models.base import BinaryMatrix, no_progress
     from workers.models.lca import fit
 
-    X = simulate(args.n, args.p, args.k, args.seed, args.density)
+    X = simulate(args.n, args.p, args.k, args.seed, args.density, args.sep)
     data = BinaryMatrix(values=X, products=[f"p{j}" for j in range(args.p)])
     params = LCAParams(
         n_classes=args.k,
@@ -69,7 +69,7 @@ def run_ours(args: argparse.Namespace) -> dict:
 def run_stepmix(args: argparse.Namespace) -> dict:
     from stepmix.stepmix import StepMix
 
-    X = simulate(args.n, args.p, args.k, args.seed, args.density)
+    X = simulate(args.n, args.p, args.k, args.seed, args.density, args.sep)
     model = StepMix(
         n_components=args.k,
         measurement="binary",
@@ -123,6 +123,8 @@ CASES = {
     "200k": dict(n=200_000, p=50, density=None),
     "1M": dict(n=1_000_000, p=50, density=None),
     "sparse": dict(n=100_000, p=500, density=0.05),
+    # Weakly separated classes (relative entropy about 0.5): EM needs many more iterations.
+    "200k-weak": dict(n=200_000, p=50, density=None, sep=0.5),
     "quick": dict(n=5_000, p=50, density=None),
 }
 
@@ -156,6 +158,7 @@ def main() -> None:
     ap.add_argument("--p", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--density", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--finish-all", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--sep", type=float, default=1.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         child(args)

@@ -44,7 +44,7 @@ def test_upload_submit_stream_and_recover_known_classes(
 
     finished = client.get(f"/runs/{run['id']}").json()
     assert finished["status"] == "completed"
-    assert finished["data_hash"] and finished["library_versions"]["stepmix"]
+    assert finished["data_hash"] and finished["library_versions"]["numpy"]
     assert finished["fit_summary"]["bic"] > 0 and finished["duration_seconds"] > 0
 
     # And the classes of the simulating model are recovered

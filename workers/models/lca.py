@@ -5,7 +5,7 @@ starts, patterns/sparse layouts and full-information handling of missing cells."
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,13 +74,13 @@ class Reporter:
     label: str = ""
     fraction: float = 0.0
     message: str = "Fitting."
-    fields: dict[str, Any] | None = None
+    fields: dict[str, Any] = field(default_factory=lambda: {"iteration": 0})
     stage1_iter: int = 30
+    reported: set[int] = field(default_factory=set)
+    stage2_announced: bool = False
 
     def tick(self) -> None:
-        self.progress(
-            self.lo + (self.hi - self.lo) * self.fraction, self.message, **(self.fields or {})
-        )
+        self.progress(self.lo + (self.hi - self.lo) * self.fraction, self.message, **self.fields)
 
     def hook(self, states: list[StartState], stage: int, _: str) -> None:
         two_stage = self.n_final < self.n_init
@@ -112,6 +112,36 @@ class Reporter:
             },
         )
         self.tick()
+        self._announce(states, stage, best.loglik)
+
+    def _announce(self, states: list[StartState], stage: int, best: float) -> None:
+        """One forced update per start that ends (converged or out of iterations), and one when
+        the first stage hands over to the second."""
+        at = self.lo + (self.hi - self.lo) * self.fraction
+        if stage == 2 and not self.stage2_announced and self.n_final < self.n_init:
+            self.stage2_announced = True
+            self.progress(
+                at,
+                f"{self.label}First stage done: the best {len(states)} of {self.n_init} starts "
+                "go on to convergence.",
+                force=True,
+                **self.fields,
+            )
+        for s in states:
+            ended = s.converged or s.iterations >= self.max_iter
+            if ended and s.index not in self.reported:
+                self.reported.add(s.index)
+                how = "converged" if s.converged else "reached max_iter"
+                self.progress(
+                    at,
+                    f"{self.label}Start {s.index + 1} of {self.n_init} {how} after "
+                    f"{s.iterations} iterations: log-likelihood {s.loglik:,.2f} "
+                    f"(best {best:,.2f}).",
+                    force=True,
+                    iteration=s.iterations,
+                    loglik=float(s.loglik),
+                    details={**self.fields.get("details", {}), "start": s.index + 1},
+                )
 
     def _start_progress(self, s: StartState) -> float:
         if s.converged or s.iterations >= self.max_iter:

@@ -46,6 +46,7 @@ SPARSE_MIN_PRODUCTS = 100
 SPARSE_MAX_DENSITY = 0.15
 # Elements of the rows × (starts·classes) work array per block (about 8 MB in float32).
 BLOCK_ELEMENTS = 1 << 21
+BLOCK_MAX_ROWS = 16384
 SPARSE_BLOCK_ROWS = 8192
 
 Tick = Callable[[], None]
@@ -109,11 +110,9 @@ class Design:
         if self.sparse_blocks is not None:
             return self.sparse_blocks
         assert self.dense is not None
-        rows = int(np.clip(BLOCK_ELEMENTS // max(columns, 1), 512, 1 << 16))
-        # Keep at least one block per thread when there is enough data.
-        per_thread = -(-self.n_rows // n_threads())
-        if per_thread >= 2048:
-            rows = min(rows, per_thread)
+        # Block sizes do not depend on the number of threads: the same sums in the same order
+        # on any machine configuration.
+        rows = int(np.clip(BLOCK_ELEMENTS // max(columns, 1), 512, BLOCK_MAX_ROWS))
         key = (rows, dtype)
         if key not in self._cache:
             self._cache.clear()
@@ -450,6 +449,7 @@ class StartState:
     change: float = np.inf  # last plain-EM change of the mean log-likelihood
     step_max: float = 1.0
     use64: bool = False
+    index: int = 0
 
 
 @dataclass
@@ -634,7 +634,7 @@ def run_starts(
             theta, log_pi = random_start(
                 np.random.default_rng(seed), n_classes, design.observed_rate
             )
-        states.append(StartState(seed=seed, theta=theta.copy(), log_pi=log_pi.copy()))
+        states.append(StartState(seed=seed, theta=theta.copy(), log_pi=log_pi.copy(), index=i))
     n_final = len(states) if n_final is None else max(1, min(n_final, len(states)))
     common = dict(
         max_iter=max_iter,
