@@ -386,7 +386,6 @@ def _sample_pymc(
             compute_convergence_checks=False,
             callback=callback,
             var_names=var_names,
-            mp_ctx="forkserver" if cores > 1 else None,
         )
     ended = time.monotonic()
     first = clock["first"] or ended
