@@ -31,6 +31,7 @@ from backend.progress import ProgressReporter, ProgressStore, RunCancelled, make
 from backend.schemas.common import ModelType, Phase, RunStatus
 from backend.schemas.results import FitResult
 from backend.services.ingest import to_parquet
+from backend.services.runs import PARQUET
 from backend.settings import get_settings
 from workers import sweep
 from workers.dataset_cache import datasets as dataset_cache
@@ -259,9 +260,13 @@ def _write_result(
                 Artifact(
                     run_id=run_id,
                     name="assignments",
-                    content_type="application/vnd.apache.parquet",
+                    content_type=PARQUET,
                     data=rows,
                 )
+            )
+        for name, blob in result.artifacts.items():
+            session.add(
+                Artifact(run_id=run_id, name=name, content_type=blob.content_type, data=blob.data)
             )
         run.data_hash = result.provenance.data_hash
         run.library_versions = result.provenance.library_versions

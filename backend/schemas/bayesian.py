@@ -7,9 +7,9 @@ predictive check and the artifact slot for the full posterior.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Literal
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field
 
 from backend.schemas.params import ModelParams
 from backend.schemas.results import FitResult
@@ -179,27 +179,10 @@ class VIDiagnostics(BaseModel):
     )
 
 
-class ArtifactBlob(NamedTuple):
-    content_type: str
-    filename: str
-    data: bytes
-
-
 class BayesianResult(FitResult):
-    """A FitResult that also carries binary artifacts (the full posterior as NetCDF).
-
-    `result.artifacts` maps a name (`posterior`) to an ArtifactBlob; they travel beside the JSON
-    like `rows` and are meant to be stored as the run's artifacts of the same name.
-    """
-
-    _artifacts: dict[str, ArtifactBlob] = PrivateAttr(default_factory=dict)
-
-    @property
-    def artifacts(self) -> dict[str, ArtifactBlob]:
-        return self._artifacts
-
-    def attach_artifact(self, name: str, content_type: str, filename: str, data: bytes) -> None:
-        self._artifacts[name] = ArtifactBlob(content_type, filename, data)
+    """A FitResult whose full posterior (ArviZ InferenceData as NetCDF) travels beside the JSON
+    as the `posterior` artifact (FitResult.attach_artifact), downloadable from
+    `/runs/{id}/artifacts/posterior`."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from pydantic import BaseModel, Field, PrivateAttr
@@ -19,12 +19,21 @@ class Provenance(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
+class ArtifactBlob(NamedTuple):
+    content_type: str
+    filename: str
+    data: bytes
+
+
 class FitResult(BaseModel):
-    """Base of every family's result. Per-row outputs (one row per household) travel beside the
-    JSON as a DataFrame and are stored as the run's `assignments` artifact."""
+    """Base of every family's result. Outputs too big or too binary for the JSON travel beside
+    it: per-row outputs (one row per household) as a DataFrame, stored as the run's
+    `assignments` artifact, and named binary artifacts (e.g. a posterior as NetCDF), stored
+    under their names and downloadable from `/runs/{id}/artifacts/{name}`."""
 
     provenance: Provenance
     _rows: pd.DataFrame | None = PrivateAttr(default=None)
+    _artifacts: dict[str, ArtifactBlob] = PrivateAttr(default_factory=dict)
 
     @property
     def rows(self) -> pd.DataFrame | None:
@@ -32,3 +41,12 @@ class FitResult(BaseModel):
 
     def attach_rows(self, rows: pd.DataFrame) -> None:
         self._rows = rows
+
+    @property
+    def artifacts(self) -> dict[str, ArtifactBlob]:
+        return self._artifacts
+
+    def attach_artifact(self, name: str, content_type: str, filename: str, data: bytes) -> None:
+        if name == "assignments":
+            raise ValueError('"assignments" is the per-row table: use attach_rows')
+        self._artifacts[name] = ArtifactBlob(content_type, filename, data)

@@ -289,3 +289,11 @@ def get_artifact(session: Session, run: Run, name: str) -> Artifact:
     if artifact is None:
         raise NotFound(f"Run {run.id} has no {name}.")
     return artifact
+
+
+PARQUET = "application/vnd.apache.parquet"
+EXTENSIONS = {PARQUET: "parquet", "application/x-netcdf": "nc", "application/json": "json"}
+
+
+def artifact_filename(stem: str, content_type: str) -> str:
+    return f"{stem}.{EXTENSIONS.get(content_type, 'bin')}"
