@@ -174,10 +174,19 @@ def parallel_analysis(
         base = values[np.sort(rng.choice(n, max_rows, replace=False))].astype(np.float32)
     else:
         base = values.astype(np.float32)
+    complete = not np.isnan(base).any()
+    buyers = (base == 1).sum(axis=0)
     pcs, fas = [], []
     for it in range(params.n_parallel):
-        permuted = rng.permuted(base, axis=0)
-        counts = pair_counts(permuted)
+        if complete:
+            # Permuting a column = putting its buyers on a random subset of rows: drawing only
+            # the buyers' rows is several times faster than shuffling every cell.
+            permuted = np.zeros(base.shape, dtype=bool)
+            for j, b in enumerate(buyers):
+                permuted[rng.choice(base.shape[0], int(b), replace=False, shuffle=False), j] = True
+            counts = pair_counts(permuted)
+        else:
+            counts = pair_counts(rng.permuted(base, axis=0))
         try:
             tet = tetrachoric(counts, products, params.correct, smooth=True)
         except DataError:
