@@ -163,3 +163,17 @@ def test_standard_errors_match_a_numerical_hessian() -> None:
             ) / (4 * h * h)
     info, _ = C.information(design, Zd, theta, beta, 0)
     assert info == pytest.approx(-H, abs=1e-3 * np.abs(H).max())
+
+
+def test_many_products_fall_back_to_standard_errors_with_theta_fixed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data, _ = data_with_covariates(3000, TRUE_BETA, seed=4)
+    params = LCACovariatesParams(n_classes=3, n_init=3, random_state=1)
+    full = C.fit(data, params, no_progress)
+    monkeypatch.setattr(C, "FULL_INFO_MAX", 0)
+    fixed = C.fit(data, params, no_progress)
+    assert any("hold the item probabilities fixed" in w for w in fixed.provenance.warnings)
+    for a, b in zip(full.coefficients, fixed.coefficients, strict=True):
+        assert a.coef == b.coef
+        assert a.se is not None and b.se is not None and b.se <= a.se * 1.0001

@@ -39,6 +39,8 @@ from workers.models.lca import (
 from workers.models.lca_engine import THETA_MIN, Design, log_params, prepare
 
 MAX_LEVELS = 50
+# Standard errors from the information of all parameters up to this many item probabilities.
+FULL_INFO_MAX = 1500
 
 
 @dataclass
@@ -234,73 +236,97 @@ def one_step_em(
 
 
 def information(
-    design: Design, Z: np.ndarray, theta: np.ndarray, beta: np.ndarray, ref: int
+    design: Design,
+    Z: np.ndarray,
+    theta: np.ndarray,
+    beta: np.ndarray,
+    ref: int,
+    full: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Observed information of the free parameters (logit θ not at the bound, then β of the
-    non-reference classes, term-major within a class) and the mask of free logit θ."""
+    """Observed information (Louis' formula) of the free parameters: logit θ not at the bound,
+    then β of the non-reference classes (term-major within a class). With `full=False` only the
+    β block, holding θ fixed. Also answers the mask of free logit θ.
+
+    I = complete-data information − Σ_i w_i Cov_{k|x_i}(g_ik), with g_ik the complete-data score
+    of household i in class k: logit θ_k block o_i ∘ (x_i − θ_k), β_c block z_i (δ_kc − π_ic).
+    Each g_ik has only its own class's θ block, which keeps the cost at
+    n·(K(p² + pQ + Q²) + D²) for D parameters, Q of them β."""
     K, p = theta.shape
     q = Z.shape[1]
     free_c = [c for c in range(K) if c != ref]
+    Q = len(free_c) * q
     lam_free = ((theta > THETA_MIN * 1.0001) & (theta < 1 - THETA_MIN * 1.0001)).ravel()
-    n_lam = K * p
-    D = n_lam + len(free_c) * q
-    keep = np.concatenate([lam_free, np.ones(len(free_c) * q, dtype=bool)])
+    n_lam = K * p if full else 0
+    D = n_lam + Q
+    bs = slice(n_lam, D)
     info = np.zeros((D, D))
     joint_all = log_emission(design, theta) + log_prior(Z, beta)
-    for b in design.blocks(D * K, np.float64):
-        sl = slice(b.start, b.stop)
+    step = max(16, (1 << 22) // max(D, 1))
+    for b in _blocks(design):
         x = b.x[np.float64]
-        X = x.toarray() if isinstance(x, sp.csr_matrix) else np.asarray(x)
-        obs = np.ones_like(X) if b.miss is None else 1.0 - b.miss[np.float64].toarray()
-        w = b.w
-        joint = joint_all[sl]
-        R = softmax_rows(joint)
-        P = softmax_rows(Z[sl] @ beta)
-        rows = len(w)
-        S = np.zeros((rows, D))
-        G_all = []
-        for k in range(K):
-            G = np.zeros((rows, D))
-            G[:, k * p : (k + 1) * p] = obs * (X - theta[k])
-            E = (np.arange(K) == k)[None, :] - P  # rows × K
+        Xb = x.toarray() if isinstance(x, sp.csr_matrix) else np.asarray(x)
+        Ob = None if b.miss is None else 1.0 - b.miss[np.float64].toarray()
+        for lo in range(0, b.rows, step):
+            hi = min(lo + step, b.rows)
+            sl = slice(b.start + lo, b.start + hi)
+            X = Xb[lo:hi]
+            obs = np.ones_like(X) if Ob is None else Ob[lo:hi]
+            w = b.w[lo:hi]
+            Zs = Z[sl]
+            R = softmax_rows(joint_all[sl])
+            P = softmax_rows(Zs @ beta)
+            S = np.zeros((hi - lo, D))
+            for k in range(K):
+                E = (np.arange(K) == k)[None, :] - P
+                B = np.concatenate([Zs * E[:, c : c + 1] for c in free_c], axis=1)
+                v = w * R[:, k]
+                info[bs, bs] -= (B * v[:, None]).T @ B
+                S[:, bs] += R[:, k : k + 1] * B
+                if full:
+                    lk = slice(k * p, (k + 1) * p)
+                    U = obs * (X - theta[k])
+                    Uv = U * v[:, None]
+                    info[lk, lk] -= Uv.T @ U
+                    cross = Uv.T @ B
+                    info[lk, bs] -= cross
+                    info[bs, lk] -= cross.T
+                    S[:, lk] = R[:, k : k + 1] * U
+                    # complete-data information of logit θ_k (diagonal)
+                    idx = np.arange(k * p, (k + 1) * p)
+                    info[idx, idx] += v @ (obs * (theta[k] * (1 - theta[k])))
+            info += (S * w[:, None]).T @ S
+            # complete-data information of β (multinomial logit)
             for a, c in enumerate(free_c):
-                G[:, n_lam + a * q : n_lam + (a + 1) * q] = Z[sl] * E[:, c : c + 1]
-            G_all.append(G)
-            S += R[:, k : k + 1] * G
-        # − Σ_i w_i Cov_k(g_ik) = −Σ_k G_kᵀ diag(w r_k) G_k + Sᵀ diag(w) S
-        for k in range(K):
-            Gk = G_all[k]
-            info -= (Gk * (w * R[:, k])[:, None]).T @ Gk
-        info += (S * w[:, None]).T @ S
-        # Complete-data information: λ diagonal and the multinomial-logit block
-        for k in range(K):
-            d = (w * R[:, k]) @ (obs * (theta[k] * (1 - theta[k])))
-            idx = np.arange(k * p, (k + 1) * p)
-            info[idx, idx] += d
-        Zs = Z[sl]
-        for a, c in enumerate(free_c):
-            for b_, d_ in enumerate(free_c):
-                weight = w * P[:, c] * ((c == d_) - P[:, d_])
-                blk = (Zs * weight[:, None]).T @ Zs
-                info[
-                    n_lam + a * q : n_lam + (a + 1) * q, n_lam + b_ * q : n_lam + (b_ + 1) * q
-                ] += blk
+                for a2, d_ in enumerate(free_c):
+                    weight = w * P[:, c] * ((c == d_) - P[:, d_])
+                    info[
+                        n_lam + a * q : n_lam + (a + 1) * q, n_lam + a2 * q : n_lam + (a2 + 1) * q
+                    ] += (Zs * weight[:, None]).T @ Zs
+    keep = np.concatenate([lam_free if full else np.zeros(0, bool), np.ones(Q, dtype=bool)])
     return info[np.ix_(keep, keep)], lam_free
 
 
 def beta_covariance(
     design: Design, Z: np.ndarray, theta: np.ndarray, beta: np.ndarray, ref: int
 ) -> tuple[np.ndarray | None, str | None]:
-    info, _ = information(design, Z, theta, beta, ref)
+    """Covariance of β: from the full information when K·p ≤ FULL_INFO_MAX, else from the β
+    block alone (θ held fixed; said in a warning)."""
+    full = theta.size <= FULL_INFO_MAX
+    info, _ = information(design, Z, theta, beta, ref, full=full)
     n_beta = (theta.shape[0] - 1) * Z.shape[1]
+    note = None
+    if not full:
+        note = (
+            f"With {theta.shape[0]} classes × {theta.shape[1]} products the standard errors hold "
+            "the item probabilities fixed (they ignore their uncertainty, so are slightly small)."
+        )
     try:
         cov = np.linalg.inv(info)
-        note = None
         if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
             raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
         cov = np.linalg.pinv(info)
-        note = (
+        note = (note + " " if note else "") + (
             "The information matrix is singular (a covariate or class is not identified); "
             "standard errors use its pseudo-inverse and may be unreliable."
         )
