@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from backend import __version__
 from backend.auth import BearerAuth, bearer_scheme, warn_if_open
@@ -56,6 +57,22 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every documented method of the path (Starlette's 405 names one route's methods only)."""
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (compile_path(path)[0], {method.upper() for method in operations})
+            for path, operations in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allowed_methods = table
+    methods: set[str] = set()
+    for pattern, documented in table:
+        if pattern.match(request.url.path):
+            methods |= documented
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, exc: AppError) -> JSONResponse:
@@ -67,10 +84,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_body(422, "Invalid request", describe_errors(exc.errors()), errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         title = getattr(exc, "title", None) or _phrase(exc.status_code)
-        return error_body(exc.status_code, title, detail, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette lists the methods of the first route on the path only.
+            headers["Allow"] = ", ".join(allowed_methods(request))
+            detail = (
+                f"{request.method} is not allowed on {request.url.path}; use {headers['Allow']}."
+            )
+        return error_body(exc.status_code, title, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -124,11 +148,13 @@ def create_app() -> FastAPI:
 
     install_metrics(app)
     app.include_router(health.router)
+    # With API_TOKEN the schema documents the bearer scheme and the 401 (BearerAuth checks).
+    guarded = bool(settings.api_tokens)
     for router in (datasets.router, runs.router, progress.router, models.router):
         app.include_router(
             router,
             prefix=API_PREFIX,
-            dependencies=[Depends(bearer_scheme)],  # documents the scheme; BearerAuth checks
-            responses=error_responses(401, 422),
+            dependencies=[Depends(bearer_scheme)] if guarded else [],
+            responses=error_responses(*((400, 401, 422) if guarded else (400, 422))),
         )
     return app

@@ -104,12 +104,20 @@ def test_health_endpoints_stay_open(guarded: httpx.Client, path: str) -> None:
     assert response.status_code != 401
 
 
-def test_openapi_documents_the_bearer_scheme(app_client: httpx.Client) -> None:
-    schema = app_client.get("/openapi.json").json()
+def test_openapi_documents_the_bearer_scheme_when_a_token_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from backend.app import create_app
+
+    open_schema = create_app().openapi()
+    assert "security" not in open_schema["paths"]["/api/v1/runs"]["post"]
+    monkeypatch.setattr(get_settings(), "api_token", TOKENS)
+    schema = create_app().openapi()
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     operation = schema["paths"]["/api/v1/runs"]["post"]
     assert {"HTTPBearer": []} in operation["security"]
     assert "401" in operation["responses"]
+    assert "security" not in schema["paths"]["/health"]["get"]
 
 
 def test_token_comparison() -> None:

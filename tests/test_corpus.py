@@ -136,6 +136,7 @@ ACCEPTED = [
     ("floats_binary.csv", ["id", "p1", "p2", "p3", "p4"]),
     ("true_false.csv", ["id", "p1", "p2", "p3", "p4"]),
     ("text_numbers.xlsx", ["id", "p1", "p2", "p3", "p4"]),
+    ("old_mac_line_endings.csv", ["id", "p1", "p2", "p3", "p4"]),
 ]
 
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from backend.deps import DatasetDep, SessionDep
+from backend.errors import error_responses
 from backend.schemas.api import DatasetList, DatasetOut
 from backend.services import datasets as service
 from backend.uploads import read_limited
@@ -12,7 +13,7 @@ from backend.uploads import read_limited
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 
-@router.post("", status_code=201, response_model=DatasetOut)
+@router.post("", status_code=201, response_model=DatasetOut, responses=error_responses(413))
 async def upload_dataset(
     session: SessionDep,
     file: Annotated[UploadFile, File(description="CSV, XLSX or Parquet; one row per household.")],
@@ -44,12 +45,12 @@ def list_datasets(
     )
 
 
-@router.get("/{dataset_id}", response_model=DatasetOut)
+@router.get("/{dataset_id}", response_model=DatasetOut, responses=error_responses(404))
 def get_dataset(dataset: DatasetDep) -> DatasetOut:
     return service.dataset_out(dataset, preview=True)
 
 
-@router.delete("/{dataset_id}", status_code=204)
+@router.delete("/{dataset_id}", status_code=204, responses=error_responses(404, 409))
 def delete_dataset(
     session: SessionDep, dataset: DatasetDep, force: Annotated[bool, Query()] = False
 ) -> Response:

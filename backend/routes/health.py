@@ -77,7 +77,13 @@ def health() -> HealthOut:
     )
 
 
-@router.get("/ready")
+@router.get(
+    "/ready",
+    responses={
+        200: {"description": "The database and Redis are reachable."},
+        503: {"description": "The database or Redis is unreachable (same body)."},
+    },
+)
 def ready() -> JSONResponse:
     db, rd = database_ok(), redis_ok()
     body = {"ready": db and rd, "database_connected": db, "redis_connected": rd}

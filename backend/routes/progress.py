@@ -8,20 +8,20 @@ from sse_starlette import EventSourceResponse
 
 from backend.db import get_sessionmaker
 from backend.deps import RunDep
-from backend.errors import NotFound
-from backend.orm import Run
+from backend.errors import NotFound, error_responses
+from backend.orm import Run, is_id
 from backend.schemas.api import ProgressMessage
 from backend.services import progress_feed
 
 router = APIRouter(prefix="/progress", tags=["progress"])
 
 
-@router.get("/{run_id}", response_model=ProgressMessage)
+@router.get("/{run_id}", response_model=ProgressMessage, responses=error_responses(404))
 def get_progress(run: RunDep) -> ProgressMessage:
     return progress_feed.latest(run)
 
 
-@router.get("/{run_id}/stream", response_class=EventSourceResponse)
+@router.get("/{run_id}/stream", response_class=EventSourceResponse, responses=error_responses(404))
 async def stream_progress(
     request: Request,
     run_id: str,
@@ -33,7 +33,7 @@ async def stream_progress(
         with get_sessionmaker()() as session:
             return session.get(Run, run_id)
 
-    if await asyncio.to_thread(load_run) is None:
+    if not is_id(run_id) or await asyncio.to_thread(load_run) is None:
         raise NotFound(f"Run {run_id} does not exist.")
     events = progress_feed.stream_events(request.app.state.redis, run_id, last_event_id, load_run)
     return EventSourceResponse(events, ping=15)

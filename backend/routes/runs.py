@@ -81,24 +81,34 @@ def list_runs(
     )
 
 
-@router.get("/{run_id}", response_model=RunOut)
+@router.get("/{run_id}", response_model=RunOut, responses=NOT_FOUND)
 def get_run(run: RunDep) -> RunOut:
     return service.run_out(run)
 
 
-@router.patch("/{run_id}", response_model=RunOut)
+@router.patch("/{run_id}", response_model=RunOut, responses=NOT_FOUND)
 def update_run(session: SessionDep, run: RunDep, body: RunUpdate) -> RunOut:
     return service.run_out(service.update_run(session, run, body))
 
 
-@router.get("/{run_id}/results")
+@router.get("/{run_id}/results", responses=COMPLETED_ONLY)
 def get_results(run: RunDep) -> dict[str, Any]:
     service.require_completed(run)
     assert run.result is not None
     return run.result.result
 
 
-@router.get("/{run_id}/assignments")
+@router.get(
+    "/{run_id}/assignments",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "One row per household: the ID, class probabilities, modal class.",
+            "content": {"text/csv": {}, "application/vnd.apache.parquet": {}},
+        },
+        **COMPLETED_ONLY,
+    },
+)
 def get_assignments(
     session: SessionDep, run: RunDep, format: Literal["csv", "parquet"] = "csv"
 ) -> Response:
@@ -117,7 +127,18 @@ def get_assignments(
     )
 
 
-@router.get("/{run_id}/export")
+@router.get(
+    "/{run_id}/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A ZIP of run.json, results.json, the result tables and per-row "
+            "outputs (CSV and Parquet).",
+            "content": {"application/zip": {}},
+        },
+        **COMPLETED_ONLY,
+    },
+)
 def export_run(session: SessionDep, run: RunDep) -> Response:
     service.require_completed(run)
     assert run.result is not None
@@ -137,19 +158,19 @@ def export_run(session: SessionDep, run: RunDep) -> Response:
     )
 
 
-@router.post("/{run_id}/clustering", response_model=ClusteringOut)
+@router.post("/{run_id}/clustering", response_model=ClusteringOut, responses=COMPLETED_ONLY)
 def cluster_run(run: RunDep, body: ClusteringRequest) -> ClusteringOut:
     service.require_completed(run)
     assert run.result is not None
     return cluster_products(run.id, run.model_type, run.result.result, body)
 
 
-@router.post("/{run_id}/cancel", response_model=RunOut)
+@router.post("/{run_id}/cancel", response_model=RunOut, responses=COMPLETED_ONLY)
 def cancel_run(session: SessionDep, run: RunDep) -> RunOut:
     return service.run_out(service.cancel_run(session, run))
 
 
-@router.delete("/{run_id}", status_code=204)
+@router.delete("/{run_id}", status_code=204, responses=NOT_FOUND)
 def delete_run(session: SessionDep, run: RunDep) -> Response:
     service.delete_run(session, run)
     session.commit()  # before answering: the client may look the run up right away

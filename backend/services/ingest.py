@@ -127,7 +127,8 @@ def _decode(content: bytes) -> str:
 
 def _read_csv(content: bytes, max_columns: int | None = None) -> pd.DataFrame:
     text = _decode(content)
-    sample = text[:65536]
+    # Old Mac (CR) and Windows (CRLF) line ends, for the header checks; pandas reads all three.
+    sample = text[:65536].replace("\r\n", "\n").replace("\r", "\n")
     try:
         dialect: Any = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",;\t|")
         delimiter = dialect.delimiter
