@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from backend.errors import Conflict
-from backend.services import tables_dimensions
+from backend.services import tables_bayesian, tables_dimensions
 
 
 def _lca_tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -59,11 +59,13 @@ TABLES: dict[str, Callable[[dict[str, Any]], dict[str, pd.DataFrame]]] = {
     "lca": _lca_tables,
     "lca_covariates": _lca_tables,
     **tables_dimensions.TABLES,
+    **tables_bayesian.TABLES,
 }
 EMBEDDINGS: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {
     "lca": _lca_embedding,
     "lca_covariates": _lca_embedding,
     **tables_dimensions.EMBEDDINGS,
+    **tables_bayesian.EMBEDDINGS,
 }
 
 
