@@ -16,6 +16,7 @@ Data: two factors loading 1.5 (logit scale) on halves of the products, intercept
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -27,9 +28,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as in a worker process
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from workers.models.base import BinaryMatrix, no_progress  # noqa: E402
+from workers.models.base import BinaryMatrix, no_progress
 
 
 def simulate(n: int, p: int, k: int, seed: int = 1) -> tuple[BinaryMatrix, np.ndarray]:
@@ -42,6 +43,14 @@ def simulate(n: int, p: int, k: int, seed: int = 1) -> tuple[BinaryMatrix, np.nd
     prob = 1 / (1 + np.exp(-(intercepts + scores @ loadings.T)))
     y = (rng.random((n, p)) < prob).astype(float)
     return BinaryMatrix(values=y, products=[f"prod_{j + 1}" for j in range(p)]), loadings
+
+
+def matched_error(got: np.ndarray, truth: np.ndarray) -> float:
+    """Largest loading error with the factors put in the order that fits best."""
+    return min(
+        float(np.abs(got[:, list(perm)] - truth).max())
+        for perm in itertools.permutations(range(truth.shape[1]))
+    )
 
 
 def global_ess(idata: Any, fd: Any) -> float:
@@ -189,9 +198,7 @@ def run_vi(args: argparse.Namespace) -> None:
                     "total_s": round(seconds, 1),
                     "compile_s": result.diagnostics.compile_seconds,
                     "fit_s": result.diagnostics.sampling_seconds,
-                    "max_abs_error_std_loadings": round(
-                        float(np.abs(loadings - std_truth).max()), 3
-                    ),
+                    "max_abs_error_std_loadings": round(matched_error(loadings, std_truth), 3),
                     "iterations": result.vi.iterations if result.vi else None,
                     "max_r_hat": result.diagnostics.max_r_hat,
                 }
