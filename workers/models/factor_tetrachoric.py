@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
+from threadpoolctl import threadpool_limits
 
 from backend.errors import DataError
 from backend.schemas.factor import (
@@ -52,6 +53,15 @@ HEYWOOD_COMMUNALITY = 0.995
 
 
 def fit(
+    data: BinaryMatrix, params: TetrachoricFactorParams, progress: Progress
+) -> TetrachoricFactorResult:
+    # Small p × p linear algebra throughout: one BLAS thread is much faster than several
+    # competing for a busy machine (the worker process sets this too; benchmarks may not).
+    with threadpool_limits(1, user_api="blas"):
+        return _fit(data, params, progress)
+
+
+def _fit(
     data: BinaryMatrix, params: TetrachoricFactorParams, progress: Progress
 ) -> TetrachoricFactorResult:
     n, p = data.values.shape

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from backend.errors import DataError
 from backend.schemas.mca import CategoryRow, DimensionRow, MCAParams, MCAResult
@@ -81,6 +82,13 @@ def burt_table(counts: PairCounts) -> Categories:
 
 
 def fit(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCAResult:
+    # Small p × p linear algebra throughout: one BLAS thread is much faster than several
+    # competing for a busy machine (the worker process sets this too; benchmarks may not).
+    with threadpool_limits(1, user_api="blas"):
+        return _fit(data, params, progress)
+
+
+def _fit(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCAResult:
     n, q = data.values.shape
     if q < 2:
         raise DataError(f"MCA needs at least 2 products; this run has {q}.")
