@@ -89,7 +89,8 @@ def run_prince(n: int, p: int) -> dict:
 
 def child(which: str, n: int, p: int) -> dict:
     cmd = [sys.executable, __file__, "--child", which, "--n", str(n), "--p", str(p)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # as workers run
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

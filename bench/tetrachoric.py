@@ -12,7 +12,8 @@ implementation and R's psych, side by side on the same data.
   extrapolated to all p(p-1)/2 (stated in the output);
 - psych: `tetrachoric(x)` in Rscript on the same data written to CSV (reading the CSV is not
   timed); its matrix is compared with ours.
-Each runs in its own process; peak memory is ru_maxrss of that process (including the data).
+Each runs in its own process with one BLAS thread (as workers run); peak memory is ru_maxrss
+of that process (including the data).
 """
 
 from __future__ import annotations
@@ -162,7 +163,9 @@ def run_psych(args: argparse.Namespace) -> dict:
 def child(which: str, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--child", which, "--n", str(args.n), "--p", str(args.p),
            "--pairs", str(args.pairs), "--work", str(args.work)]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    # One BLAS thread per process, as the worker package sets it.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -21,7 +21,8 @@ class TetrachoricFactorParams(ModelParams):
         None,
         ge=1,
         le=50,
-        description="Number of factors; empty uses the number parallel analysis suggests.",
+        description="Number of factors; empty uses the number parallel analysis suggests "
+        "(eigenvalues above 1 when n_parallel is 0).",
     )
     extraction: Extraction = Field(
         "minres",
