@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Query
 from sqlalchemy.orm import Session
 
 from backend.db import get_sessionmaker
@@ -41,6 +41,9 @@ def load_run(session: SessionDep, run_id: Annotated[str, Path()]) -> Run:
         raise NotFound(f"Run {run_id} does not exist.")
     return run
 
+
+# Bounded: PostgreSQL refuses an OFFSET past a bigint with an error.
+OffsetQuery = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip.")]
 
 DatasetDep = Annotated[Dataset, Depends(load_dataset)]
 RunDep = Annotated[Run, Depends(load_run)]

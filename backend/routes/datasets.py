@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from backend.deps import DatasetDep, SessionDep
+from backend.deps import DatasetDep, OffsetQuery, SessionDep
 from backend.errors import error_responses
 from backend.schemas.api import DatasetList, DatasetOut
 from backend.services import datasets as service
@@ -37,7 +37,7 @@ async def upload_dataset(
 def list_datasets(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> DatasetList:
     items, total = service.list_datasets(session, limit, offset)
     return DatasetList(

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
-from backend.deps import RunDep, SessionDep
+from backend.deps import OffsetQuery, RunDep, SessionDep
 from backend.errors import error_responses
 from backend.schemas.api import (
     ClusteringOut,
@@ -63,7 +63,7 @@ def list_runs(
     status: RunStatus | None = None,
     model_type: ModelType | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     parent_id: Annotated[
         str | None, Query(pattern="^[0-9a-f]{32}$", description="List a sweep's child runs.")
     ] = None,
