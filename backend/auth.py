@@ -7,6 +7,7 @@ outside the prefix and stay open for probes and scrapers.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 
@@ -31,9 +32,10 @@ def token_is_valid(authorization: str | None, tokens: list[str]) -> bool:
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         return False
-    given = presented.strip().encode()
-    # Compare with every token (no early exit), each in constant time.
-    matches = [hmac.compare_digest(given, token.encode()) for token in tokens]
+    # Digests first, so lengths do not show either; then every token (no early exit), each
+    # compared in constant time.
+    given = hashlib.sha256(presented.strip().encode()).digest()
+    matches = [hmac.compare_digest(given, hashlib.sha256(t.encode()).digest()) for t in tokens]
     return any(matches)
 
 
