@@ -182,7 +182,9 @@ def build_model(
             coords_free = np.arange(rows.size)
             model.add_coord("latent_free_entry", coords_free)
             diag = pm.HalfNormal("latent_diag", fm.LOADING_SD["logit"] * s, dims="latent")
-            free = pm.Normal("latent_free", 0.0, fm.LOADING_SD["logit"] * s, dims="latent_free_entry")
+            free = pm.Normal(
+                "latent_free", 0.0, fm.LOADING_SD["logit"] * s, dims="latent_free_entry"
+            )
             phi = pt.zeros((fd.p, k_count))
             phi = pt.set_subtensor(phi[rows, cols], free)
             phi = pt.set_subtensor(phi[np.asarray(fd.anchors), np.arange(k_count)], diag)
