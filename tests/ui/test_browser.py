@@ -1,5 +1,6 @@
-"""The whole flow in a real headless Chromium: upload, choose columns, start an LCA, watch it
-run, see the segments and download the assignments.
+"""The whole flow in a real headless Chromium: the demo data, an LCA, its live progress, the
+segments, the memberships and the ZIP; screenshots of each page go to build/ui-screenshots
+(or UI_SCREENSHOT_DIR) for CI to keep.
 
 Needs Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium`); Playwright's own
 browser download is not used.
@@ -11,13 +12,13 @@ import csv
 import io
 import os
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from backend.embedded_redis import free_port
-from tests.support.data import simulate_lca
 from tests.support.services import start_process, stop_process, wait_for_http
 
 pytestmark = pytest.mark.browser
@@ -45,68 +46,91 @@ def ui_url(live_stack: str, tmp_path: Path) -> Iterator[str]:
         stop_process(process)
 
 
-def test_upload_run_and_see_segments_in_a_browser(ui_url: str, tmp_path: Path) -> None:
+SHOTS = Path(os.environ.get("UI_SCREENSHOT_DIR")
+             or Path(__file__).resolve().parents[2] / "build" / "ui-screenshots")
+
+
+def test_demo_to_segments_and_zip_in_a_browser(ui_url: str) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found; install it with `apt-get install -y chromium`")
     from playwright.sync_api import expect, sync_playwright
 
-    sim = simulate_lca(n=600)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=30_000)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            page = browser.new_page(viewport={"width": 1400, "height": 2000},
+                                    accept_downloads=True)
             page.set_default_timeout(30_000)
+
+            def shot(name: str, settle: int = 700) -> None:
+                page.wait_for_timeout(settle)  # let the charts finish drawing
+                page.screenshot(path=str(SHOTS / f"{name}.png"))
 
             # Given the app, opened on its data page
             page.goto(ui_url)
-            expect(page.get_by_text("Upload a file to begin.")).to_be_visible()
+            expect(page.get_by_text("try the demo data, to begin")).to_be_visible()
+            shot("01_data")
 
-            # When a purchase file is uploaded
-            page.locator("input[type=file]").set_input_files(
-                {"name": "households.csv", "mimeType": "text/csv", "buffer": sim.csv()}
-            )
-            # Then its shape is shown
-            expect(page.get_by_text("0/1 product columns")).to_be_visible()
-            expect(page.get_by_test_id("stMetricValue").first).to_have_text("600")
+            # When the visitor takes the demo data
+            page.get_by_role("radio", name="Demo data").click()
+            page.get_by_role("button", name="Use the demo data").click()
+            # Then its quality report and the suggested columns are shown
+            expect(page.get_by_text("Choose the columns")).to_be_visible()
+            expect(page.get_by_test_id("stMetricValue").first).to_have_text("2,000")
+            shot("02_data_demo")
 
-            # When the person sets up a 3-segment analysis (ID and products are pre-chosen)
+            # When they save it and set up a segmentation (columns come from the Data page)
+            page.get_by_role("button", name="Save as dataset").click()
             page.get_by_role("button", name="Next: set up an analysis").click()
-            expect(page.get_by_text("1 · Columns")).to_be_visible()
-            expect(page.get_by_text(f"{len(sim.products)} products selected.")).to_be_visible()
-            segments = page.get_by_role("spinbutton", name="Number of segments")
-            segments.fill("3")
-            segments.press("Enter")
+            expect(page.get_by_text("24 products selected.")).to_be_visible()
             page.get_by_text("Advanced settings").click()
-            for label, value in (("Random starts", "100"), ("Random seed", "7")):
-                box = page.get_by_role("spinbutton", name=label)
-                box.fill(value)
-                box.press("Enter")
-            expect(page.get_by_role("spinbutton", name="Random starts")).to_have_value("100")
+            starts = page.get_by_role("spinbutton", name="Random starts")
+            starts.fill("400")
+            starts.press("Enter")
+            page.wait_for_timeout(500)
+            shot("03_new_analysis")
             page.get_by_role("button", name="Start analysis").click()
 
             # Then a live progress panel appears
             expect(page.get_by_role("button", name="Cancel this run")).to_be_visible()
             expect(page.get_by_role("progressbar")).to_be_visible()
+            shot("04_progress", settle=0)
 
             # and, when the worker is done, the segments
-            expect(page.get_by_text("Segment sizes")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Segment sizes")).to_be_visible(timeout=90_000)
             expect(page.get_by_text("What each segment buys")).to_be_visible()
-            expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2)
-            expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+            expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
             metrics = page.get_by_test_id("stMetric")
             expect(metrics.filter(has_text="Segments")).to_contain_text("3")
+            shot("05_results")
 
-            # When the assignments are downloaded
+            # When the memberships are downloaded
             with page.expect_download() as download:
                 page.get_by_role("button", name="Household assignments (CSV)").click()
             rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
-            # Then there is one row per household, with its ID
-            assert len(rows) == 600
-            assert rows[0]["household_id"] == "HH000000"
+            # Then there is one row per household, keyed by its ID, with its segment
+            assert len(rows) == 2000
+            assert rows[0]["household_id"] == "HH00001"
+            assert rows[0]["Segment"].startswith("Segment ")
 
-            page.wait_for_timeout(500)  # let the charts finish drawing
-            shot = tmp_path / "results.png"
-            page.screenshot(path=str(shot))
-            print(f"screenshot: {shot}")
+            # When they open the exports and take the ZIP
+            page.get_by_role("button", name="All exports and report").click()
+            expect(page.get_by_role("heading", name="Exports")).to_be_visible()
+            shot("06_exports")
+            with page.expect_download(timeout=90_000) as download:
+                page.get_by_role("button", name="Download ZIP").click()
+            archive = zipfile.ZipFile(download.value.path())
+            # Then it holds the README, the memberships, the tables and the report
+            names = set(archive.namelist())
+            assert {"README.md", "memberships.csv", "segment_profiles.csv",
+                    "report.html"} <= names
+
+            # and the runs list shows the finished run
+            page.get_by_role("link", name="Runs").click()
+            expect(page.get_by_text("Done").first).to_be_visible()
+            shot("07_runs")
+            print(f"screenshots: {SHOTS}")
         finally:
             browser.close()

@@ -244,7 +244,7 @@ def prepare(raw: pd.DataFrame, name: str) -> None:
             help="Size, age, income, region… Used by the models that explain segments with "
             "household features, and kept for the exports.")
         minimum = st.slider(
-            "Minimum penetration", 0.0, 20.0, 1.0, 0.5, format="%.1f%%", key="prep.min_pen",
+            "Minimum penetration", 0.0, 50.0, 1.0, 0.5, format="%.1f%%", key="prep.min_pen",
             help="Leave out products bought by fewer households than this.") / 100
         kept, dropped = penetration_filter(frame, products, minimum) if products else ([], [])
         if dropped:
