@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import altair as alt
@@ -47,7 +48,9 @@ def scree_chart(result: dict[str, Any], max_points: int = 15) -> alt.LayerChart:
 
 
 def score_columns(rows: pd.DataFrame) -> list[str]:
-    return [c for c in rows.columns if str(c).startswith(("factor_", "score_", "dim_", "weight_"))
+    """The per-household score columns (factor_1, …), not their sd or interval columns."""
+    return [c for c in rows.columns
+            if re.fullmatch(r"(factor|score|dim|weight|topic)_\d+", str(c))
             and pd.api.types.is_numeric_dtype(rows[c])]
 
 

@@ -28,19 +28,23 @@ def edges_frame(result: dict[str, Any]) -> pd.DataFrame:
 
 
 def communities(result: dict[str, Any]) -> dict[str, int]:
+    """{product: community id} (ids as the result numbers them)."""
     raw = result.get("communities")
     out: dict[str, int] = {}
     if isinstance(raw, dict):
         out = {str(k): int(v) for k, v in raw.items() if isinstance(v, int | float)}
     elif isinstance(raw, list):
         for k, group in enumerate(raw):
-            members = group.get("products", group.get("members", [])) if isinstance(
-                group, dict) else group
+            if isinstance(group, dict):
+                members = group.get("products", group.get("members", []))
+                ident = int(group.get("community", k + 1))
+            else:
+                members, ident = group, k + 1
             for p in members or []:
-                out[str(p)] = k
+                out[str(p)] = ident
     for node in result.get("nodes") or []:
-        if isinstance(node, dict) and "community" in node:
-            out[str(node.get("id", node.get("product")))] = int(node["community"])
+        if isinstance(node, dict) and isinstance(node.get("community"), int):
+            out[str(node.get("product", node.get("id")))] = int(node["community"])
     return out
 
 
@@ -80,11 +84,14 @@ def network_chart(result: dict[str, Any], names: list[str] | None = None,
         set(edges["a"]) | set(edges["b"]))
     layout = spring_layout(nodes, edges)
     groups = communities(result)
-    k_max = max(groups.values(), default=-1) + 1
-    labels = list(names or [f"Community {k + 1}" for k in range(k_max)])
-    while len(labels) < k_max:
-        labels.append(f"Community {len(labels) + 1}")
-    layout["Community"] = [labels[groups[p]] if p in groups else "—" for p in layout["Product"]]
+    ids = sorted(set(groups.values()))
+    labels = list(names or [])
+    while len(labels) < len(ids):
+        labels.append(f"Community {ids[len(labels)]}")
+    label_of = dict(zip(ids, labels, strict=False))
+    layout["Community"] = [label_of[groups[p]] if p in groups else "—"
+                           for p in layout["Product"]]
+    k_max = len(ids)
     at = layout.set_index("Product")
     edges = edges[edges["a"].isin(at.index) & edges["b"].isin(at.index)].copy()
     edges["x"], edges["y"] = at.loc[edges["a"], "x"].to_numpy(), at.loc[edges["a"], "y"].to_numpy()

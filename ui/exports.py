@@ -178,14 +178,18 @@ def memberships(rows: pd.DataFrame, model_type: str, names: list[str]) -> pd.Dat
     unit = family(model_type).unit
     rename: dict[str, str] = {}
     for column in out.columns:
-        match = re.fullmatch(r"(p_class|factor|weight|dim|score|topic|cos2)_(\d+)", str(column))
+        match = re.fullmatch(r"(p_class|factor|weight|dim|score|topic|cos2)_(\d+)(_sd|_hdi_low|"
+                             r"_hdi_high)?", str(column))
         if not match:
             continue
-        kind, k = match.group(1), int(match.group(2)) - 1
+        kind, k, suffix = match.group(1), int(match.group(2)) - 1, match.group(3) or ""
         name = names[k] if 0 <= k < len(names) else f"{unit} {k + 1}"
-        rename[column] = {"p_class": f"P({name})", "cos2": f"cos² {name}"}.get(kind, name)
+        base = {"p_class": f"P({name})", "cos2": f"cos² {name}"}.get(kind, name)
+        rename[column] = base + {"_sd": " (sd)", "_hdi_low": " (94% low)",
+                                 "_hdi_high": " (94% high)"}.get(suffix, "")
     out = out.rename(columns=rename)
-    for column, title in (("modal_class", unit), ("dominant_component", unit)):
+    for column, title in (("modal_class", unit), ("dominant_component", unit),
+                          ("dominant_topic", unit)):
         if column in out.columns:
             out[title] = [
                 names[int(k) - 1] if pd.notna(k) and 0 < int(k) <= len(names) else None

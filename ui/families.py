@@ -30,10 +30,10 @@ FAMILIES: dict[str, Family] = {
     "bayesian_factor_pymc": Family("Dimensions", "Factor", "factors", "n_factors"),
     "bayesian_factor_vi": Family("Dimensions", "Factor", "factors", "n_factors"),
     "nmf": Family("Baskets", "Component", "component_names", "n_components"),
-    "lda": Family("Baskets", "Topic", "topic_names", "n_topics"),
+    "lda": Family("Shopping missions", "Mission", "topics", "n_topics"),
     "mca": Family("Product map", "Dimension", "dimensions", "n_components"),
-    "dcm": Family("Choice drivers", "Alternative", "alternatives", "n_alternatives"),
-    "network": Family("Co-purchase network", "Community", "community_names", "n_communities"),
+    "dcm": Family("Choice drivers", "Feature", "household_features", "n_household_features"),
+    "network": Family("Co-purchase network", "Community", "communities", "n_communities"),
 }
 GENERIC = Family("Results", "Unit", "units", "n_units")
 
@@ -59,6 +59,10 @@ def unit_keys(model_type: str, result: dict[str, Any]) -> list[str]:
     """The units' raw names as the result has them ("Class 1", "Factor 1", …)."""
     fam = family(model_type)
     raw = result.get(fam.units_key)
+    if isinstance(raw, list) and raw and all(isinstance(x, dict) for x in raw):
+        # network communities: [{"community": 1, "products": [...]}, ...]
+        ids = sorted({int(x.get("community", k + 1)) for k, x in enumerate(raw)})
+        return [f"{fam.unit} {c}" for c in ids]
     if isinstance(raw, list) and raw:
         return [str(x) for x in raw]
     for key in ("classes", "factors", "component_names", "topic_names", "dimensions"):
@@ -113,8 +117,11 @@ def profile(
     elif "components" in result:
         m = _matrix(result.get("components"))
         matrix = None if m is None else m.T
-    elif "topic_word" in result or "topics" in result:
-        m = _matrix(result.get("topic_word") or result.get("topics"))
+    elif "topic_product" in result:
+        m = _matrix(result.get("topic_product"))
+        matrix = None if m is None else m.T
+    elif "household_effect_means" in result:  # DCM: features × products
+        m = _matrix(result.get("household_effect_means"))
         matrix = None if m is None else m.T
     elif "product_coordinates" in result:
         matrix = _matrix(result.get("product_coordinates"))
@@ -132,13 +139,12 @@ def embedding(model_type: str, result: dict[str, Any]) -> pd.DataFrame | None:
         m = _matrix(result["product_coordinates"])
         if m is not None and m.shape[0] == len(products(result)):
             return pd.DataFrame(m, index=products(result))
-    if isinstance(result.get("nodes"), list):  # network: layout coordinates if given
-        nodes = result["nodes"]
-        if nodes and all("x" in n and "y" in n for n in nodes):
-            return pd.DataFrame(
-                [[n["x"], n["y"]] for n in nodes], index=[str(n.get("id", n.get("product")))
-                                                          for n in nodes]
-            )
+    if "similarity" in result:  # network: each product's similarity to every other
+        m = _matrix(result["similarity"])
+        if m is not None and m.shape == (len(products(result)),) * 2:
+            m = m.copy()
+            np.fill_diagonal(m, np.nanmax(m) if np.isfinite(m).any() else 1.0)
+            return pd.DataFrame(np.nan_to_num(m), index=products(result))
     prof = profile(model_type, result)
     if prof is None or prof.shape[1] == 0:
         return None

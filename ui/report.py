@@ -94,6 +94,16 @@ def report_sections(model_type: str, result: dict[str, Any], names: list[str],
         if len(result.get("sweep") or []) > 1:
             out.append(Section("Error by number of components", "Lower is better.",
                                charts_nmf.error_curve_chart(result)))
+    elif model_type == "dcm" and "household_effect_means" in result:
+        prof = profile(model_type, result, names)
+        if prof is not None:
+            out.append(Section("Household feature effects", "Effect of each household feature "
+                               "on each product's purchase (link scale).",
+                               matrix_heatmap(prof, "Effect", diverging=True,
+                                              column_title="Feature")))
+        if result.get("predictive_check"):
+            out.append(Section("Posterior predictive check", "Observed purchase rates vs the "
+                               "model's replications.", charts_bayes.ppc_chart(result)))
     elif model_type == "network":
         out.append(Section("Co-purchase network", "Products bought together, by community.",
                            charts_network.network_chart(result, names)))

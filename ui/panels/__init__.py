@@ -32,9 +32,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "bayesian_factor_vi": ("loadings", "products"),
     "mca": ("product_coordinates", "products"),
     "nmf": ("components", "products"),
-    "lda": ("products",),
-    "dcm": (),
-    "network": (),
+    "lda": ("topic_product", "products"),
+    "dcm": ("household_effect_means", "products"),
+    "network": ("edges", "products"),
 }
 
 

@@ -18,9 +18,14 @@ def render(view: View) -> None:
     m1.metric("Households", f"{result.get('n_obs', 0):,}")
     m2.metric(f"{view.unit}s", len(names))
     explained = result.get("explained")
-    m3.metric("Purchases explained", "—" if explained is None else f"{explained:.0%}",
-              help="1 − squared reconstruction error / total: how much of the purchase matrix "
-              "the baskets rebuild.")
+    if result.get("perplexity") is not None:
+        m3.metric("Perplexity", number(result.get("perplexity"), 1),
+                  help="How surprised the model is by the baskets: lower is better, for runs on "
+                  "the same data.")
+    else:
+        m3.metric("Purchases explained", "—" if explained is None else f"{explained:.0%}",
+                  help="1 − squared reconstruction error / total: how much of the purchase "
+                  "matrix the baskets rebuild.")
 
     tabs = ["Top products", "Weights"]
     if len(result.get("sweep") or []) > 1:
