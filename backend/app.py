@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,7 +16,7 @@ from starlette.routing import compile_path
 from backend import __version__
 from backend.auth import BearerAuth, bearer_scheme, warn_if_open
 from backend.errors import AppError, error_responses
-from backend.logging_setup import configure_logging, run_context
+from backend.logging_setup import configure_logging
 from backend.metrics import install_metrics
 from backend.migrations import upgrade_database
 from backend.redis_client import make_async_redis
@@ -104,10 +101,6 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-RUN_PATH = re.compile(r"^/api/v1/(?:runs|progress)/([0-9a-f]{32})")
-access_log = logging.getLogger("backend.access")
-
-
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging("api")
@@ -123,30 +116,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodyLimit)  # counts body bytes as they stream in: 413 past MAX_UPLOAD_MB
     app.add_middleware(BearerAuth)  # outside BodyLimit: no token, no body read
 
-    @app.middleware("http")
-    async def log_request(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # The access log, with the run id when the path names a run (uvicorn's own is off).
-        match = RUN_PATH.match(request.url.path)
-        with run_context(match.group(1)) if match else contextlib.nullcontext():
-            started = time.perf_counter()
-            response = await call_next(request)
-            access_log.info(
-                "%s %s %s",
-                request.method,
-                request.url.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
-        return response
-
-    install_metrics(app)
+    install_metrics(app)  # the access log and request metrics (uvicorn's access log is off)
     app.include_router(health.router)
     # With API_TOKEN the schema documents the bearer scheme and the 401 (BearerAuth checks).
     guarded = bool(settings.api_tokens)

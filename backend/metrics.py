@@ -1,12 +1,20 @@
-"""Prometheus metrics of the API: requests by route and status, and their latency. Served at
-/metrics (next to /health). Workers export Dramatiq's own metrics (WORKER_METRICS_PORT)."""
+"""Request observation: the access log (JSON, with the run id when the path names a run) and
+Prometheus request metrics, served at /metrics. Workers export Dramatiq's own metrics
+(WORKER_METRICS_PORT).
+
+A pure ASGI middleware on purpose: Starlette's `@app.middleware("http")` pipes every chunk
+of a streaming response through an extra task and memory stream, which adds up with hundreds
+of SSE clients.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -14,7 +22,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.logging_setup import run_context
 from backend.routes import API_PREFIX
 
 REGISTRY = CollectorRegistry()
@@ -26,29 +36,67 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     "ms_api_request_seconds",
-    "Time to answer an HTTP request (streams: time to the first byte).",
+    "Time to answer an HTTP request (streams: until the stream ends).",
     ["method", "route"],
     registry=REGISTRY,
 )
+RUN_PATH = re.compile(rf"^{API_PREFIX}/(?:runs|progress)/([0-9a-f]{{32}})")
+access_log = logging.getLogger("backend.access")
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        path: str = scope["path"]
+        match = RUN_PATH.match(path)
+        with run_context(match.group(1)) if match else contextlib.nullcontext():
+            try:
+                await self.app(scope, receive, observed_send)
+            finally:
+                seconds = time.perf_counter() - started
+                self._record(scope, path, status, seconds)
+
+    @staticmethod
+    def _record(scope: Scope, path: str, status: int, seconds: float) -> None:
+        method = scope["method"]
+        access_log.info(
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 1),
+            },
+        )
+        # The route template, not the path: one series per endpoint, not per run id. Routes
+        # of included routers carry their path without the include prefix.
+        template = getattr(scope.get("route"), "path", "unmatched")
+        if path.startswith(API_PREFIX) and not template.startswith(API_PREFIX):
+            template = API_PREFIX + template
+        if template != "/metrics":
+            REQUESTS.labels(method, template, str(status)).inc()
+            LATENCY.labels(method, template).observe(seconds)
 
 
 def install_metrics(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # The route template, not the path: one series per endpoint, not per run id.
-        template = getattr(route, "path", "unmatched")
-        # Routes of included routers carry their own path without the include prefix.
-        if request.url.path.startswith(API_PREFIX) and not template.startswith(API_PREFIX):
-            template = API_PREFIX + template
-        if template != "/metrics":
-            REQUESTS.labels(request.method, template, str(response.status_code)).inc()
-            LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(RequestObserver)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -25,8 +26,14 @@ def test_logs_are_json_with_the_run_id(client: httpx.Client, log_dir: Path) -> N
     wait_for(client, run["id"])
     client.get(f"/runs/{run['id']}/results")
 
-    api = [e for e in json_lines(log_dir / "api.log") if e.get("run_id") == run["id"]]
-    assert any(e.get("path", "").endswith("/results") and e["status"] == 200 for e in api)
+    # The access line is written once the response has gone out: give it a moment.
+    deadline = time.monotonic() + 5
+    while True:
+        api = [e for e in json_lines(log_dir / "api.log") if e.get("run_id") == run["id"]]
+        if any(e.get("path", "").endswith("/results") and e["status"] == 200 for e in api):
+            break
+        assert time.monotonic() < deadline, "no access log line for the results request"
+        time.sleep(0.1)
     assert all(e["service"] == "api" for e in api)
     worker = [e for e in json_lines(log_dir / "worker.log") if e.get("run_id") == run["id"]]
     assert worker and all(e["service"] == "worker" for e in worker)

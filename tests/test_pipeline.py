@@ -96,6 +96,12 @@ def test_original_request_shape_with_inline_csv(client: httpx.Client) -> None:
         archive.namelist()
     )
 
+    artifacts = client.get(f"/runs/{run['id']}/artifacts").json()
+    assert [a["name"] for a in artifacts] == ["assignments"]
+    download = client.get(f"/runs/{run['id']}/artifacts/assignments")
+    assert download.headers["content-disposition"].endswith('.parquet"')
+    assert len(pd.read_parquet(io.BytesIO(download.content))) == 800
+
     clusters = client.post(
         f"/runs/{run['id']}/clustering", json={"method": "hierarchical", "max_k": 4}
     )

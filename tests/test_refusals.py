@@ -125,7 +125,6 @@ def test_missing_cells_are_counted_and_stay_binary(app_client: httpx.Client) -> 
     ("change", "status", "words"),
     [
         ({"model_type": "kmeans"}, 422, ["model_type"]),
-        ({"model_type": "nmf"}, 422, ["not available"]),
         ({"params": {"n_classes": 0}}, 422, ["params.n_classes", "greater than or equal to 1"]),
         ({"params": {"n_classes": 3, "n_init": "many"}}, 422, ["params.n_init"]),
         ({"params": {"n_clases": 3}}, 422, ["params.n_clases", "not a known field"]),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Response
 from backend.deps import OffsetQuery, RunDep, SessionDep
 from backend.errors import error_responses
 from backend.schemas.api import (
+    ArtifactOut,
     ClusteringOut,
     ClusteringRequest,
     RunCreate,
@@ -21,6 +22,7 @@ from backend.schemas.common import ModelType, RunStatus
 from backend.services import runs as service
 from backend.services.clustering import cluster_products
 from backend.services.ingest import from_parquet, to_csv
+from backend.services.runs import PARQUET, artifact_filename
 from backend.services.tables import result_tables
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -149,8 +151,9 @@ def export_run(session: SessionDep, run: RunDep) -> Response:
         for name, table in result_tables(run.model_type, run.result.result).items():
             archive.writestr(f"{name}.csv", to_csv(table))
         for artifact in run.artifacts:
-            archive.writestr(f"{artifact.name}.parquet", artifact.data)
-            archive.writestr(f"{artifact.name}.csv", to_csv(from_parquet(artifact.data)))
+            archive.writestr(artifact_filename(artifact.name, artifact.content_type), artifact.data)
+            if artifact.content_type == PARQUET:
+                archive.writestr(f"{artifact.name}.csv", to_csv(from_parquet(artifact.data)))
     return Response(
         buffer.getvalue(),
         media_type="application/zip",
@@ -175,3 +178,33 @@ def delete_run(session: SessionDep, run: RunDep) -> Response:
     service.delete_run(session, run)
     session.commit()  # before answering: the client may look the run up right away
     return Response(status_code=204)
+
+
+@router.get("/{run_id}/artifacts", responses=COMPLETED_ONLY)
+def list_artifacts(run: RunDep) -> list[ArtifactOut]:
+    service.require_completed(run)
+    return [
+        ArtifactOut(name=a.name, content_type=a.content_type, url=f"artifacts/{a.name}")
+        for a in run.artifacts
+    ]
+
+
+@router.get(
+    "/{run_id}/artifacts/{name}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The artifact's bytes (Parquet, NetCDF, ...), as an attachment.",
+            "content": {"application/octet-stream": {}},
+        },
+        **COMPLETED_ONLY,
+    },
+)
+def get_artifact(session: SessionDep, run: RunDep, name: str) -> Response:
+    artifact = service.get_artifact(session, run, name)
+    filename = artifact_filename(f"{name}_{run.id}", artifact.content_type)
+    return Response(
+        artifact.data,
+        media_type=artifact.content_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -143,6 +143,12 @@ class ModelInfo(BaseModel):
     result_schema: dict[str, Any]
 
 
+class ArtifactOut(BaseModel):
+    name: str
+    content_type: str
+    url: str = Field(description="Relative to the run: GET it to download.")
+
+
 class ClusteringRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
