@@ -354,3 +354,11 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image() -> None:
         if line.strip() and not line.startswith("#")
     }
     assert {".env", ".venv", ".git", "data"} <= patterns
+
+
+def test_production_override_requires_the_api_token_for_api_and_ui() -> None:
+    override = yaml.safe_load((ROOT / "docker-compose.prod.yml").read_text())
+    for service in ("api", "ui"):
+        token = override["services"][service]["environment"]["API_TOKEN"]
+        assert token.startswith("${API_TOKEN:?"), token
+    assert "api_token" in Settings.model_fields
