@@ -238,7 +238,7 @@ def odds_ratio_chart(result: dict[str, Any], names: list[str] | None = None) -> 
     data["Segment"] = data["class_name"].map(lambda c: rename.get(str(c), str(c)))
     data["low"] = data["ci_low"].fillna(data["odds_ratio"])
     data["high"] = data["ci_high"].fillna(data["odds_ratio"])
-    base = alt.Chart(data).encode(
+    base = alt.Chart().encode(
         y=alt.Y("term:N", title=None, axis=alt.Axis(labelLimit=220)),
     )
     x_scale = alt.Scale(type="log")
@@ -255,9 +255,11 @@ def odds_ratio_chart(result: dict[str, Any], names: list[str] | None = None) -> 
                  alt.Tooltip("high:Q", title="95% high", format=".2f"),
                  alt.Tooltip("p_value:Q", title="p-value", format=".3g")],
     )
-    one = base.mark_rule(strokeDash=[4, 4], color=INK).encode(x=alt.datum(1.0))
-    layered = alt.layer(one, whiskers, points).properties(width=240, height=alt.Step(20))
+    one = alt.Chart().mark_rule(strokeDash=[4, 4], color=INK).encode(x=alt.datum(1.0))
+    layered = alt.layer(one, whiskers, points, data=data).properties(width=300,
+                                                                    height=alt.Step(20))
     return layered.facet(
-        column=alt.Column("Segment:N", title=None, sort=[s for s in segments if s in
-                                                          set(data["Segment"])])
+        facet=alt.Facet("Segment:N", title=None,
+                        sort=[s for s in segments if s in set(data["Segment"])]),
+        columns=2,
     )

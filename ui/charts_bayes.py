@@ -8,7 +8,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from ui.charts import INK, MUTED, PRIMARY, unit_scale
+from ui.charts import INK, MUTED, PRIMARY, AnyChart
 
 # Field names different results use for an estimate and its interval.
 _ESTIMATE = ("mean", "estimate", "coef", "odds_ratio", "value")
@@ -48,35 +48,31 @@ def is_interval_list(value: Any) -> bool:
 def forest_chart(
     data: pd.DataFrame, *, x_title: str = "Estimate (94% interval)", reference: float = 0.0,
     names: list[str] | None = None, log: bool = False,
-) -> alt.LayerChart:
+) -> AnyChart:
     """One row per parameter: its estimate and interval; the dashed line marks no effect. An
-    interval that does not cross the line is a credible effect."""
+    interval that does not cross the line is credible (blue; grey when it crosses). With
+    groups (factors, segments) there is one panel per group, products down the side."""
     data = data.copy()
     data["Credible"] = (data["Low"] > reference) | (data["High"] < reference)
     order = list(dict.fromkeys(data["Name"]))
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
-    y = alt.Y("Name:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    y = alt.Y("Name:N", sort=order, title=None, axis=alt.Axis(labelLimit=200))
+    color = alt.condition(alt.datum.Credible, alt.value(PRIMARY), alt.value(MUTED))
+    tooltip = ["Name:N", alt.Tooltip("Estimate:Q", format=".3f"),
+               alt.Tooltip("Low:Q", format=".3f"), alt.Tooltip("High:Q", format=".3f")]
+    base = alt.Chart()
+    whiskers = base.mark_rule(strokeWidth=2).encode(
+        y=y, x=alt.X("Low:Q", title=x_title, scale=scale), x2="High:Q", color=color)
+    dots = base.mark_circle(size=60, opacity=1).encode(
+        y=y, x=alt.X("Estimate:Q", scale=scale), color=color, tooltip=tooltip)
+    zero = base.mark_rule(strokeDash=[4, 4], color=INK).encode(x=alt.datum(reference))
     grouped = bool(data["Group"].astype(str).str.len().any())
-    if grouped:
-        groups = names or list(dict.fromkeys(data["Group"]))
-        color: Any = alt.Color("Group:N", scale=unit_scale(groups), sort=groups,
-                               legend=alt.Legend(orient="top", title=None))
-        offset: dict[str, Any] = {"yOffset": alt.YOffset("Group:N", sort=groups)}
-    else:
-        color = alt.condition(alt.datum.Credible, alt.value(PRIMARY), alt.value(MUTED))
-        offset = {}
-    whiskers = alt.Chart(data).mark_rule(strokeWidth=2).encode(
-        y=y, x=alt.X("Low:Q", title=x_title, scale=scale), x2="High:Q", color=color, **offset)
-    dots = alt.Chart(data).mark_circle(size=60, opacity=1).encode(
-        y=y, x=alt.X("Estimate:Q", scale=scale), color=color, **offset,
-        tooltip=["Name:N", *(["Group:N"] if grouped else []),
-                 alt.Tooltip("Estimate:Q", format=".3f"), alt.Tooltip("Low:Q", format=".3f"),
-                 alt.Tooltip("High:Q", format=".3f")],
-    )
-    zero = alt.Chart(pd.DataFrame({"x": [reference]})).mark_rule(
-        strokeDash=[4, 4], color=INK).encode(x="x:Q")
-    step = 14 * max(1, len(set(data["Group"]))) if grouped else 20
-    return (zero + whiskers + dots).properties(height=alt.Step(step))
+    if not grouped:
+        return alt.layer(zero, whiskers, dots, data=data).properties(height=alt.Step(20))
+    groups = names or list(dict.fromkeys(data["Group"]))
+    layered = alt.layer(zero, whiskers, dots, data=data).properties(
+        width=230, height=alt.Step(18))
+    return layered.facet(facet=alt.Facet("Group:N", sort=groups, title=None), columns=3)
 
 
 def loadings_intervals(result: dict[str, Any], names: list[str]) -> pd.DataFrame:

@@ -155,8 +155,26 @@ def live_progress(run_id: str) -> None:
         facts = [format_eta(progress.get("eta_seconds"))]
         if progress.get("elapsed_seconds") is not None:
             facts.append(f"running for {format_duration(progress['elapsed_seconds'])}")
+        if progress.get("iteration") is not None:
+            facts.append(f"iteration {progress['iteration']:,}")
+        if progress.get("loglik") is not None:
+            facts.append(f"log-likelihood {float(progress['loglik']):,.1f}")
         line = " · ".join(facts)
         st.caption(line[:1].upper() + line[1:])
+        chains = (progress.get("details") or {}).get("chains")
+        if isinstance(chains, list) and chains:
+            cols = st.columns(min(len(chains), 4))
+            for k, chain in enumerate(chains):
+                if not isinstance(chain, dict):
+                    continue
+                total = max(int(chain.get("total") or 1), 1)
+                done = min(int(chain.get("draw") or 0), total)
+                stage = "warming up" if chain.get("tuning") else "sampling"
+                divergences = chain.get("divergences") or 0
+                with cols[k % len(cols)]:
+                    st.progress(done / total, text=f"Chain {int(chain.get('chain', k)) + 1}: "
+                                f"{stage}, {done}/{total}"
+                                + (f", {divergences} divergent" if divergences else ""))
         if st.button("Cancel this run", icon=":material/stop_circle:", key=f"cancel-{run_id}"):
             try:
                 client.cancel_run(run_id)

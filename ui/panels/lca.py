@@ -108,7 +108,8 @@ def _covariates(view: View) -> None:
                    if p_value < 0.05 else "Household features add little to the segments")
         st.markdown(
             f"**{verdict}** (likelihood-ratio test: χ² = {result.get('covariate_lr', 0):.1f}, "
-            f"{result.get('covariate_df')} df, p = {p_value:.3g})."
+            f"{result.get('covariate_df')} df, "
+            f"{'p < 0.001' if p_value < 0.001 else f'p = {p_value:.3f}'})."
         )
     classes = [str(c) for c in result.get("classes", [])]
     reference = result.get("reference_class")
