@@ -32,6 +32,7 @@ from backend.schemas.common import ModelType, Phase, RunStatus
 from backend.schemas.results import FitResult
 from backend.services.ingest import to_parquet
 from backend.services.runs import PARQUET
+from backend.services.tables import product_map
 from backend.settings import get_settings
 from workers import sweep
 from workers.dataset_cache import datasets as dataset_cache
@@ -213,6 +214,9 @@ SAVE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 def save_result(run_id: str, result: FitResult, store: ProgressStore) -> None:
     payload = result.model_dump(mode="json")
+    payload_map = _product_map(result.provenance.model_type, payload)
+    if payload_map is not None:
+        payload["product_map"] = payload_map
     summary: dict[str, Any] = {
         k: payload[k] for k in ("loglik", "npar", "aic", "bic", "entropy") if k in payload
     }
@@ -231,6 +235,15 @@ def save_result(run_id: str, result: FitResult, store: ProgressStore) -> None:
         store.publish(
             make_message(run_id, Phase.completed, 1.0, "Completed.", details={"summary": summary})
         )
+
+
+def _product_map(model_type: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The product map kept with the result; a convenience, so a fit is never lost over it."""
+    try:
+        return product_map(model_type, payload)
+    except (ValueError, KeyError, ArithmeticError) as exc:
+        log.warning("no product map for this result: %s", exc)
+        return None
 
 
 def _write_result(

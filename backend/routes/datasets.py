@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
@@ -8,6 +8,7 @@ from backend.deps import DatasetDep, OffsetQuery, SessionDep
 from backend.errors import error_responses
 from backend.schemas.api import DatasetList, DatasetOut
 from backend.services import datasets as service
+from backend.services.basket import dataset_basket
 from backend.uploads import read_limited
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -57,3 +58,17 @@ def delete_dataset(
     service.delete_dataset(session, dataset, force=force)
     session.commit()  # before answering: the client may look the dataset up right away
     return Response(status_code=204)
+
+
+@router.get("/{dataset_id}/basket", responses=error_responses(404, 422))
+def get_basket(
+    dataset: DatasetDep,
+    products: Annotated[
+        str | None,
+        Query(description="Comma-separated product columns; default every 0/1 column."),
+    ] = None,
+) -> dict[str, Any]:
+    """Penetration per product, duplication of purchase (row A, column B: share of A's buyers
+    who also buy B) and lift, computed once per dataset and product list."""
+    chosen = [c.strip() for c in products.split(",") if c.strip()] if products else None
+    return dataset_basket(dataset, chosen)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 
 from backend.deps import OffsetQuery, RunDep, SessionDep
-from backend.errors import error_responses
+from backend.errors import Conflict, error_responses
 from backend.schemas.api import (
     ArtifactOut,
     ClusteringOut,
@@ -23,7 +23,7 @@ from backend.services import runs as service
 from backend.services.clustering import cluster_products
 from backend.services.ingest import from_parquet, to_csv
 from backend.services.runs import PARQUET, artifact_filename
-from backend.services.tables import result_tables
+from backend.services.tables import product_map, result_tables
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -208,3 +208,18 @@ def get_artifact(session: SessionDep, run: RunDep, name: str) -> Response:
         media_type=artifact.content_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get("/{run_id}/product-map", responses=COMPLETED_ONLY)
+def get_product_map(run: RunDep) -> dict[str, Any]:
+    """Cosine similarity, closest competitors, a dendrogram-ready tree (SciPy linkage rows),
+    k-means clusters chosen by silhouette and 2-D coordinates, from the run's product
+    embedding. Stored with the result; computed here for results saved before it existed."""
+    service.require_completed(run)
+    assert run.result is not None
+    stored = run.result.result.get("product_map")
+    if stored is None:
+        stored = product_map(run.model_type, run.result.result)
+    if stored is None:
+        raise Conflict(f"Runs of type {run.model_type} have no product embedding to map.")
+    return dict(stored)

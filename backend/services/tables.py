@@ -10,6 +10,7 @@ import pandas as pd
 
 from backend.errors import Conflict
 from backend.services import tables_bayesian, tables_dimensions
+from backend.services.product_map import build_product_map
 
 
 def _lca_tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -70,6 +71,22 @@ EMBEDDINGS: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {
 
 
 def result_tables(model_type: str, result: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The export tables of a result, with the product map for every family that has a product
+    embedding (once: families that already add it keep theirs)."""
+    tables = _family_tables(model_type, result)
+    if model_type in EMBEDDINGS and "closest_competitors" not in tables:
+        tables |= tables_dimensions.product_map_tables(EMBEDDINGS[model_type](result))
+    return tables
+
+
+def product_map(model_type: str, result: dict[str, Any]) -> dict[str, Any] | None:
+    """The product map stored with a result (None for families without a product embedding)."""
+    if model_type not in EMBEDDINGS:
+        return None
+    return build_product_map(EMBEDDINGS[model_type](result))
+
+
+def _family_tables(model_type: str, result: dict[str, Any]) -> dict[str, pd.DataFrame]:
     builder = TABLES.get(model_type)
     return builder(result) if builder else {}
 

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backend.services.product_map import build_product_map, cosine_similarity
+
 
 def _by_product(result: dict[str, Any], matrix: Any, columns: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(np.asarray(matrix, dtype=float), index=result["products"], columns=columns)
@@ -160,38 +162,33 @@ def network_embedding(result: dict[str, Any]) -> pd.DataFrame:
     return _by_product(result, result["similarity"], result["products"])
 
 
-COMPETITORS = 5
-
-
 def product_map_tables(embedding: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """From a products × dimensions embedding: cosine similarity of every pair, each product's
-    closest competitors (most similar others) and a dendrogram-ready tree (average linkage on
-    cosine distance, SciPy's linkage rows: the two merged clusters, their distance, the size)."""
-    from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import squareform
-
-    x = embedding.to_numpy(dtype=float)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    unit = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-    similarity = np.clip(unit @ unit.T, -1.0, 1.0)
-    products = list(embedding.index)
-    sim = pd.DataFrame(similarity, index=products, columns=products).rename_axis("product")
-    competitors = []
-    for i, product in enumerate(products):
-        others = [j for j in np.argsort(-similarity[i], kind="stable") if j != i][:COMPETITORS]
-        competitors += [
-            {"product": product, "rank": r + 1, "competitor": products[j],
-             "similarity": float(similarity[i, j])}
-            for r, j in enumerate(others)
-        ]  # fmt: skip
+    """The product map (backend/services/product_map.py) as export tables: cosine similarity
+    of every pair, each product's closest competitors and a dendrogram-ready tree (SciPy's
+    linkage rows: the two merged nodes, their distance, the size)."""
+    product_map = build_product_map(embedding)
+    products = product_map["products"]
     tables = {
-        "product_similarity": sim.reset_index(),
-        "closest_competitors": pd.DataFrame(competitors),
+        "product_similarity": pd.DataFrame(
+            cosine_similarity(embedding.to_numpy(dtype=float)), index=products, columns=products
+        )
+        .rename_axis("product")
+        .reset_index(),
+        "closest_competitors": pd.DataFrame(
+            [
+                {
+                    "product": product,
+                    "rank": rank + 1,
+                    "competitor": c["product"],
+                    "similarity": c["similarity"],
+                }
+                for product, competitors in product_map["closest_competitors"].items()
+                for rank, c in enumerate(competitors)
+            ]
+        ),
     }
-    if len(products) >= 2:
-        distance = np.clip(1.0 - similarity, 0.0, 2.0)
-        np.fill_diagonal(distance, 0.0)
-        tree = linkage(squareform((distance + distance.T) / 2, checks=False), method="average")
+    if "dendrogram" in product_map:
+        tree = np.asarray(product_map["dendrogram"], dtype=float)
         tables["dendrogram"] = pd.DataFrame(
             {
                 "node": np.arange(len(products), len(products) + len(tree)),
