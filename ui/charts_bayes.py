@@ -3,6 +3,7 @@ intervals, the posterior predictive check and the variational loss curve."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import altair as alt
@@ -29,8 +30,10 @@ def interval_rows(items: list[dict[str, Any]], group_key: str | None = None) -> 
         if not isinstance(estimate, int | float):
             continue
         low, high = _first(item, _LOW), _first(item, _HIGH)
+        name = str(_first(item, _NAME) or "")
+        inner = re.fullmatch(r"[\w.]+\[(.+)\]", name)  # beta_mean[household_size] → household_size
         rows.append({
-            "Name": str(_first(item, _NAME) or ""),
+            "Name": inner.group(1) if inner else name,
             "Estimate": float(estimate),
             "Low": float(low) if isinstance(low, int | float) else float(estimate),
             "High": float(high) if isinstance(high, int | float) else float(estimate),

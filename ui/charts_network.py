@@ -102,8 +102,11 @@ def network_chart(result: dict[str, Any], names: list[str] | None = None,
         strokeWidth=alt.StrokeWidth("weight:Q", scale=alt.Scale(range=[0.5, 4]), legend=None),
         tooltip=["a:N", "b:N", alt.Tooltip("weight:Q", format=".2f")],
     )
-    domain = [*labels[:k_max], "—"]
-    colors = [UNIT_COLORS[i % len(UNIT_COLORS)] for i in range(k_max)] + ["#adb5bd"]
+    domain = list(labels[:k_max])
+    colors = [UNIT_COLORS[i % len(UNIT_COLORS)] for i in range(k_max)]
+    if (layout["Community"] == "—").any():
+        domain.append("—")
+        colors.append("#adb5bd")
     dots = alt.Chart(layout).mark_circle(size=220, opacity=0.95).encode(
         x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
         color=alt.Color("Community:N", scale=alt.Scale(domain=domain, range=colors),

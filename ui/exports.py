@@ -20,6 +20,7 @@ from ui.families import (
     embedding,
     family,
     map_coordinates,
+    plural,
     profile,
     unit_keys,
 )
@@ -226,7 +227,7 @@ def readme(run: dict[str, Any], names: list[str], files: list[str], labels: dict
         "",
     ]
     if names:
-        lines += [f"{family(str(run.get('model_type'))).unit}s, as named in every file: "
+        lines += [f"{plural(family(str(run.get('model_type'))).unit)}, as named in every file: "
                   + ", ".join(names) + "."]
         if labels:
             lines += ["(Names given in the app: " + ", ".join(f"{k} → {v}"

@@ -15,12 +15,20 @@ import numpy as np
 import pandas as pd
 
 
+def plural(word: str) -> str:
+    """community → communities, segment → segments."""
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
 @dataclass(frozen=True)
 class Family:
     title: str
     unit: str  # a person's word for one unit: "Segment", "Factor", …
     units_key: str  # the result field listing the units' raw names
     count_key: str  # the result field giving their number
+    named: bool = False  # the raw names mean something (features): show them, not "Unit k"
 
 
 FAMILIES: dict[str, Family] = {
@@ -32,7 +40,8 @@ FAMILIES: dict[str, Family] = {
     "nmf": Family("Baskets", "Component", "component_names", "n_components"),
     "lda": Family("Shopping missions", "Mission", "topics", "n_topics"),
     "mca": Family("Product map", "Dimension", "dimensions", "n_components"),
-    "dcm": Family("Choice drivers", "Feature", "household_features", "n_household_features"),
+    "dcm": Family("Choice drivers", "Feature", "household_features", "n_household_features",
+                  named=True),
     "network": Family("Co-purchase network", "Community", "communities", "n_communities"),
 }
 GENERIC = Family("Results", "Unit", "units", "n_units")
@@ -77,7 +86,10 @@ def unit_keys(model_type: str, result: dict[str, Any]) -> list[str]:
 def default_names(model_type: str, result: dict[str, Any]) -> list[str]:
     """Plain names before anyone labels them: Segment 1, Factor 1, Component 1, …"""
     fam = family(model_type)
-    return [f"{fam.unit} {k + 1}" for k in range(len(unit_keys(model_type, result)))]
+    keys = unit_keys(model_type, result)
+    if fam.named:
+        return keys
+    return [f"{fam.unit} {k + 1}" for k in range(len(keys))]
 
 
 def display_names(
@@ -222,6 +234,13 @@ def strongest_unit(model_type: str, result: dict[str, Any],
                    names: list[str] | None = None) -> dict[str, str]:
     """Each product's most characteristic unit: for segments the one where it over-indexes most,
     for loadings the largest in size, for weights the largest share."""
+    if model_type == "network":
+        from ui.charts_network import communities
+
+        groups = communities(result)
+        ids = sorted(set(groups.values()))
+        label = dict(zip(ids, names or default_names(model_type, result), strict=False))
+        return {p: label.get(k, f"Community {k}") for p, k in groups.items()}
     prof = profile(model_type, result, names)
     if prof is None or prof.shape[1] == 0:
         return {}

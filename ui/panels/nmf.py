@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui import charts_nmf
 from ui.charts_common import bars_chart, matrix_heatmap
-from ui.families import profile
+from ui.families import plural, profile
 from ui.panels.base import View, chart, number, section, settings, warnings
 
 
@@ -16,7 +16,7 @@ def render(view: View) -> None:
     warnings(result)
     m1, m2, m3 = st.columns(3)
     m1.metric("Households", f"{result.get('n_obs', 0):,}")
-    m2.metric(f"{view.unit}s", len(names))
+    m2.metric(f"{plural(view.unit)}", len(names))
     explained = result.get("explained")
     if result.get("perplexity") is not None:
         m3.metric("Perplexity", number(result.get("perplexity"), 1),
@@ -53,7 +53,7 @@ def render(view: View) -> None:
     if "How many" in drawn:
         with drawn["How many"]:
             how = "picked at the elbow" if result.get("selected_by") == "elbow" else "as asked"
-            section(f"Error by number of {view.unit.lower()}s",
+            section(f"Error by number of {plural(view.unit.lower())}",
                     f"Lower is better; the dashed line marks the number shown ({how}).")
             chart(charts_nmf.error_curve_chart(result))
     with drawn["Details"]:

@@ -9,7 +9,7 @@ import streamlit as st
 from ui import cached, state
 from ui.api_client import ApiError, get_client
 from ui.components import param_input, param_inputs, show_error
-from ui.families import family
+from ui.families import family, plural
 from ui.params_form import specs_from_schema, sweep_value, sweepable, validate
 from ui.tables import default_covariates, default_products, guess_id_column
 
@@ -135,7 +135,7 @@ with right:
         if head is not None and head.kind == "int" and sweepable(model, head):
             unit = family(model_type).unit.lower()
             sweep = st.toggle(
-                f"Compare several numbers of {unit}s", key=f"{key_prefix}.sweep",
+                f"Compare several numbers of {plural(unit)}", key=f"{key_prefix}.sweep",
                 help="Fits one model per number and recommends the best (lowest BIC, or the "
                 "elbow of the error curve). Each fit runs on its own, side by side.",
             )
@@ -146,15 +146,15 @@ with right:
                 lo, hi = st.slider(f"{head.label}: from … to", low, min(high, low + 19),
                                    default, key=f"{key_prefix}.range")
                 params[head.name] = sweep_value(model, head, lo, hi)
-                headline_text = f"{lo}–{hi} {unit}s"
+                headline_text = f"{lo}–{hi} {plural(unit)}"
             else:
                 params[head.name] = param_input(head, key_prefix)
-                headline_text = f"{params[head.name]} {unit}s" if params[head.name] else ""
+                headline_text = f"{params[head.name]} {plural(unit)}" if params[head.name] else ""
             params.update(param_inputs(specs, key_prefix, skip=frozenset({head.name})))
         else:
             params.update(param_inputs(specs, key_prefix))
             if head is not None and params.get(head.name) is not None:
-                headline_text = f"{params[head.name]} {family(model_type).unit.lower()}s"
+                headline_text = f"{params[head.name]} {plural(family(model_type).unit.lower())}"
 
 with st.container(border=True):
     st.markdown("#### 4 · Start")

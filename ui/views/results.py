@@ -12,7 +12,7 @@ from ui import cached, charts, labels, panels, state
 from ui.api_client import ApiError, api_url, get_client
 from ui.components import live_progress, model_title, show_error
 from ui.exports import memberships, to_csv
-from ui.families import default_names, display_names, family, unit_keys
+from ui.families import default_names, display_names, family, plural, unit_keys
 from ui.formatting import (
     ACTIVE_STATUSES,
     format_duration,
@@ -116,8 +116,8 @@ if isinstance(sweep, dict) and sweep.get("table"):
         left, right = st.columns([3, 2])
         with left:
             st.markdown(
-                f"**Compared {len(sweep['table'])} numbers of {unit}s.** "
-                f"{sweep.get('recommended')} {unit}s fit best (lowest BIC). Where the curve "
+                f"**Compared {len(sweep['table'])} numbers of {plural(unit)}.** "
+                f"{sweep.get('recommended')} {plural(unit)} fit best (lowest BIC). Where the curve "
                 "flattens (the elbow) is usually the most useful number."
             )
             st.altair_chart(charts.ic_elbow_chart(sweep), width="stretch")
@@ -125,7 +125,7 @@ if isinstance(sweep, dict) and sweep.get("table"):
             values = [r[param] for r in table]
             recommended = sweep.get("recommended")
             chosen = st.selectbox(
-                f"Solution to show ({unit}s)", values,
+                f"Solution to show ({plural(unit)})", values,
                 index=values.index(recommended) if recommended in values else 0,
                 key=f"results.solution.{run_id}",
                 format_func=lambda v: f"{v}{' (recommended)' if v == recommended else ''}")
@@ -148,7 +148,7 @@ names = display_names(model_type, result, given)
 keys = unit_keys(model_type, result)
 if keys:
     unit = family(model_type).unit
-    with st.expander(f"Name the {unit.lower()}s", icon=":material/edit:",
+    with st.expander(f"Name the {plural(unit.lower())}", icon=":material/edit:",
                      expanded=not given and model_type in ("lca", "lca_covariates")):
         st.caption(f"Give each {unit.lower()} a name people remember (“Busy families”). The "
                    "names appear in every chart, table and export of this run.")
