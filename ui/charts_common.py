@@ -184,7 +184,8 @@ def bars_chart(
     if horizontal:
         enc = {
             "y": alt.Y(f"{category}:N", sort=sort, title=None, axis=alt.Axis(labelLimit=220)),
-            "x": alt.X(f"{value}:Q", title=value_title),
+            "x": alt.X(f"{value}:Q", title=value_title,
+                       axis=alt.Axis(format="%") if fmt.endswith("%") else alt.Axis()),
         }
         text_mark = {"align": "left", "dx": 3}
     else:

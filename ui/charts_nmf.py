@@ -7,7 +7,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from ui.charts import INK, AnyChart, unit_scale
+from ui.charts import AnyChart, unit_scale
 from ui.charts_common import line_chart
 
 
@@ -26,20 +26,17 @@ def top_products_frame(result: dict[str, Any], names: list[str], top: int = 6) -
     return pd.DataFrame(rows, columns=["Component", "Product", "Share", "Rank"])
 
 
-def top_products_chart(result: dict[str, Any], names: list[str], top: int = 6) -> alt.Chart:
+def top_products_chart(result: dict[str, Any], names: list[str], top: int = 6,
+                       unit: str = "component") -> alt.FacetChart:
     """One small panel per component: its products with the largest share of its weight."""
     data = top_products_frame(result, names, top)
-    base = alt.Chart().encode(
+    bars = alt.Chart(data).mark_bar(cornerRadiusEnd=2).encode(
         y=alt.Y("Product:N", sort="-x", title=None, axis=alt.Axis(labelLimit=160)),
-        x=alt.X("Share:Q", title="Share of the component", axis=alt.Axis(format="%")),
-    )
-    bars = base.mark_bar(cornerRadiusEnd=2).encode(
+        x=alt.X("Share:Q", title=f"Share of the {unit}", axis=alt.Axis(format="%")),
         color=alt.Color("Component:N", scale=unit_scale(names), legend=None),
         tooltip=["Component:N", "Product:N", alt.Tooltip("Share:Q", format=".1%")],
-    )
-    text = base.mark_text(align="left", dx=3, color=INK, fontSize=11).encode(
-        text=alt.Text("Share:Q", format=".0%"))
-    return alt.layer(bars, text, data=data).properties(width=220, height=alt.Step(18)).facet(
+    ).properties(width=220, height=alt.Step(22))
+    return bars.facet(
         facet=alt.Facet("Component:N", sort=names, title=None), columns=3
     ).resolve_scale(y="independent")
 

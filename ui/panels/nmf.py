@@ -36,7 +36,8 @@ def render(view: View) -> None:
         section(f"What each {view.unit.lower()} holds",
                 f"The products with the largest share of each {view.unit.lower()}'s weight: "
                 "baskets of products bought together.")
-        chart(charts_nmf.top_products_chart(result, names), stretch=False)
+        chart(charts_nmf.top_products_chart(result, names, unit=view.unit.lower()),
+              stretch=False)
         shares = charts_nmf.component_share_frame(result, names)
         if len(shares):
             section(f"Size of each {view.unit.lower()}",
