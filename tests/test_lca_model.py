@@ -232,3 +232,21 @@ def test_sparse_wide_data_fits_on_the_sparse_layout() -> None:
     assert result.layout == "sparse" and np.isfinite(result.loglik)
     # 7140 pairs: the 5000 largest are listed
     assert len(result.bivariate_residuals) == 5000 and result.bvr_truncated
+
+
+def test_one_forced_update_per_finished_start() -> None:
+    data, _ = matrix(n=1500)
+    calls: list[dict[str, Any]] = []
+
+    def progress(fraction: float, message: str, **fields: Any) -> None:
+        calls.append({"fraction": fraction, "message": message, **fields})
+
+    result = fit(data, LCAParams(n_classes=3, n_init=8, random_state=5), progress)
+    ended = [c for c in calls if c.get("force") and " of 8 converged" in c["message"]]
+    converged = [s for s in result.starts if s.converged]
+    assert len(ended) == len(converged) >= 2
+    assert {c["details"]["start"] for c in ended} == {s.start for s in converged}
+    assert all(c["loglik"] < 0 and c["iteration"] >= 1 for c in ended)
+    assert any("First stage done" in c["message"] for c in calls)
+    fractions = [c["fraction"] for c in calls]
+    assert fractions == sorted(fractions) and fractions[-1] <= 1

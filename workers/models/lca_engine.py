@@ -654,6 +654,8 @@ def run_starts(
             finalists = states
         for s in states:
             s.finished = s.converged or any(s is f for f in finalists)
+        if hook is not None and n_final < len(states):
+            hook(finalists, 2, "")
         run_em(design, finalists, budget=None, stage=2, **common)  # type: ignore[arg-type]
         # Exact float64 log-likelihood at each finished start's final parameters.
         exact = e_pass(
