@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -83,13 +84,25 @@ for run_id in chosen:
     items.append((run, result, names, shown))
 
 # -- fit statistics ----------------------------------------------------------------------------
+
+
+def _fmt(key: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if key == "smallest_class_share":
+        return f"{value:.1%}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
 st.markdown("#### Fit")
 rows = []
 for run, result, names, _ in items:
     row: dict[str, Any] = {"Run": run["name"], "Model": model_title(run["model_type"]),
                            "Units": len(names), "Products": len(run["product_columns"]),
                            "Took": format_duration(run.get("duration_seconds"))}
-    row.update({STAT_LABELS.get(k, k): v for k, v in fit_statistics(result).items()})
+    row.update({STAT_LABELS.get(k, k): _fmt(k, v) for k, v in fit_statistics(result).items()})
     rows.append(row)
 fit = pd.DataFrame(rows).set_index("Run").T
 st.dataframe(fit, width="stretch")
@@ -107,7 +120,9 @@ for col, (run, result, names, _) in zip(columns, items, strict=True):
         model_type = run["model_type"]
         if model_type in SEGMENT_FAMILIES and "item_probabilities" in result:
             st.altair_chart(charts.class_sizes_chart(result, names), width="stretch")
-            st.altair_chart(charts.profile_heatmap(result, names), width="content")
+            narrow = 60 if len(items) > 2 else 80
+            st.altair_chart(charts.profile_heatmap(result, names).properties(
+                width=alt.Step(narrow)), width="content")
         else:
             prof = profile(model_type, result, names)
             if prof is None:
@@ -115,7 +130,9 @@ for col, (run, result, names, _) in zip(columns, items, strict=True):
             else:
                 diverging = bool((prof.to_numpy() < 0).any())
                 st.altair_chart(matrix_heatmap(prof, family(model_type).unit, diverging=diverging,
-                                               column_title=family(model_type).unit),
+                                               column_title=family(model_type).unit,
+                                               cell_width=60 if len(items) > 2 else 70,
+                                               label_angle=-30, font_size=10),
                                 width="content")
 
 # -- product maps ------------------------------------------------------------------------------

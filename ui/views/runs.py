@@ -95,7 +95,7 @@ def _confirm(run_id: str | None) -> None:
 def _row(run: dict[str, Any]) -> None:
     run_id = run["id"]
     with st.container(border=True):
-        main, info, stat, actions = st.columns([4, 3, 1.4, 3.6], vertical_alignment="center")
+        main, info, actions = st.columns([4, 3, 3.6], vertical_alignment="center")
         with main:
             st.markdown(f"**{run['name']}**")
             sweep = f" · {len(run['child_ids'])} fits" if run.get("child_ids") else ""
@@ -104,17 +104,15 @@ def _row(run: dict[str, Any]) -> None:
                 f" · {len(run['product_columns'])} products · "
                 f"created {format_timestamp(run.get('created_at'))}"
             )
-        with stat:
-            label, value = headline(run["model_type"], run.get("fit_summary"))
-            if label:
-                st.metric(label, value)
         with info:
             st.badge(status_label(run["status"]), color=status_color(run["status"]))
             if run["status"] in ACTIVE_STATUSES:
                 st.progress(min(max(float(run.get("progress") or 0), 0.0), 1.0),
                             text=run.get("progress_message") or None)
             elif run.get("duration_seconds") is not None:
-                st.caption(f"Took {format_duration(run['duration_seconds'])}")
+                label, value = headline(run["model_type"], run.get("fit_summary"))
+                stat = f" · {label} **{value}**" if label else ""
+                st.caption(f"Took {format_duration(run['duration_seconds'])}{stat}")
             if run["status"] == "failed" and run.get("error"):
                 st.caption(f":red[{run['error']}]")
         with actions, st.container(horizontal=True, horizontal_alignment="right"):
