@@ -52,6 +52,11 @@ def _setting(name: str) -> str | None:
     return str(secret) if secret else None
 
 
+def configured_api_url() -> str | None:
+    """The API address someone configured (environment or secrets), None if nobody did."""
+    return _setting("API_URL")
+
+
 def api_url() -> str:
     return (_setting("API_URL") or DEFAULT_API_URL).rstrip("/")
 

@@ -16,6 +16,8 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from ui import cached, embedded  # noqa: E402
+from ui.api_client import DEFAULT_API_URL, configured_api_url  # noqa: E402
 from ui.components import sidebar_status  # noqa: E402
 from ui.state import init_state, show_flash  # noqa: E402
 
@@ -28,6 +30,15 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 init_state()
+
+# Deployed alone with no API address configured: start the embedded stack once per server.
+if (
+    embedded.wanted(configured_api_url())
+    and cached.health().get("status") == "unreachable"
+    and embedded.start(DEFAULT_API_URL)
+):
+    st.sidebar.info("Starting the analysis service on this machine… give it a few seconds.",
+                        icon=":material/hourglass_top:")
 
 pages = {
     "Prepare": [

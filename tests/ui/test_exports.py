@@ -156,3 +156,15 @@ def test_headline_statistic_of_a_run() -> None:
     assert headline("lca", {"bic": 1234.56, "loglik": -600.0}) == ("BIC", "1,234.6")
     assert headline("mca", {}) == ("", "—")
     assert headline("nmf", None) == ("", "—")
+
+
+def test_the_embedded_stack_starts_only_when_nothing_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ui import embedded
+
+    monkeypatch.delenv("EMBEDDED_STACK", raising=False)
+    assert embedded.wanted(None)
+    assert not embedded.wanted("http://api.example.com")
+    monkeypatch.setenv("EMBEDDED_STACK", "0")
+    assert not embedded.wanted(None)
