@@ -124,7 +124,7 @@ CASES = {
     "1M": dict(n=1_000_000, p=50, density=None),
     "sparse": dict(n=100_000, p=500, density=0.05),
     # Weakly separated classes (relative entropy about 0.5): EM needs many more iterations.
-    "200k-weak": dict(n=200_000, p=50, density=None, sep=0.5),
+    "50k-weak": dict(n=50_000, p=50, density=None, sep=0.5),
     "quick": dict(n=5_000, p=50, density=None),
 }
 
