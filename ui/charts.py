@@ -79,7 +79,7 @@ def profile_heatmap(
     products = list(result["products"])
     base = alt.Chart(data).encode(
         x=alt.X("Segment:N", sort=segments, title=None,
-                axis=alt.Axis(labelAngle=0, orient="top", labelLimit=140)),
+                axis=alt.Axis(labelAngle=0, orient="top", labelLimit=118, labelOverlap=False)),
         y=alt.Y("Product:N", sort=products, title=None, axis=alt.Axis(labelLimit=200)),
     )
     tooltip = [
@@ -111,7 +111,7 @@ def profile_heatmap(
     labels = base.mark_text(fontSize=12).encode(
         text=text, color=alt.condition(dark, alt.value("white"), alt.value(INK))
     )
-    return (cells + labels).properties(height=alt.Step(28), width=alt.Step(110))
+    return (cells + labels).properties(height=alt.Step(28), width=alt.Step(120))
 
 
 def segment_comparison_chart(

@@ -45,7 +45,8 @@ def matrix_heatmap(
         dark = alt.datum.Value > 0.6 * top
     base = alt.Chart(data).encode(
         x=alt.X(f"{column_title}:N", sort=cols_order, title=None,
-                axis=alt.Axis(labelAngle=label_angle, orient="top", labelLimit=140)),
+                axis=alt.Axis(labelAngle=label_angle, orient="top", labelOverlap=False,
+                              labelLimit=140 if label_angle else max(cell_width - 4, 40))),
         y=alt.Y(f"{row_title}:N", sort=rows_order, title=None, axis=alt.Axis(labelLimit=200)),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=1).encode(

@@ -197,7 +197,7 @@ def prepare(raw: pd.DataFrame, name: str) -> None:
     c1.metric("Households", f"{len(frame):,}")
     c2.metric("Columns", f"{frame.shape[1]:,}")
     c3.metric("0/1 product columns", len(binary), help="Columns holding only 0, 1 or blanks.")
-    flagged = int((report["Check"] != "ok").sum())
+    flagged = int(((report["Check"] != "ok") & (report["Suggested use"] != "ID")).sum())
     c4.metric("Columns to check", flagged, help="Constant, near-constant, ID-like or "
               "mostly missing columns (see the quality report).")
 

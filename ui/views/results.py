@@ -129,7 +129,15 @@ if isinstance(sweep, dict) and sweep.get("table"):
                 index=values.index(recommended) if recommended in values else 0,
                 key=f"results.solution.{run_id}",
                 format_func=lambda v: f"{v}{' (recommended)' if v == recommended else ''}")
-            st.dataframe(sweep_frame(sweep), hide_index=True, height="content")
+            st.dataframe(
+                sweep_frame(sweep), hide_index=True, height="content",
+                column_config={
+                    **{c: st.column_config.NumberColumn(format="%.1f")
+                       for c in ("BIC", "AIC", "SABIC", "Smallest segment %")},
+                    "Entropy": st.column_config.NumberColumn(format="%.2f"),
+                    "Best": st.column_config.CheckboxColumn(help="Lowest BIC"),
+                },
+            )
     pick = next((r for r in table if r[param] == chosen), None)
     if pick and chosen != recommended:
         try:
