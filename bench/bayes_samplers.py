@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # as in a worker process (workers/__init__.py)
 
-import numpy as np
+import numpy as np  # noqa: E402
 
-from workers.models.base import BinaryMatrix, no_progress
+from workers.models.base import BinaryMatrix, no_progress  # noqa: E402
 
 
 def simulate(n: int, p: int, k: int, seed: int = 1) -> tuple[BinaryMatrix, np.ndarray]:
