@@ -1,6 +1,6 @@
 """Screenshots of the main pages for ui/README.md, from a running app with some finished runs:
 `python -m tests.ui.screenshots http://localhost:8501 <lca-sweep-run-id> <network-run-id>`.
-Saved to ui/screenshots/ (1100 px wide, 256 colours). Not a test."""
+Saved to ui/screenshots/ (1000 px wide). Not a test."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def save(page: Page, name: str, height: int) -> None:
     image = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
     image = image.crop((260, 0, 1400, height))  # without most of the sidebar
     image = image.resize((1000, round(height * 1000 / 1140)))
-    image.quantize(colors=192).save(OUT / f"{name}.png", optimize=True)
+    image.save(OUT / f"{name}.png", optimize=True)
     print("saved", name)
 
 
