@@ -392,3 +392,18 @@ def test_an_unreadable_file_is_explained(backend_down: None) -> None:
     at.run()
     assert not at.exception
     assert "Couldn't read broken.xlsx" in at.error[0].value
+
+
+def test_a_saved_dataset_is_picked_again(backend_up: str, client: httpx.Client) -> None:
+    # Given a dataset saved earlier
+    dataset = upload(client, simulate_lca(n=120).csv(), name="earlier upload").json()
+    # When the person picks it among the saved datasets
+    at = app().run()
+    at.session_state["data.source"] = "earlier"
+    at.run()
+    at.selectbox(key="data.earlier").set_value(dataset["id"]).run()
+    # Then it becomes the dataset to analyse
+    assert not at.exception, at.exception
+    assert at.session_state["dataset"]["id"] == dataset["id"]
+    assert "earlier upload" in texts(at)
+    assert button(at, "Next: set up an analysis")
