@@ -65,3 +65,26 @@ def _dataset(base_url: str, token: str | None, dataset_id: str) -> dict[str, Any
 def dataset(dataset_id: str) -> dict[str, Any]:
     client = get_client()
     return _dataset(client.base_url, client.token, dataset_id)
+
+
+@st.cache_data(ttl=3600, max_entries=32, show_spinner="Counting what is bought together…")
+def _basket(base_url: str, token: str | None, dataset_id: str, products: tuple[str, ...]
+            ) -> dict[str, Any]:
+    return ApiClient(base_url, token).basket(dataset_id, list(products))
+
+
+def basket(dataset_id: str, products: list[str]) -> dict[str, Any]:
+    """The API's basket statistics of a stored dataset (cached: datasets never change)."""
+    client = get_client()
+    return _basket(client.base_url, client.token, dataset_id, tuple(products))
+
+
+@st.cache_data(ttl=6 * 3600, max_entries=64, show_spinner="Grouping the products…")
+def _clusters(base_url: str, token: str | None, run_id: str) -> dict[str, Any]:
+    return ApiClient(base_url, token).cluster_products(run_id, {"method": "kmeans", "max_k": 8})
+
+
+def clusters(run_id: str) -> dict[str, Any]:
+    """Product clusters of a finished run (k-means, k by silhouette), from the API."""
+    client = get_client()
+    return _clusters(client.base_url, client.token, run_id)

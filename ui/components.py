@@ -20,7 +20,6 @@ from ui.formatting import (
     status_label,
 )
 from ui.params_form import ParamSpec
-from ui.prep import basket_stats, duplication_matrix
 
 POLL_SECONDS = 1.0
 
@@ -187,11 +186,11 @@ def live_progress(run_id: str) -> None:
 BASKET_MAX_PRODUCTS = 30
 
 
-def basket_panel(frame: pd.DataFrame, products: list[str]) -> None:
-    """Penetration, duplication and lift of the chosen products, from the household rows."""
+def basket_panel(stats: dict[str, pd.DataFrame]) -> None:
+    """Penetration, duplication and lift of the chosen products (tables from
+    `ui.prep.basket_stats` or `ui.prep.basket_from_api`)."""
     from ui.charts_common import bars_chart, matrix_heatmap
 
-    stats = basket_stats(frame, products)
     pen = stats["penetration"]
     left, right = st.columns([2, 3])
     with left:
@@ -216,9 +215,9 @@ def basket_panel(frame: pd.DataFrame, products: list[str]) -> None:
     top = list(pen["Product"].head(BASKET_MAX_PRODUCTS))
     st.markdown("**Duplication of purchase**")
     st.caption("Row: buyers of that product; column: the share of them who also buy this one."
-               + (f" The {BASKET_MAX_PRODUCTS} most bought products." if len(products) >
+               + (f" The {BASKET_MAX_PRODUCTS} most bought products." if len(pen) >
                   BASKET_MAX_PRODUCTS else ""))
-    dup = duplication_matrix(frame, top)
+    dup = stats["duplication"].reindex(index=top, columns=top)
     st.altair_chart(matrix_heatmap(dup, "Also buy", fmt=".0%", column_title="Also buys",
                                    cell_width=38, label_angle=-45, font_size=9),
                     width="content")

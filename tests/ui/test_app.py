@@ -308,6 +308,14 @@ def test_results_page_draws_each_family(
     assert labels[: len(EXPECTED_TABS[model_type])] == EXPECTED_TABS[model_type]
     assert "Dendrogram" in labels and "Closest competitors" in labels
     assert len(specs(at)) >= 3
+    # and the product map can be coloured by the API's product clusters
+    if model_type != "mca":
+        at.segmented_control(key=f"map.colour.{family_runs[model_type]}").set_value(
+            "Product clusters").run()
+        assert not at.exception, at.exception
+        assert "clusters of products found by k-means" in texts(at)
+    # with the dataset's basket statistics from the API
+    assert any("Lift" in d.value.columns for d in at.dataframe)
 
 
 def test_compare_and_exports_pages(backend_up: str, family_runs: dict[str, str]) -> None:
@@ -407,3 +415,5 @@ def test_a_saved_dataset_is_picked_again(backend_up: str, client: httpx.Client) 
     assert at.session_state["dataset"]["id"] == dataset["id"]
     assert "earlier upload" in texts(at)
     assert button(at, "Next: set up an analysis")
+    # and its basket statistics come from the API
+    assert any("Lift" in d.value.columns for d in at.dataframe)

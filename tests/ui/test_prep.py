@@ -137,3 +137,16 @@ def test_demo_data_is_deterministic_with_its_known_structure() -> None:
     families = [name for name, _, _ in SEGMENTS].index("Busy families")
     kids = (frame["children"] == "Yes").to_numpy()
     assert kids[segment == families].mean() > 0.8 > 0.3 > kids[segment != families].mean()
+
+
+def test_the_apis_basket_statistics_read_like_the_local_ones() -> None:
+    from backend.services.basket import basket_statistics
+    from ui.prep import basket_from_api
+
+    frame = demo_frame(n=400)
+    products = PRODUCTS[:6]
+    local = basket_stats(frame, products)
+    remote = basket_from_api(basket_statistics(frame, products))
+    pd.testing.assert_frame_equal(local["penetration"], remote["penetration"], atol=1e-5)
+    pd.testing.assert_frame_equal(local["pairs"], remote["pairs"], atol=1e-5)
+    pd.testing.assert_frame_equal(local["duplication"], remote["duplication"], atol=1e-5)

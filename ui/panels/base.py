@@ -22,6 +22,10 @@ class View:
     run_id: str  # the run whose result is shown (a sweep's chosen child, or the run itself)
     load_rows: Callable[[], pd.DataFrame] | None = None
     dataset_frame: pd.DataFrame | None = None
+    # The dataset's basket statistics from the API, for a list of products.
+    load_basket: Callable[[list[str]], dict[str, Any]] | None = None
+    # The API's product clusters of the run: {"labels": {product: k}, "silhouette_score": …}.
+    load_clusters: Callable[[], dict[str, Any]] | None = None
     _rows: pd.DataFrame | None = field(default=None, repr=False)
 
     @property

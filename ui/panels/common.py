@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.api_client import ApiError
 from ui.charts_common import dendrogram_chart, product_map_chart
 from ui.components import basket_panel
 from ui.families import closest_competitors, embedding, map_coordinates, strongest_unit
 from ui.panels.base import View, chart
+from ui.prep import basket_from_api, basket_stats
 
 
 def render(view: View) -> None:
@@ -24,11 +26,28 @@ def render(view: View) -> None:
     drawn = dict(zip(tabs, st.tabs(tabs), strict=True))
     if "Product map" in drawn:
         with drawn["Product map"]:
-            st.caption(f"Products placed by how this model sees them: close products play a "
-                       f"similar role. Colour: the {view.unit.lower()} each product is most "
-                       "characteristic of.")
-            chart(product_map_chart(map_coordinates(emb), groups=groups,
-                                    group_title=view.unit))
+            colour_by, title = view.unit, view.unit
+            if view.load_clusters is not None:
+                colour_by = st.segmented_control(
+                    "Colour products by", [view.unit, "Product clusters"], default=view.unit,
+                    key=f"map.colour.{view.run_id}") or view.unit
+            shown = groups
+            note = f"the {view.unit.lower()} each product is most characteristic of"
+            if colour_by == "Product clusters" and view.load_clusters is not None:
+                try:
+                    found = view.load_clusters()
+                except ApiError as exc:
+                    st.caption(f"No clusters: {exc.detail}")
+                else:
+                    shown = {str(p): f"Cluster {int(k) + 1}"
+                             for p, k in found.get("labels", {}).items()}
+                    title = "Cluster"
+                    score = found.get("silhouette_score")
+                    note = (f"{found.get('n_clusters')} clusters of products found by k-means "
+                            + (f"(silhouette {score:.2f})" if isinstance(score, float) else ""))
+            st.caption("Products placed by how this model sees them: close products play a "
+                       f"similar role. Colour: {note}.")
+            chart(product_map_chart(map_coordinates(emb), groups=shown, group_title=title))
     with drawn["Dendrogram"]:
         st.caption("Products joined from the most alike (right) to the least (left): products "
                    "joining early compete for, or complement, the same households.")
@@ -41,8 +60,11 @@ def render(view: View) -> None:
         products = [str(p) for p in view.result.get("products") or []]
         frame = view.dataset_frame
         if frame is not None and set(products) <= set(frame.columns):
-            basket_panel(frame, products)
+            basket_panel(basket_stats(frame, products))
+        elif view.load_basket is not None:
+            try:
+                basket_panel(basket_from_api(view.load_basket(products)))
+            except ApiError as exc:
+                st.caption(f"Basket statistics are not available: {exc.detail}")
         else:
-            st.caption("Penetration, duplication and lift need the household rows: they are "
-                       "shown for data prepared on the Data page in this session. (The API has "
-                       "no endpoint for a dataset's co-purchase counts yet.)")
+            st.caption("Basket statistics need the dataset's household rows.")

@@ -7,13 +7,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui import state
+from ui import cached, state
 from ui.api_client import ApiError, get_client
 from ui.components import basket_panel, show_error
 from ui.demo import COVARIATES, DEMO_FILENAME, DEMO_NAME, ID_COLUMN, demo_frame
 from ui.formatting import format_timestamp
 from ui.prep import (
     PrepError,
+    basket_from_api,
+    basket_stats,
     dataset_bytes,
     detect_transactions,
     penetration_filter,
@@ -22,7 +24,7 @@ from ui.prep import (
     read_table,
     suggest_roles,
 )
-from ui.tables import column_profile_frame
+from ui.tables import column_profile_frame, default_products
 
 UPLOAD_ERROR = "data.upload_error"
 SOURCE = "data.source"
@@ -261,7 +263,7 @@ def prepare(raw: pd.DataFrame, name: str) -> None:
             st.caption(":material/info: Choose at least two products.")
     with basket_tab:
         if len(kept) >= 2:
-            basket_panel(frame, kept)
+            basket_panel(basket_stats(frame, kept))
         else:
             st.caption("Choose at least two products to see how they are bought together.")
 
@@ -316,13 +318,12 @@ with preview_tab:
     st.dataframe(preview, hide_index=True)
     st.caption(f"The first {len(preview)} of {dataset['n_rows']:,} rows.")
 with basket_tab:
-    local = state.frame_for(dataset["id"])
-    if isinstance(local, pd.DataFrame) and roles:
-        basket_panel(local, roles["products"])
+    chosen = roles["products"] if roles else default_products(columns, None)
+    if len(chosen) < 2:
+        st.caption("Basket statistics need at least two 0/1 product columns.")
     else:
-        shares = {c["name"]: c.get("prevalence") for c in columns if c.get("is_binary")}
-        st.caption("Penetration from the saved dataset's profile. Duplication and lift need the "
-                   "household rows, which this page has only for data prepared in this session.")
-        st.bar_chart(pd.Series(shares, name="Penetration").sort_values(ascending=False),
-                     horizontal=True, height=max(200, 22 * len(shares)))
+        try:
+            basket_panel(basket_from_api(cached.basket(dataset["id"], chosen)))
+        except ApiError as exc:
+            show_error(exc)
 

@@ -183,8 +183,14 @@ def _rows() -> pd.DataFrame:
     return cached.assignments(shown_id)
 
 
+def _basket(products: list[str]) -> dict[str, Any]:
+    return cached.basket(str(run["dataset_id"]), products)
+
+
 view = View(run=run, result=result, model_type=model_type, names=names, run_id=shown_id,
-            load_rows=_rows, dataset_frame=state.frame_for(run.get("dataset_id")))
+            load_rows=_rows, dataset_frame=state.frame_for(run.get("dataset_id")),
+            load_basket=_basket if run.get("dataset_id") else None,
+            load_clusters=lambda: cached.clusters(shown_id))
 panels.render(view)
 
 # -- downloads ---------------------------------------------------------------------------------
