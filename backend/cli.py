@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -88,9 +89,23 @@ def cmd_api(args: argparse.Namespace) -> int:
     )
 
 
+def metrics_env(port: int) -> dict[str, str]:
+    """Dramatiq's own (lower-case) variables for its Prometheus exposition server; one metrics
+    directory per port, so two worker groups on one host do not clear each other's files."""
+    if not port:
+        return {}
+    return {
+        "dramatiq_prom_port": str(port),
+        "dramatiq_prom_db": os.path.join(tempfile.gettempdir(), f"dramatiq-prometheus-{port}"),
+    }
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     s = get_settings()
-    return subprocess.call(worker_command(s.worker_concurrency, s.worker_threads, args.queues))
+    env = {**os.environ, **metrics_env(s.worker_metrics_port)}
+    return subprocess.call(
+        worker_command(s.worker_concurrency, s.worker_threads, args.queues), env=env
+    )
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -174,6 +189,7 @@ def cmd_up(_args: argparse.Namespace) -> int:
     env["DATA_DIR"] = str(settings.data_dir)
     env["API_URL"] = settings.resolved_api_url
     env["AUTO_MIGRATE"] = "false"  # migrated once, here, before anything else starts
+    env.update(metrics_env(settings.worker_metrics_port))
 
     upgrade_database()
     supervisor = Supervisor(env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -49,3 +50,27 @@ def test_metrics_and_health(client: httpx.Client, live_stack: str) -> None:
     assert set(health["queues"]) == {"fits", "sampling"}
     assert health["workers_alive"] >= 1
     assert health["versions"]["dramatiq"]
+
+
+def test_workers_export_dramatiq_metrics_when_a_port_is_set(tmp_path: Path) -> None:
+    from backend.embedded_redis import free_port
+    from tests.support.services import IsolatedStack, start_process, wait_for_http
+
+    port = free_port()
+    stack = IsolatedStack(tmp_path, WORKER_METRICS_PORT=str(port))
+    try:
+        stack.start_api()
+        # Started the documented way, so the Dramatiq master gets the metrics settings too
+        command = [str(Path(sys.executable).parent / "market-structure"), "worker"]
+        log = tmp_path / "worker-cli.log"
+        stack.environment.processes.append(start_process(command, stack.env(), log))
+        wait_for_http(f"http://127.0.0.1:{port}/", timeout=60)
+        with httpx.Client(base_url=f"{stack.api_url}/api/v1", timeout=30) as client:
+            dataset = upload(client, simulate_lca(n=200, seed=2).csv()).json()
+            wait_for(client, submit_lca(client, dataset["id"], n_classes=2)["id"])
+        deadline = time.monotonic() + 30
+        while 'dramatiq_messages_total{actor_name="fit_run"' not in httpx.get(f"http://127.0.0.1:{port}/").text:
+            assert time.monotonic() < deadline, "no Dramatiq metrics exported"
+            time.sleep(0.5)
+    finally:
+        stack.close()

@@ -2,11 +2,11 @@
 the reconciler and (when WORKER_METRICS_PORT is set) Dramatiq's Prometheus middleware."""
 
 import os
-import tempfile
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
+from backend.cli import metrics_env
 from backend.logging_setup import configure_logging
 from backend.queue import build_broker
 from backend.settings import get_settings
@@ -20,13 +20,11 @@ broker.add_middleware(CurrentMessage())
 broker.add_middleware(Reconciler())
 broker.add_middleware(WorkerTuning())
 if settings.worker_metrics_port:
-    # Dramatiq reads these when its middleware module is imported. One metrics directory per
-    # port, so two worker groups on one host do not clear each other's files.
-    os.environ["dramatiq_prom_port"]  # noqa: SIM112  (Dramatiq's own name) = str(settings.worker_metrics_port)
-    os.environ.setdefault(
-        "dramatiq_prom_db",
-        os.path.join(tempfile.gettempdir(), f"dramatiq-prometheus-{settings.worker_metrics_port}"),
-    )
+    # Dramatiq's exposition server runs in a process forked from the `dramatiq` master, which
+    # never imports this module: `market-structure worker`/`up` put these variables in the
+    # master's environment too (backend.cli.metrics_env); here they keep this process's
+    # metrics files in the same directory.
+    os.environ.update(metrics_env(settings.worker_metrics_port))
     from dramatiq.middleware.prometheus import Prometheus
 
     broker.add_middleware(Prometheus())
