@@ -14,6 +14,7 @@ from ui.formatting import (
     ACTIVE_STATUSES,
     STATUS,
     format_duration,
+    format_eta,
     format_timestamp,
     status_color,
     status_label,
@@ -107,8 +108,12 @@ def _row(run: dict[str, Any]) -> None:
         with info:
             st.badge(status_label(run["status"]), color=status_color(run["status"]))
             if run["status"] in ACTIVE_STATUSES:
-                st.progress(min(max(float(run.get("progress") or 0), 0.0), 1.0),
-                            text=run.get("progress_message") or None)
+                live = _live(run)
+                value = live.get("progress", run.get("progress")) or 0
+                st.progress(min(max(float(value), 0.0), 1.0),
+                            text=live.get("message") or run.get("progress_message") or None)
+                if run["status"] == "running":
+                    st.caption(format_eta(live.get("eta_seconds")).capitalize())
             elif run.get("duration_seconds") is not None:
                 label, value = headline(run["model_type"], run.get("fit_summary"))
                 stat = f" · {label} **{value}**" if label else ""
@@ -131,6 +136,14 @@ def _row(run: dict[str, Any]) -> None:
             else:
                 st.button("Delete", key=f"delete-{run_id}", icon=":material/delete:",
                           on_click=_confirm, args=(run_id,))
+
+
+def _live(run: dict[str, Any]) -> dict[str, Any]:
+    """The latest progress of a live run (message and ETA); {} if it can't be had."""
+    try:
+        return get_client().progress(run["id"])
+    except ApiError:
+        return {}
 
 
 def _turn(page: int) -> None:
