@@ -21,7 +21,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.data import simulate_lca
+from tests.support.data import slow_fit_table
 from tests.support.runs import upload, wait_for
 from tests.support.services import IsolatedStack
 
@@ -58,13 +58,15 @@ def sweep_seconds(processes: int, csv: bytes, n_init: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--n", type=int, default=50_000)
+    parser.add_argument("--p", type=int, default=30)
     parser.add_argument("--n-init", type=int, default=10)
     args = parser.parse_args()
-    csv = simulate_lca(n=args.n, seed=1).csv()
+    # Rows that rarely repeat, so each fit does real work (no pattern compression).
+    csv = slow_fit_table(n=args.n, p=args.p, seed=1)
     one = sweep_seconds(1, csv, args.n_init)
     two = sweep_seconds(2, csv, args.n_init)
-    print(f"sweep n_classes 2..7, {args.n} households x 8 products, n_init={args.n_init}")
+    print(f"sweep n_classes 2..7, {args.n} households x {args.p} products, n_init={args.n_init}")
     print(f"  1 worker process : {one:7.2f} s")
     print(f"  2 worker processes: {two:7.2f} s")
     print(f"  speed-up          : {one / two:5.2f}x")
