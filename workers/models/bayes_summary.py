@@ -32,6 +32,7 @@ PARETO_K_LIMIT = 0.7
 LOO_MAX_HOUSEHOLDS = 5000
 LOO_MAX_DRAWS = 400
 PPC_DRAWS = 200
+HOUSEHOLD_VALUES_LIMIT = 10_000_000  # per-household draws kept in the NetCDF (80 MB as float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,6 +351,25 @@ def predictive_warnings(rows: list[PredictiveCheckRow]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # The full posterior as NetCDF
+
+
+def bound_household_draws(
+    idata: az.InferenceData, names: Sequence[str], limit: int = HOUSEHOLD_VALUES_LIMIT
+) -> None:
+    """Keep the NetCDF artifact affordable: per-household draws (factor scores, random effects)
+    above `limit` values move out of `posterior` into a `household_draws` group, thinned to fit
+    and stored as float32 (attrs say by how much). Summaries always use every draw."""
+    posterior = idata["posterior"]
+    big = [n for n in names if n in posterior and posterior[n].size > limit]
+    if not big:
+        return
+    size = max(int(posterior[n].size) for n in big)
+    step = int(np.ceil(size / limit))
+    thinned = posterior[big].isel(draw=slice(None, None, step)).astype(np.float32)
+    thinned = thinned.rename({"draw": "thinned_draw"})
+    thinned.attrs["thinned_every"] = step
+    idata.add_groups({"household_draws": thinned})
+    setattr(idata, "posterior", posterior.drop_vars(big))
 
 
 def netcdf_bytes(idata: az.InferenceData, attrs: dict[str, Any]) -> bytes:

@@ -89,6 +89,7 @@ def fit(
         phase="sampling",
         details={"stage": "artifact"},
     )
+    bs.bound_household_draws(idata, ["scores"])
     result.attach_artifact(
         POSTERIOR_ARTIFACT,
         NETCDF_CONTENT_TYPE,

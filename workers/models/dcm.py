@@ -102,6 +102,7 @@ def fit(data: BinaryMatrix, params: DCMParams, progress: Progress) -> DCMResult:
         phase="sampling",
         details={"stage": "artifact"},
     )
+    bs.bound_household_draws(outcome.idata, ["household_intercept", "latent_scores"])
     result.attach_artifact(
         POSTERIOR_ARTIFACT,
         NETCDF_CONTENT_TYPE,
