@@ -369,7 +369,7 @@ def bound_household_draws(
     thinned = thinned.rename({"draw": "thinned_draw"})
     thinned.attrs["thinned_every"] = step
     idata.add_groups({"household_draws": thinned})
-    setattr(idata, "posterior", posterior.drop_vars(big))
+    setattr(idata, "posterior", posterior.drop_vars(big))  # noqa: B010 (dynamic group, untyped)
 
 
 def netcdf_bytes(idata: az.InferenceData, attrs: dict[str, Any]) -> bytes:
