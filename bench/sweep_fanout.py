@@ -12,6 +12,7 @@ set, else an embedded Redis and SQLite (like the test suite).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -26,8 +27,11 @@ from tests.support.runs import upload, wait_for
 from tests.support.services import IsolatedStack
 
 
-def sweep_seconds(processes: int, csv: bytes, n_init: int) -> float:
-    stack = IsolatedStack(Path(tempfile.mkdtemp(prefix="bench-fanout-")))
+def sweep_seconds(processes: int, csv: bytes, n_init: int, single_threaded: bool) -> float:
+    # Fits size their thread pools as cores / WORKER_CONCURRENCY: setting it to the core count
+    # makes every fit single-threaded, as on a host with as many processes as cores.
+    settings = {"WORKER_CONCURRENCY": str(os.cpu_count() or 1)} if single_threaded else {}
+    stack = IsolatedStack(Path(tempfile.mkdtemp(prefix="bench-fanout-")), **settings)
     stack.start_api()
     try:
         stack.start_worker(processes=processes)
@@ -61,12 +65,18 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--p", type=int, default=30)
     parser.add_argument("--n-init", type=int, default=10)
+    parser.add_argument(
+        "--single-threaded-fits",
+        action="store_true",
+        help="each fit on one thread (what a fleet of hosts with one process per core sees)",
+    )
     args = parser.parse_args()
     # Rows that rarely repeat, so each fit does real work (no pattern compression).
     csv = slow_fit_table(n=args.n, p=args.p, seed=1)
-    one = sweep_seconds(1, csv, args.n_init)
-    two = sweep_seconds(2, csv, args.n_init)
+    one = sweep_seconds(1, csv, args.n_init, args.single_threaded_fits)
+    two = sweep_seconds(2, csv, args.n_init, args.single_threaded_fits)
     print(f"sweep n_classes 2..7, {args.n} households x {args.p} products, n_init={args.n_init}")
+    print("  fits single-threaded" if args.single_threaded_fits else "  fits use the cores/process")
     print(f"  1 worker process : {one:7.2f} s")
     print(f"  2 worker processes: {two:7.2f} s")
     print(f"  speed-up          : {one / two:5.2f}x")

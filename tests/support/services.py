@@ -212,7 +212,9 @@ class IsolatedStack:
         dramatiq = str(Path(sys.executable).parent / "dramatiq")
         command = [dramatiq, "workers", "--processes", str(processes), "--threads", "1"]
         log = self.log_dir / f"worker{len(self.workers)}.log"
-        process = start_process(command, self.env(), log)
+        # As `market-structure worker` runs them: fits size their thread pools by it.
+        env = {"WORKER_CONCURRENCY": str(processes), **self.env()}
+        process = start_process(command, env, log)
         self.environment.processes.append(process)
         self.workers.append(process)
         return process
