@@ -31,7 +31,7 @@ def pytest_sessionfinish() -> None:
 
 
 @pytest.fixture(scope="session")
-def test_env() -> TestEnvironment:
+def session_environment() -> TestEnvironment:
     return ENV
 
 

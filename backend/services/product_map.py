@@ -118,5 +118,5 @@ def build_product_map(embedding: pd.DataFrame) -> dict[str, Any]:
                 "silhouette_by_k": {str(key): value for key, value in scores.items()},
             }
         except InvalidInput:
-            pass
+            pass  # no number of clusters separates these products: the map has no clusters
     return product_map
