@@ -211,7 +211,8 @@ def run_vi(args: argparse.Namespace) -> None:
         )
     vi, nuts = results["vi"], results["nuts"]
     diff = np.abs(np.asarray(vi.loadings) - np.asarray(nuts.loadings)).max()
-    sd_ratio = np.median(np.asarray(vi.loadings_sd) / np.asarray(nuts.loadings_sd))
+    vi_sd, nuts_sd = np.asarray(vi.loadings_sd), np.asarray(nuts.loadings_sd)
+    sd_ratio = np.median(vi_sd[nuts_sd > 0] / nuts_sd[nuts_sd > 0])  # fixed zeros left out
     assert vi.rows is not None and nuts.rows is not None
     corr = [
         float(np.corrcoef(vi.rows[f"factor_{k + 1}"], nuts.rows[f"factor_{k + 1}"])[0, 1])
