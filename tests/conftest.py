@@ -45,13 +45,13 @@ def log_dir() -> Path:
 @pytest.fixture(scope="session")
 def api_url(log_dir: Path) -> str:
     """A real uvicorn server running the API on a free port."""
-    return start_api(ENV, log_dir)
+    return start_api(ENV, log_dir / "api.log", ENV.env())
 
 
 @pytest.fixture(scope="session")
 def worker(log_dir: Path) -> None:
     """A real `dramatiq workers` process consuming this session's queues."""
-    start_worker(ENV, log_dir)
+    start_worker(ENV, log_dir / "worker.log", ENV.env())
 
 
 @pytest.fixture(scope="session")

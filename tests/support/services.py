@@ -22,6 +22,7 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from backend.cli import api_command
 from backend.embedded_redis import EmbeddedRedis, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,20 +152,10 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> Non
         process.wait()
 
 
-def start_api(environment: TestEnvironment, log_dir: Path) -> str:
+def start_api(environment: TestEnvironment, log_path: Path, env: dict[str, str]) -> str:
+    """The API as `market-structure api` runs it, on a free loopback port."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "backend.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    process = start_process(command, environment.env(), log_dir / "api.log")
+    process = start_process(api_command("127.0.0.1", port, 1), env, log_path)
     environment.processes.append(process)
     url = f"http://127.0.0.1:{port}"
     wait_for_http(f"{url}/live", process=process)
@@ -172,12 +163,13 @@ def start_api(environment: TestEnvironment, log_dir: Path) -> str:
 
 
 def start_worker(
-    environment: TestEnvironment, log_dir: Path, processes: int = 1
+    environment: TestEnvironment, log_path: Path, env: dict[str, str], processes: int = 1
 ) -> subprocess.Popen[bytes]:
-    # The `dramatiq` command the package installs, pointed at the `workers` package.
+    # The `dramatiq` command the package installs, pointed at the `workers` package; with
+    # WORKER_CONCURRENCY as `market-structure worker` sets it (fits size their threads by it).
     dramatiq = str(Path(sys.executable).parent / "dramatiq")
     command = [dramatiq, "workers", "--processes", str(processes), "--threads", "1"]
-    process = start_process(command, environment.env(), log_dir / "worker.log")
+    process = start_process(command, {"WORKER_CONCURRENCY": str(processes), **env}, log_path)
     environment.processes.append(process)
     return process
 
@@ -197,25 +189,12 @@ class IsolatedStack:
         return self.environment.env(**self.settings)
 
     def start_api(self) -> str:
-        port = free_port()
-        command = [
-            sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-        ]  # fmt: skip
-        process = start_process(command, self.env(), self.log_dir / "api.log")
-        self.environment.processes.append(process)
-        self.api_url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{self.api_url}/live", process=process)
+        self.api_url = start_api(self.environment, self.log_dir / "api.log", self.env())
         return self.api_url
 
     def start_worker(self, processes: int = 1) -> subprocess.Popen[bytes]:
-        dramatiq = str(Path(sys.executable).parent / "dramatiq")
-        command = [dramatiq, "workers", "--processes", str(processes), "--threads", "1"]
         log = self.log_dir / f"worker{len(self.workers)}.log"
-        # As `market-structure worker` runs them: fits size their thread pools by it.
-        env = {"WORKER_CONCURRENCY": str(processes), **self.env()}
-        process = start_process(command, env, log)
-        self.environment.processes.append(process)
+        process = start_worker(self.environment, log, self.env(), processes)
         self.workers.append(process)
         return process
 
