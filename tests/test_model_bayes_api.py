@@ -62,6 +62,12 @@ def test_vi_factor_model_runs_with_live_progress(client: httpx.Client, live_stac
     assert "optimising" in stages
     assignments = client.get(f"/runs/{run_id}/assignments", params={"format": "csv"})
     assert assignments.status_code == 200 and "factor_1_hdi_low" in assignments.text
+    # The full posterior is kept as a NetCDF artifact (HDF5 inside), downloadable
+    artifacts = {a["name"]: a for a in client.get(f"/runs/{run_id}/artifacts").json()}
+    assert artifacts["posterior"]["content_type"] == "application/x-netcdf"
+    posterior = client.get(f"/runs/{run_id}/artifacts/posterior")
+    assert posterior.content[:4] == b"\x89HDF"
+    assert posterior.headers["content-disposition"].endswith('.nc"')
 
 
 def test_dcm_uses_household_features(client: httpx.Client) -> None:
