@@ -25,7 +25,7 @@ def submit(
 def test_sweep_recommends_the_true_number_of_classes(client: httpx.Client, live_stack: str) -> None:
     sim = simulate_lca(n=3000, seed=13)
     dataset = upload(client, sim.csv()).json()
-    response = submit(client, dataset["id"], "1-4")
+    response = submit(client, dataset["id"], "1-4", bootstrap_lrt=19)
     assert response.status_code == 202, response.text
     parent = response.json()
     assert parent["params"]["n_classes"] == [1, 2, 3, 4] and len(parent["child_ids"]) == 4
@@ -38,6 +38,9 @@ def test_sweep_recommends_the_true_number_of_classes(client: httpx.Client, live_
 
     result = client.get(f"/runs/{parent['id']}/results").json()
     sweep = result["sweep"]
+    # Each child ran a bootstrap test of k against k - 1 (asked for in the sweep's params)
+    assert all(0 < row["blrt_p_value"] <= 1 for row in sweep["table"] if row["n_classes"] > 1)
+    assert sweep["table"][2]["blrt_p_value"] < 0.2  # 3 classes clearly beat 2
     assert sweep["recommended"] == 3 and sweep["param"] == "n_classes"
     assert [row["n_classes"] for row in sweep["table"]] == [1, 2, 3, 4]
     bics = [row["bic"] for row in sweep["table"]]

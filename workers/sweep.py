@@ -30,6 +30,8 @@ def compare(param: str, children: list[Run]) -> dict[str, Any]:
         row: dict[str, Any] = {param: child.sweep_value, "run_id": child.id, "status": child.status}
         result = child.result.result if child.result else {}
         row.update({c: result.get(c) for c in CRITERIA if c in result})
+        if result.get("blrt"):  # the child ran a bootstrap test of k against k − 1
+            row["blrt_p_value"] = result["blrt"]["p_value"]
         if child.error:
             row["error"] = child.error
         table.append(row)
