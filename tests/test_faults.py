@@ -242,7 +242,8 @@ def test_fit_longer_than_the_broker_heartbeat_timeout_runs_exactly_once(tmp_path
     try:
         isolated.start_worker(processes=2)
         with http(isolated) as client:
-            long = slow_run(client, seconds=150, name="long")  # ~2.5 minutes, > 60 s timeout
+            # ~4 ms (quiet) to ~10 ms (busy) per iteration: 40,000 iterations, always > 60 s
+            long = slow_run(client, seconds=400, name="long")
             wait_for_phase(client, long["id"], "fitting")
             # Meanwhile the other process keeps the broker busy with quick runs
             quick_dataset = upload(client, slow_fit_table(n=2000, p=10)).json()["id"]
