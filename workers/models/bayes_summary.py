@@ -13,16 +13,20 @@ from typing import Any
 import arviz as az
 import numpy as np
 import xarray as xr
+from pydantic import BaseModel
 from scipy import stats
 from scipy.special import log_ndtr
 
 from backend.schemas.bayesian import (
     HDI_PROB,
+    NETCDF_CONTENT_TYPE,
+    POSTERIOR_ARTIFACT,
     ModelComparison,
     ParameterSummary,
     PredictiveCheckRow,
     SamplingDiagnostics,
 )
+from backend.schemas.results import FitResult
 from workers.models.bayes_sampling import SamplingOutcome
 
 R_HAT_LIMIT = 1.01
@@ -370,6 +374,22 @@ def bound_household_draws(
     thinned.attrs["thinned_every"] = step
     idata.add_groups({"household_draws": thinned})
     setattr(idata, "posterior", posterior.drop_vars(big))  # noqa: B010 (dynamic group, untyped)
+
+
+def attach_posterior(
+    result: FitResult, idata: az.InferenceData, params: BaseModel, **attrs: str
+) -> None:
+    """Keep the full posterior with the result as the run's `posterior` NetCDF artifact, its
+    attrs carrying the model type, data hash and params (plus anything model-specific)."""
+    meta = {
+        "model_type": result.provenance.model_type,
+        "data_hash": result.provenance.data_hash or "",
+        "params": params.model_dump_json(),
+        **attrs,
+    }
+    result.attach_artifact(
+        POSTERIOR_ARTIFACT, NETCDF_CONTENT_TYPE, "posterior.nc", netcdf_bytes(idata, meta)
+    )
 
 
 def netcdf_bytes(idata: az.InferenceData, attrs: dict[str, Any]) -> bytes:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from backend.schemas.bayesian import (
-    NETCDF_CONTENT_TYPE,
-    POSTERIOR_ARTIFACT,
     BayesianFactorPymcParams,
     BayesianFactorResult,
 )
@@ -90,18 +88,5 @@ def fit(
         details={"stage": "artifact"},
     )
     bs.bound_household_draws(idata, ["scores"])
-    result.attach_artifact(
-        POSTERIOR_ARTIFACT,
-        NETCDF_CONTENT_TYPE,
-        "posterior.nc",
-        bs.netcdf_bytes(
-            idata,
-            {
-                "model_type": MODEL_TYPE,
-                "data_hash": result.provenance.data_hash,
-                "params": params.model_dump_json(),
-                "anchors": ",".join(result.anchors),
-            },
-        ),
-    )
+    bs.attach_posterior(result, idata, params, anchors=",".join(result.anchors))
     return result

@@ -23,8 +23,6 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.traversal import ancestors
 
 from backend.schemas.bayesian import (
-    NETCDF_CONTENT_TYPE,
-    POSTERIOR_ARTIFACT,
     BayesianFactorResult,
     BayesianFactorVIParams,
     SamplingDiagnostics,
@@ -173,20 +171,7 @@ def fit(
         details={"stage": "artifact"},
     )
     idata = _inference_data(fd, intercept, loadings, score_mean, score_sd, losses)
-    result.attach_artifact(
-        POSTERIOR_ARTIFACT,
-        NETCDF_CONTENT_TYPE,
-        "posterior.nc",
-        bs.netcdf_bytes(
-            idata,
-            {
-                "model_type": MODEL_TYPE,
-                "data_hash": result.provenance.data_hash,
-                "params": params.model_dump_json(),
-                "anchors": ",".join(result.anchors),
-            },
-        ),
-    )
+    bs.attach_posterior(result, idata, params, anchors=",".join(result.anchors))
     return result
 
 

@@ -22,7 +22,7 @@ import pytensor.tensor as pt
 from threadpoolctl import threadpool_limits
 
 from backend.errors import DataError
-from backend.schemas.bayesian import NETCDF_CONTENT_TYPE, POSTERIOR_ARTIFACT, ParameterSummary
+from backend.schemas.bayesian import ParameterSummary
 from backend.schemas.dcm import DCMParams, DCMResult, EffectRow
 from backend.schemas.results import Provenance
 from workers.models import bayes_factor_model as fm
@@ -103,19 +103,7 @@ def fit(data: BinaryMatrix, params: DCMParams, progress: Progress) -> DCMResult:
         details={"stage": "artifact"},
     )
     bs.bound_household_draws(outcome.idata, ["household_intercept", "latent_scores"])
-    result.attach_artifact(
-        POSTERIOR_ARTIFACT,
-        NETCDF_CONTENT_TYPE,
-        "posterior.nc",
-        bs.netcdf_bytes(
-            outcome.idata,
-            {
-                "model_type": MODEL_TYPE,
-                "data_hash": result.provenance.data_hash,
-                "params": params.model_dump_json(),
-            },
-        ),
-    )
+    bs.attach_posterior(result, outcome.idata, params)
     return result
 
 
