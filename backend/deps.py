@@ -14,10 +14,11 @@ from backend.orm import Dataset, Run, is_id
 
 
 def get_session() -> Iterator[Session]:
+    """The request's session. It never commits: the service that changes something commits it
+    (before anything is enqueued or answered); whatever is left uncommitted is rolled back."""
     session = get_sessionmaker()()
     try:
         yield session
-        session.commit()
     except BaseException:
         session.rollback()
         raise

@@ -24,13 +24,9 @@ async def upload_dataset(
     ] = None,
 ) -> DatasetOut:
     content = await read_limited(file)
-    products = (
-        [c.strip() for c in product_columns.split(",") if c.strip()] if product_columns else None
+    dataset = service.upload_dataset(
+        session, content, filename=file.filename, name=name, product_columns=product_columns
     )
-    dataset = service.create_dataset(
-        session, content, filename=file.filename, name=name, product_columns=products
-    )
-    session.commit()
     return service.dataset_out(dataset, preview=True)
 
 
@@ -56,7 +52,6 @@ def delete_dataset(
     session: SessionDep, dataset: DatasetDep, force: Annotated[bool, Query()] = False
 ) -> Response:
     service.delete_dataset(session, dataset, force=force)
-    session.commit()  # before answering: the client may look the dataset up right away
     return Response(status_code=204)
 
 
@@ -70,5 +65,4 @@ def get_basket(
 ) -> dict[str, Any]:
     """Penetration per product, duplication of purchase (row A, column B: share of A's buyers
     who also buy B) and lift, computed once per dataset and product list."""
-    chosen = [c.strip() for c in products.split(",") if c.strip()] if products else None
-    return dataset_basket(dataset, chosen)
+    return dataset_basket(dataset, products)

@@ -176,7 +176,6 @@ def cancel_run(session: SessionDep, run: RunDep) -> RunOut:
 @router.delete("/{run_id}", status_code=204, responses=NOT_FOUND)
 def delete_run(session: SessionDep, run: RunDep) -> Response:
     service.delete_run(session, run)
-    session.commit()  # before answering: the client may look the run up right away
     return Response(status_code=204)
 
 

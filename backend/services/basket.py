@@ -17,7 +17,7 @@ import pandas as pd
 
 from backend.orm import Dataset
 from backend.schemas.api import ColumnProfile
-from backend.services.datasets import resolve_product_columns
+from backend.services.datasets import resolve_product_columns, split_columns
 from backend.services.ingest import from_parquet
 
 CHUNK_ROWS = 100_000
@@ -60,10 +60,11 @@ _CACHE_SIZE = 32
 _LOCK = threading.Lock()
 
 
-def dataset_basket(dataset: Dataset, products: list[str] | None) -> dict[str, Any]:
-    """Basket statistics of a stored dataset: its 0/1 columns unless products are named."""
+def dataset_basket(dataset: Dataset, products: str | None) -> dict[str, Any]:
+    """Basket statistics of a stored dataset: its 0/1 columns unless products are named
+    (comma-separated, as the query string has them)."""
     profiles = [ColumnProfile.model_validate(c) for c in dataset.columns]
-    chosen = resolve_product_columns(profiles, products)
+    chosen = resolve_product_columns(profiles, split_columns(products))
     key = (dataset.sha256, tuple(chosen))
     with _LOCK:
         if key in _CACHE:

@@ -24,6 +24,32 @@ PREVIEW_ROWS = 20
 MAX_NAME = 255  # names and file names are VARCHAR(255)
 
 
+def upload_dataset(
+    session: Session,
+    content: bytes,
+    *,
+    filename: str | None,
+    name: str | None = None,
+    product_columns: str | None = None,
+) -> Dataset:
+    """Store an uploaded file as a dataset and commit it; `product_columns` is the form field
+    (comma-separated), checked now when given."""
+    dataset = create_dataset(
+        session,
+        content,
+        filename=filename,
+        name=name,
+        product_columns=split_columns(product_columns),
+    )
+    session.commit()
+    return dataset
+
+
+def split_columns(names: str | None) -> list[str] | None:
+    """A comma-separated list of column names from a form or query field; None when not given."""
+    return [c.strip() for c in names.split(",") if c.strip()] if names else None
+
+
 def create_dataset(
     session: Session,
     content: bytes,
@@ -187,6 +213,7 @@ def dataset_out(dataset: Dataset, *, preview: bool = False) -> DatasetOut:
 
 
 def delete_dataset(session: Session, dataset: Dataset, *, force: bool) -> None:
+    """Delete a dataset (with its runs when forced) and commit: the client may look it up next."""
     active = session.scalar(
         select(func.count())
         .select_from(Run)
@@ -203,8 +230,9 @@ def delete_dataset(session: Session, dataset: Dataset, *, force: bool) -> None:
             + ". Delete those runs first, or pass force=true to delete them with the dataset."
         )
     if users:
-        from backend.services.runs import delete_run
+        from backend.services.runs import discard_run
 
         for run in list(dataset.runs):
-            delete_run(session, run)
+            discard_run(session, run)
     session.delete(dataset)
+    session.commit()

@@ -15,18 +15,20 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.catalog import CATALOG, available_types
+from backend.catalog import CATALOG, ModelSpec, available_types
 from backend.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
 from backend.orm import Artifact, Dataset, IdempotencyKey, Run, is_id
 from backend.progress import ProgressStore, make_message
 from backend.queue import enqueue_run
 from backend.schemas.api import ColumnProfile, RunCreate, RunOut, RunUpdate
 from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
+from backend.schemas.params import ModelParams
 from backend.services.datasets import check_other_columns, create_dataset, resolve_product_columns
 from backend.services.sweeps import sweep_values, validate_params
 from backend.settings import get_settings
 
 log = logging.getLogger(__name__)
+WAITING = "Waiting for a worker."
 
 
 def request_hash(body: RunCreate) -> str:
@@ -87,6 +89,21 @@ def _holds_nul(value: Any) -> bool:
 def create_run(
     session: Session, body: RunCreate, *, idempotency: tuple[str, str] | None = None
 ) -> Run:
+    """Validate the request, store the run (a sweep's parent with its children), commit, then
+    enqueue: a worker must find the rows, and the client hears 202 only once it is queued."""
+    spec = _model_spec(body)
+    values, validated = _sweep_params(spec, body)
+    dataset, covariates = _resolve_dataset(session, body)
+    products = _check_columns(dataset, body, covariates)
+    run = _build_run(session, body, spec, dataset, products, covariates, values, validated)
+    if idempotency is not None:
+        _remember_key(session, run, *idempotency)
+    session.commit()  # commit, then enqueue: a worker must find the rows.
+    _enqueue(session, run)
+    return run
+
+
+def _model_spec(body: RunCreate) -> ModelSpec:
     if _holds_nul(body.model_dump()):  # stored as text and JSON, which PostgreSQL refuses
         raise InvalidInput("The request holds a NUL character (\\u0000); remove it.")
     spec = CATALOG.get(body.model_type)
@@ -95,30 +112,51 @@ def create_run(
             f'Model type "{body.model_type.value}" is not available in this version; '
             f"available: {', '.join(available_types())}."
         )
-    values = sweep_values(spec, body.params)
-    validated = validate_params(spec, body.params, values)
-    params = validated[0].model_dump(mode="json")
-    if values is not None:
-        params[str(spec.sweep_param)] = values
+    return spec
 
+
+def _sweep_params(spec: ModelSpec, body: RunCreate) -> tuple[list[int] | None, list[ModelParams]]:
+    """The sweep's values (None for a single fit) and one validated params object per fit."""
+    values = sweep_values(spec, body.params)
+    return values, validate_params(spec, body.params, values)
+
+
+def _resolve_dataset(session: Session, body: RunCreate) -> tuple[Dataset, list[str]]:
+    """The stored dataset named by `dataset_id`, or one made from the inline CSV; with the
+    run's covariate columns (inline data may name them as `covariate_column_names`)."""
     if (body.dataset_id is None) == (body.data is None):
         raise InvalidInput('Give either "dataset_id" or "data.csv_base64", not both or neither.')
     covariates = list(body.covariate_columns or [])
     if body.data is not None:
         dataset = _dataset_from_inline(session, body)
-        covariates = covariates or list(body.data.covariate_column_names or [])
-    else:
-        found = session.get(Dataset, body.dataset_id) if is_id(body.dataset_id) else None
-        if found is None:
-            raise NotFound(f"Dataset {body.dataset_id} does not exist.")
-        dataset = found
+        return dataset, covariates or list(body.data.covariate_column_names or [])
+    found = session.get(Dataset, body.dataset_id) if is_id(body.dataset_id) else None
+    if found is None:
+        raise NotFound(f"Dataset {body.dataset_id} does not exist.")
+    return found, covariates
 
+
+def _check_columns(dataset: Dataset, body: RunCreate, covariates: list[str]) -> list[str]:
+    """Check the ID and covariate columns exist; answer the product columns (named or all 0/1)."""
     profiles = [ColumnProfile.model_validate(c) for c in dataset.columns]
     others = covariates + ([body.id_column] if body.id_column else [])
     if body.id_column:
         check_other_columns(profiles, [body.id_column], "ID")
     check_other_columns(profiles, covariates, "covariate")
-    products = resolve_product_columns(profiles, body.product_columns, exclude=others)
+    return resolve_product_columns(profiles, body.product_columns, exclude=others)
+
+
+def _build_run(
+    session: Session,
+    body: RunCreate,
+    spec: ModelSpec,
+    dataset: Dataset,
+    products: list[str],
+    covariates: list[str],
+    values: list[int] | None,
+    validated: list[ModelParams],
+) -> Run:
+    """The run row, added to the session; a sweep's parent gets one child per value."""
 
     def new_run(name: str, run_params: dict[str, Any], **extra: Any) -> Run:
         return Run(
@@ -132,10 +170,13 @@ def create_run(
             covariate_columns=covariates,
             id_column=body.id_column,
             queue_name=spec.queue,
-            progress_message="Waiting for a worker.",
+            progress_message=WAITING,
             **extra,
         )
 
+    params = validated[0].model_dump(mode="json")
+    if values is not None:
+        params[str(spec.sweep_param)] = values
     run = new_run(body.name or f"{spec.title} ({params_summary(params)})", params)
     session.add(run)
     if values is not None:
@@ -145,17 +186,24 @@ def create_run(
             run.children.append(
                 new_run(child_name, child_params.model_dump(mode="json"), sweep_value=value)
             )
-    if idempotency is not None:
-        session.flush()
-        key, digest = idempotency
-        session.add(IdempotencyKey(key=key, request_hash=digest, run_id=run.id))
-    session.commit()  # commit, then enqueue: a worker must find the rows.
+    return run
+
+
+def _remember_key(session: Session, run: Run, key: str, digest: str) -> None:
+    session.flush()
+    session.add(IdempotencyKey(key=key, request_hash=digest, run_id=run.id))
+
+
+def _enqueue(session: Session, run: Run) -> None:
+    """One message per fit (a sweep's children, or the run itself). When Redis is unreachable
+    the committed rows are marked failed (and the Idempotency-Key freed), and the client hears
+    503: nothing was queued, so a retry submits again."""
     try:
         store = ProgressStore()
-        store.publish(make_message(run.id, Phase.queued, 0.0, "Waiting for a worker."))
+        store.publish(make_message(run.id, Phase.queued, 0.0, WAITING))
         for job in run.children or [run]:
             if job is not run:
-                store.publish(make_message(job.id, Phase.queued, 0.0, "Waiting for a worker."))
+                store.publish(make_message(job.id, Phase.queued, 0.0, WAITING))
             enqueue_run(job.id, job.queue_name)
     except redis.RedisError as exc:
         error = (
@@ -165,11 +213,9 @@ def create_run(
             job.status = RunStatus.failed.value
             job.error = error
             job.finished_at = datetime.now(UTC)
-        # Nothing was queued: a retry with the same Idempotency-Key submits again.
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.run_id == run.id))
         session.commit()
         raise ServiceUnavailable(error) from exc
-    return run
 
 
 def params_summary(params: dict[str, object]) -> str:
@@ -225,6 +271,7 @@ def run_out(run: Run) -> RunOut:
 
 
 def update_run(session: Session, run: Run, body: RunUpdate) -> Run:
+    """Rename or describe a run, committed."""
     if body.name is not None:
         run.name = body.name
     if body.description is not None:
@@ -234,16 +281,26 @@ def update_run(session: Session, run: Run, body: RunUpdate) -> Run:
 
 
 def cancel_run(session: Session, run: Run) -> Run:
-    """A queued run is cancelled at once; a running one is flagged and stops at its next check."""
+    """A queued run is cancelled at once; a running one is flagged and stops at its next check.
+    The flags are committed first (the worker's heartbeat reads them), then mirrored to Redis."""
     if run.status in TERMINAL_STATUSES:
         raise Conflict(
             f"Run {run.id} is already {run.status}; only queued or running runs can be cancelled."
         )
-    run.cancel_requested = True
-    store = ProgressStore()
+    marked = _mark_cancelled(run)
+    session.commit()
+    _signal_cancel(marked)
+    return run
+
+
+def _mark_cancelled(run: Run) -> list[tuple[Run, str | None]]:
+    """Flag the run and its unfinished children. Answers each flagged run with the message of
+    its end when it ends now, or None when it is running and stops at its next check."""
+    marked: list[tuple[Run, str | None]] = []
     for child in run.children:
         if child.status not in TERMINAL_STATUSES:
-            cancel_run(session, child)
+            marked += _mark_cancelled(child)
+    run.cancel_requested = True
     # A queued run, or a sweep's parent (its running children stop on their own), ends now.
     ends_now = run.status == RunStatus.queued or bool(run.children)
     message = "Cancelled." if run.children else "Cancelled before it started."
@@ -251,18 +308,31 @@ def cancel_run(session: Session, run: Run) -> Run:
         run.status = RunStatus.cancelled.value
         run.finished_at = datetime.now(UTC)
         run.progress_message = message
-    session.commit()
-    try:
-        store.request_cancel(run.id)
-        if ends_now:
-            store.publish(make_message(run.id, Phase.cancelled, run.progress, message))
-    except redis.RedisError:
-        # The database flag alone is enough: the worker checks it with its heartbeat.
-        log.warning("cancel flag for run %s not written to Redis", run.id)
-    return run
+    marked.append((run, message if ends_now else None))
+    return marked
+
+
+def _signal_cancel(marked: list[tuple[Run, str | None]]) -> None:
+    store = ProgressStore()
+    for run, ended in marked:
+        try:
+            store.request_cancel(run.id)
+            if ended is not None:
+                store.publish(make_message(run.id, Phase.cancelled, run.progress, ended))
+        except redis.RedisError:
+            # The database flag alone is enough: the worker checks it with its heartbeat.
+            log.warning("cancel flag for run %s not written to Redis", run.id)
 
 
 def delete_run(session: Session, run: Run) -> None:
+    """Delete a run (an unfinished one is cancelled first) and commit: the client may look it
+    up right after."""
+    discard_run(session, run)
+    session.commit()
+
+
+def discard_run(session: Session, run: Run) -> None:
+    """Cancel an unfinished run, forget its progress and mark it deleted; the caller commits."""
     if run.status not in TERMINAL_STATUSES:
         cancel_run(session, run)
     try:
