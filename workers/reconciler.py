@@ -9,7 +9,6 @@ Duplicates this may create are harmless: a run is claimed by compare-and-set (ex
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from datetime import timedelta
@@ -21,10 +20,11 @@ import sqlalchemy.exc
 from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import select, update
 
+from backend.broker_state import run_ids_in_redis
 from backend.db import session_scope
 from backend.orm import Run, utcnow
 from backend.progress import ProgressStore, make_message
-from backend.queue import ACTOR_BY_QUEUE, enqueue_run
+from backend.queue import enqueue_run
 from backend.redis_client import get_redis
 from backend.schemas.common import Phase, RunStatus
 from backend.settings import get_settings
@@ -32,20 +32,6 @@ from backend.settings import get_settings
 log = logging.getLogger(__name__)
 # A queued run younger than this may be between its commit and its enqueue: leave it.
 ENQUEUE_GRACE_SECONDS = 5.0
-
-
-def messages_in_redis(broker: RedisBroker) -> set[str]:
-    """Run ids of every message Redis still holds, queued, delayed or being processed."""
-    client = broker.client
-    run_ids: set[str] = set()
-    for queue in ACTOR_BY_QUEUE:
-        for key in (f"{broker.namespace}:{queue}.msgs", f"{broker.namespace}:{queue}.DQ.msgs"):
-            for raw in client.hvals(key):
-                try:
-                    run_ids.update(str(a) for a in json.loads(raw)["args"][:1])
-                except (ValueError, KeyError, TypeError):
-                    continue
-    return run_ids
 
 
 def reconcile(broker: RedisBroker) -> dict[str, list[str]]:
@@ -101,7 +87,7 @@ def reconcile(broker: RedisBroker) -> dict[str, list[str]]:
     for run in stale:
         if run.id in requeued:
             enqueue_run(run.id, run.queue_name)
-    present = messages_in_redis(broker) if queued else set()
+    present = run_ids_in_redis(broker) if queued else set()
     lost = [(run_id, queue) for run_id, queue in queued if run_id not in present]
     for run_id, queue in lost:
         enqueue_run(run_id, queue)

@@ -1,22 +1,20 @@
 from __future__ import annotations
 
 import platform
-import time
 from importlib.metadata import version
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from backend import __version__
+from backend import __version__, broker_state
 from backend.catalog import available_types
 from backend.db import get_engine
-from backend.queue import ACTOR_BY_QUEUE, get_broker
+from backend.queue import get_broker
 from backend.redis_client import get_redis
-from backend.schemas.api import HealthOut, QueueDepth
+from backend.schemas.api import HealthOut
 
 router = APIRouter(tags=["health"])
-WORKER_ALIVE_MS = 60_000
 
 
 def database_ok() -> bool:
@@ -35,30 +33,6 @@ def redis_ok() -> bool:
         return False
 
 
-def queue_depths() -> dict[str, QueueDepth]:
-    broker = get_broker()
-    client, ns = broker.client, broker.namespace
-    depths = {}
-    for queue in ACTOR_BY_QUEUE:
-        pipe = client.pipeline(transaction=False)
-        pipe.llen(f"{ns}:{queue}")
-        pipe.hlen(f"{ns}:{queue}.msgs")
-        pipe.hlen(f"{ns}:{queue}.DQ.msgs")
-        queued, held, delayed = pipe.execute()
-        depths[queue] = QueueDepth(
-            queued=queued, delayed=delayed, in_progress=max(held - queued, 0)
-        )
-    return depths
-
-
-def workers_alive() -> int:
-    broker = get_broker()
-    now_ms = int(time.time() * 1000)
-    return int(
-        broker.client.zcount(f"{broker.namespace}:__heartbeats__", now_ms - WORKER_ALIVE_MS, "+inf")
-    )
-
-
 @router.get("/health", response_model=HealthOut)
 def health() -> HealthOut:
     db, rd = database_ok(), redis_ok()
@@ -72,8 +46,8 @@ def health() -> HealthOut:
             "python": platform.python_version(),
             **{p: version(p) for p in ("fastapi", "dramatiq", "sqlalchemy", "redis")},
         },
-        queues=queue_depths() if rd else {},
-        workers_alive=workers_alive() if rd else None,
+        queues=broker_state.queue_depths(get_broker()) if rd else {},
+        workers_alive=broker_state.workers_alive(get_broker()) if rd else None,
     )
 
 
