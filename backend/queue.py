@@ -10,7 +10,7 @@ from functools import lru_cache
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from backend.catalog import QUICK_QUEUE, SAMPLING_QUEUE
+from backend.families import QUICK_QUEUE, SAMPLING_QUEUE
 from backend.settings import Settings, get_settings
 
 # One actor per queue, both running the same run executor.

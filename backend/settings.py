@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     auto_migrate: bool = True
 
+    # Model families beyond the built-in ones: comma-separated "module:ATTRIBUTE" import paths
+    # of FamilySpec objects (docs/adding-a-model.md). API and workers must name the same.
+    extra_families: str = ""
+
     # Workers
     worker_concurrency: int = Field(1, ge=1, le=256)
     worker_threads: int = Field(1, ge=1, le=64)
@@ -97,6 +101,10 @@ class Settings(BaseSettings):
                         'e.g. python -c "import secrets; print(secrets.token_urlsafe(32))".'
                     )
         return self
+
+    @property
+    def extra_family_paths(self) -> list[str]:
+        return [p.strip() for p in self.extra_families.split(",") if p.strip()]
 
     @property
     def api_tokens(self) -> list[str]:

@@ -17,7 +17,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.data import slow_fit_table, slow_lca_params
+from tests.support.data import SEGMENT_MODEL, slow_fit_table, slow_lca_params
 from tests.support.runs import upload, wait_for, wait_for_phase
 from tests.support.services import IsolatedStack
 
@@ -34,7 +34,7 @@ def main() -> None:
         with httpx.Client(base_url=f"{stack.api_url}/api/v1", timeout=60) as client:
             dataset = upload(client, slow_fit_table()).json()
             body = {
-                "model_type": "lca",
+                "model_type": SEGMENT_MODEL,
                 "dataset_id": dataset["id"],
                 "params": slow_lca_params(600),
             }

@@ -17,7 +17,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.data import simulate_lca
+from tests.support.data import SEGMENT_MODEL, simulate_lca
 from tests.support.runs import upload, wait_for
 from tests.support.services import IsolatedStack
 
@@ -34,7 +34,7 @@ def main() -> None:
         with httpx.Client(base_url=f"{stack.api_url}/api/v1", timeout=30) as client:
             dataset = upload(client, simulate_lca(n=300, seed=1).csv()).json()
             body = {
-                "model_type": "lca",
+                "model_type": SEGMENT_MODEL,
                 "dataset_id": dataset["id"],
                 "params": {"n_classes": 2, "n_init": 1},
             }

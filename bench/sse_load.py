@@ -23,7 +23,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.data import slow_fit_table, slow_lca_params
+from tests.support.data import SEGMENT_MODEL, slow_fit_table, slow_lca_params
 from tests.support.runs import upload, wait_for_phase
 from tests.support.services import IsolatedStack
 
@@ -70,7 +70,7 @@ async def main_async(args: argparse.Namespace) -> None:
         with httpx.Client(base_url=f"{stack.api_url}/api/v1", timeout=60) as client:
             dataset = upload(client, slow_fit_table(n=20_000, p=20)).json()
             body = {
-                "model_type": "lca",
+                "model_type": SEGMENT_MODEL,
                 "dataset_id": dataset["id"],
                 "params": slow_lca_params(args.seconds),
             }

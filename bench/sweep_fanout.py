@@ -22,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.data import slow_fit_table
+from tests.support.data import SEGMENT_MODEL, slow_fit_table
 from tests.support.runs import upload, wait_for
 from tests.support.services import IsolatedStack
 
@@ -47,7 +47,7 @@ def sweep_seconds(processes: int, csv: bytes, n_init: int, single_threaded: bool
             parent = client.post(
                 "/runs",
                 json={
-                    "model_type": "lca",
+                    "model_type": SEGMENT_MODEL,
                     "dataset_id": dataset["id"],
                     "params": {"n_classes": "2-7", "n_init": n_init, "random_state": 1},
                 },

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from backend.catalog import QUICK_QUEUE, SAMPLING_QUEUE
+from backend.families import QUICK_QUEUE, SAMPLING_QUEUE
 from backend.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

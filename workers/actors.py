@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from backend.catalog import QUICK_QUEUE, SAMPLING_QUEUE
+from backend.families import QUICK_QUEUE, SAMPLING_QUEUE
 from backend.queue import ACTOR_BY_QUEUE
 from backend.settings import get_settings
 from workers.broker import broker

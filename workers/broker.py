@@ -25,6 +25,9 @@ if settings.worker_metrics_port:
     # master's environment too (backend.cli.metrics_env); here they keep this process's
     # metrics files in the same directory.
     os.environ.update(metrics_env(settings.worker_metrics_port))
+    # Our own counters (workers/metrics.py) go to the same directory; prometheus_client picks
+    # its multiprocess mode when first imported, which is after this line.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.environ["dramatiq_prom_db"])
     from dramatiq.middleware.prometheus import Prometheus
 
     broker.add_middleware(Prometheus())

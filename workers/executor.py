@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,22 +23,22 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from pydantic import ValidationError
 from sqlalchemy import CursorResult, delete, select, update
 
-from backend.catalog import CATALOG
 from backend.db import session_scope
 from backend.errors import DataError
+from backend.families import FamilySpec, family
 from backend.logging_setup import run_context
 from backend.orm import Artifact, Result, Run
 from backend.progress import ProgressReporter, ProgressStore, RunCancelled, make_message
-from backend.schemas.common import ModelType, Phase, RunStatus
+from backend.schemas.common import Phase, RunStatus
 from backend.schemas.results import FitResult
 from backend.services.ingest import to_parquet
 from backend.services.runs import PARQUET
-from backend.services.tables import product_map
 from backend.settings import get_settings
 from workers import sweep
 from workers.dataset_cache import datasets as dataset_cache
-from workers.models import REGISTRY
+from workers.metrics import INTERNAL_ERRORS
 from workers.models.base import BinaryMatrix
+from workers.product_map import build_product_map
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,10 @@ TRANSIENT = (
     redis.ConnectionError,
     redis.TimeoutError,
 )
-DETERMINISTIC = (
-    DataError,
-    ValueError,
-    ValidationError,
-    ArithmeticError,
-    TypeError,
-    KeyError,
-    IndexError,
-)
+# The data's (or the request's) fault: shown to the person as the reason, never retried. Fit
+# code raises DataError for data it cannot fit (too few rows, a singular matrix, …); anything
+# else is a bug, logged with its traceback and shown as an internal error with an id.
+DETERMINISTIC = (DataError, ValidationError)
 
 
 def now() -> datetime:
@@ -96,12 +92,12 @@ def _execute(run_id: str) -> None:
         )
         reporter(0.0, "Loading the data.", phase=Phase.loading)
         data = load_matrix(run)
-        spec = CATALOG[ModelType(run.model_type)]
+        spec = family(run.model_type)
         params = spec.params.model_validate(run.params)
         reporter(0.0, "Fitting started.", phase=Phase.fitting)
-        result = REGISTRY[ModelType(run.model_type)](data, params, reporter)
+        result = spec.load_fit()(data, params, reporter)
         reporter(1.0, "Saving the results.", phase=Phase.saving)
-        save_result(run_id, result, store)
+        save_result(run_id, spec, result, store)
         log.info("run completed", extra={"seconds": round(time.monotonic() - reporter.started, 3)})
     except Shutdown:
         # SIGTERM to the worker: hand the run back without spending one of its attempts; the
@@ -135,13 +131,17 @@ def _execute(run_id: str) -> None:
         raise
     except DETERMINISTIC as exc:
         finish(run_id, store, RunStatus.failed, f"{exc}", reporter)
-    except Exception as exc:
-        log.exception("run %s failed", run_id)
+    except Exception:
+        error_id = uuid.uuid4().hex[:12]
+        log.exception(
+            "run %s failed with internal error %s", run_id, error_id, extra={"error_id": error_id}
+        )
+        INTERNAL_ERRORS.labels(model_type=run.model_type).inc()
         finish(
             run_id,
             store,
             RunStatus.failed,
-            f"Unexpected error: {type(exc).__name__}: {exc}",
+            f"Internal error {error_id}: the service log has the details.",
             reporter,
         )
     finally:
@@ -212,11 +212,17 @@ def load_matrix(run: Run) -> BinaryMatrix:
 SAVE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
-def save_result(run_id: str, result: FitResult, store: ProgressStore) -> None:
+def stored_payload(spec: FamilySpec, result: FitResult) -> dict[str, Any]:
+    """The result JSON as it is stored: the fit's result and the product map derived from it."""
     payload = result.model_dump(mode="json")
-    payload_map = _product_map(result.provenance.model_type, payload)
+    payload_map = _product_map(spec, payload)
     if payload_map is not None:
         payload["product_map"] = payload_map
+    return payload
+
+
+def save_result(run_id: str, spec: FamilySpec, result: FitResult, store: ProgressStore) -> None:
+    payload = stored_payload(spec, result)
     summary: dict[str, Any] = {
         k: payload[k] for k in ("loglik", "npar", "aic", "bic", "entropy") if k in payload
     }
@@ -237,12 +243,15 @@ def save_result(run_id: str, result: FitResult, store: ProgressStore) -> None:
         )
 
 
-def _product_map(model_type: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """The product map kept with the result; a convenience, so a fit is never lost over it."""
+def _product_map(spec: FamilySpec, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The product map kept with the result. A fit is never lost over it: a failure is logged
+    with its traceback and the result saved without a map."""
+    if spec.embedding is None:
+        return None
     try:
-        return product_map(model_type, payload)
-    except (ValueError, KeyError, ArithmeticError) as exc:
-        log.warning("no product map for this result: %s", exc)
+        return build_product_map(spec.embedding(payload))
+    except Exception:
+        log.exception("no product map for this result")
         return None
 
 

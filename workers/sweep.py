@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from backend.catalog import CATALOG
 from backend.db import session_scope
+from backend.families import family
 from backend.orm import Artifact, Result, Run, utcnow
 from backend.progress import ProgressStore, make_message
 from backend.schemas.api import ProgressMessage
-from backend.schemas.common import TERMINAL_STATUSES, ModelType, Phase, RunStatus
+from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def child_finished(parent_id: str, store: ProgressStore) -> None:
         if len(done) < len(children):
             parent.progress_message = f"{len(done)} of {len(children)} fits done."
             return
-        spec = CATALOG[ModelType(parent.model_type)]
+        spec = family(parent.model_type)
         comparison = compare(str(spec.sweep_param), children)
         completed = [c for c in children if c.status == RunStatus.completed]
         best = next((c for c in completed if c.id == comparison["recommended_run_id"]), None)
@@ -146,7 +146,7 @@ class ParentProgress:
         self.store = store
         self.parent_id = parent.id
         self.sibling_ids = [c.id for c in parent.children]
-        self.label = f"{CATALOG[ModelType(parent.model_type)].sweep_param}={child.sweep_value}"
+        self.label = f"{family(parent.model_type).sweep_param}={child.sweep_value}"
         self._last = float("-inf")
 
     def __call__(self, message: ProgressMessage) -> None:

@@ -8,8 +8,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from backend import __version__, broker_state
-from backend.catalog import available_types
 from backend.db import get_engine
+from backend.families import model_types
 from backend.queue import get_broker
 from backend.redis_client import get_redis
 from backend.schemas.api import HealthOut
@@ -41,7 +41,7 @@ def health() -> HealthOut:
         version=__version__,
         database_connected=db,
         redis_connected=rd,
-        models=available_types(),
+        models=model_types(),
         versions={
             "python": platform.python_version(),
             **{p: version(p) for p in ("fastapi", "dramatiq", "sqlalchemy", "redis")},

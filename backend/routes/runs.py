@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from backend.deps import OffsetQuery, RunDep, SessionDep
 from backend.errors import Conflict, error_responses
+from backend.families import family
 from backend.schemas.api import (
     ArtifactOut,
     ClusteringOut,
@@ -18,12 +19,12 @@ from backend.schemas.api import (
     RunOut,
     RunUpdate,
 )
-from backend.schemas.common import ModelType, RunStatus
+from backend.schemas.common import RunStatus
 from backend.services import runs as service
 from backend.services.clustering import cluster_products
 from backend.services.ingest import from_parquet, to_csv
 from backend.services.runs import PARQUET, artifact_filename
-from backend.services.tables import product_map, result_tables
+from backend.services.tables import result_tables
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -63,7 +64,7 @@ def submit_run(
 def list_runs(
     session: SessionDep,
     status: RunStatus | None = None,
-    model_type: ModelType | None = None,
+    model_type: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: OffsetQuery = 0,
     parent_id: Annotated[
@@ -73,7 +74,7 @@ def list_runs(
     items, total = service.list_runs(
         session,
         status=status.value if status else None,
-        model_type=model_type.value if model_type else None,
+        model_type=family(model_type).model_type if model_type else None,
         limit=limit,
         offset=offset,
         parent_id=parent_id,
@@ -165,7 +166,7 @@ def export_run(session: SessionDep, run: RunDep) -> Response:
 def cluster_run(run: RunDep, body: ClusteringRequest) -> ClusteringOut:
     service.require_completed(run)
     assert run.result is not None
-    return cluster_products(run.id, run.model_type, run.result.result, body)
+    return cluster_products(run.id, service.stored_product_map(run), body)
 
 
 @router.post("/{run_id}/cancel", response_model=RunOut, responses=COMPLETED_ONLY)
@@ -213,12 +214,8 @@ def get_artifact(session: SessionDep, run: RunDep, name: str) -> Response:
 def get_product_map(run: RunDep) -> dict[str, Any]:
     """Cosine similarity, closest competitors, a dendrogram-ready tree (SciPy linkage rows),
     k-means clusters chosen by silhouette and 2-D coordinates, from the run's product
-    embedding. Stored with the result; computed here for results saved before it existed."""
-    service.require_completed(run)
-    assert run.result is not None
-    stored = run.result.result.get("product_map")
-    if stored is None:
-        stored = product_map(run.model_type, run.result.result)
-    if stored is None:
-        raise Conflict(f"Runs of type {run.model_type} have no product embedding to map.")
-    return dict(stored)
+    embedding, as the worker stored them with the result."""
+    product_map = service.stored_product_map(run)
+    if product_map is None:
+        raise Conflict(f"Runs of type {run.model_type} have no product map.")
+    return product_map

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from backend.schemas.common import ModelType, Phase, RunStatus
+from backend.schemas.common import Phase, RunStatus
 
 
 class ColumnProfile(BaseModel):
@@ -52,10 +52,32 @@ class InlineData(BaseModel):
     covariate_column_names: list[str] | None = None
 
 
+def _known_model_type(value: str) -> str:
+    from backend.families import families, model_types
+
+    if value not in families():
+        raise ValueError(
+            f"is not a model type of this version; available: {', '.join(model_types())}"
+        )
+    return value
+
+
+def _model_type_enum(schema: dict[str, Any]) -> None:
+    from backend.families import model_types
+
+    schema["enum"] = model_types()
+
+
+# A model type this version serves (backend/families); the JSON Schema lists them.
+ModelTypeName = Annotated[
+    str, AfterValidator(_known_model_type), Field(json_schema_extra=_model_type_enum)
+]
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model_type: ModelType
+    model_type: ModelTypeName
     name: str | None = Field(None, max_length=255)
     description: str | None = Field(None, max_length=10_000)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -141,6 +163,31 @@ class ModelInfo(BaseModel):
     )
     params_schema: dict[str, Any]
     result_schema: dict[str, Any]
+    kind: str = Field(
+        description="The structure found: segments, dimensions, baskets, map, network or choice."
+    )
+    unit: str = Field(description='A person\'s word for one unit ("Segment", "Factor", …).')
+    units_field: str = Field(description="The result field listing the units' raw names.")
+    named_units: bool = Field(
+        False, description="The raw unit names mean something (show them, not 'Unit k')."
+    )
+    household_features: str = Field(
+        "none", description="Whether runs use covariate_columns: none, optional or required."
+    )
+    bayesian: bool = False
+    household_outputs: list[str] = Field(
+        default_factory=list, description="What the per-household assignments hold."
+    )
+    product_outputs: list[str] = Field(
+        default_factory=list, description="Result fields indexed by product."
+    )
+    profile: dict[str, Any] | None = Field(
+        None,
+        description="Where the products × units table is: {field, products_on_rows}.",
+    )
+    has_product_map: bool = Field(
+        False, description="Finished runs carry a product map (/runs/{id}/product-map)."
+    )
 
 
 class ArtifactOut(BaseModel):

@@ -3,19 +3,6 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class ModelType(StrEnum):
-    lca = "lca"
-    lca_covariates = "lca_covariates"
-    factor_tetrachoric = "factor_tetrachoric"
-    bayesian_factor_vi = "bayesian_factor_vi"
-    bayesian_factor_pymc = "bayesian_factor_pymc"
-    nmf = "nmf"
-    mca = "mca"
-    dcm = "dcm"
-    lda = "lda"
-    network = "network"
-
-
 class RunStatus(StrEnum):
     queued = "queued"
     running = "running"

@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.catalog import CATALOG, ModelSpec, available_types
 from backend.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
+from backend.families import FamilySpec, family
 from backend.orm import Artifact, Dataset, IdempotencyKey, Run, is_id
 from backend.progress import ProgressStore, make_message
 from backend.queue import enqueue_run
@@ -103,19 +103,13 @@ def create_run(
     return run
 
 
-def _model_spec(body: RunCreate) -> ModelSpec:
+def _model_spec(body: RunCreate) -> FamilySpec:
     if _holds_nul(body.model_dump()):  # stored as text and JSON, which PostgreSQL refuses
         raise InvalidInput("The request holds a NUL character (\\u0000); remove it.")
-    spec = CATALOG.get(body.model_type)
-    if spec is None:
-        raise InvalidInput(
-            f'Model type "{body.model_type.value}" is not available in this version; '
-            f"available: {', '.join(available_types())}."
-        )
-    return spec
+    return family(body.model_type)
 
 
-def _sweep_params(spec: ModelSpec, body: RunCreate) -> tuple[list[int] | None, list[ModelParams]]:
+def _sweep_params(spec: FamilySpec, body: RunCreate) -> tuple[list[int] | None, list[ModelParams]]:
     """The sweep's values (None for a single fit) and one validated params object per fit."""
     values = sweep_values(spec, body.params)
     return values, validate_params(spec, body.params, values)
@@ -149,7 +143,7 @@ def _check_columns(dataset: Dataset, body: RunCreate, covariates: list[str]) -> 
 def _build_run(
     session: Session,
     body: RunCreate,
-    spec: ModelSpec,
+    spec: FamilySpec,
     dataset: Dataset,
     products: list[str],
     covariates: list[str],
@@ -162,7 +156,7 @@ def _build_run(
         return Run(
             name=name,
             description=body.description,
-            model_type=body.model_type.value,
+            model_type=body.model_type,
             status=RunStatus.queued.value,
             params=run_params,
             dataset_id=dataset.id,
@@ -367,3 +361,12 @@ EXTENSIONS = {PARQUET: "parquet", "application/x-netcdf": "nc", "application/jso
 
 def artifact_filename(stem: str, content_type: str) -> str:
     return f"{stem}.{EXTENSIONS.get(content_type, 'bin')}"
+
+
+def stored_product_map(run: Run) -> dict[str, Any] | None:
+    """The product map the worker stored with a completed run's result (None: its family has
+    no product embedding, or the map could not be built)."""
+    require_completed(run)
+    assert run.result is not None
+    stored = run.result.result.get("product_map")
+    return dict(stored) if stored else None

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from backend.catalog import ModelSpec
 from backend.errors import InvalidInput
+from backend.families import FamilySpec
 from backend.schemas.params import ModelParams
 from backend.validation import describe_validation_error
 
@@ -21,7 +21,7 @@ MAX_SWEEP_VALUES = 20
 RANGE = re.compile(r"^\s*(\d{1,6})\s*(?:-|\.\.|:)\s*(\d{1,6})\s*$")
 
 
-def sweep_values(spec: ModelSpec, params: dict[str, Any]) -> list[int] | None:
+def sweep_values(spec: FamilySpec, params: dict[str, Any]) -> list[int] | None:
     """The values asked for, or None when the request is a single fit."""
     if spec.sweep_param is None:
         return None
@@ -57,7 +57,7 @@ def sweep_values(spec: ModelSpec, params: dict[str, Any]) -> list[int] | None:
 
 
 def validate_params(
-    spec: ModelSpec, params: dict[str, Any], values: list[int] | None
+    spec: FamilySpec, params: dict[str, Any], values: list[int] | None
 ) -> list[ModelParams]:
     """One validated params object per fit (a single one when there is no sweep)."""
     requests = [params] if values is None else [{**params, spec.sweep_param: v} for v in values]

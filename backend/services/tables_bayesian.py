@@ -1,12 +1,11 @@
 """Export tables and product embeddings of the Bayesian models: the factor model (NUTS and VI
-alike) and the discrete choice model (registered in backend/services/tables.py).
+alike) and the discrete choice model (named in backend/families/builtin.py).
 
 Each builder reads the stored result JSON (plain lists and dicts), never PyMC or ArviZ.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -108,15 +107,3 @@ def dcm_embedding(result: dict[str, Any]) -> pd.DataFrame:
         intercepts = [[r["mean"]] for r in result["intercepts"]]
         return pd.DataFrame(intercepts, index=result["products"], columns=["intercept"])
     return pd.DataFrame(np.hstack(parts), index=result["products"], columns=columns)
-
-
-TABLES: dict[str, Callable[[dict[str, Any]], dict[str, pd.DataFrame]]] = {
-    "bayesian_factor_pymc": factor_tables,
-    "bayesian_factor_vi": factor_tables,
-    "dcm": dcm_tables,
-}
-EMBEDDINGS: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {
-    "bayesian_factor_pymc": factor_embedding,
-    "bayesian_factor_vi": factor_embedding,
-    "dcm": dcm_embedding,
-}

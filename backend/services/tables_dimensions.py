@@ -1,22 +1,15 @@
 """Export tables and product embeddings of the dimension and map models: tetrachoric factor
-analysis, MCA, NMF, LDA and the co-purchase network (registered in backend/services/tables.py).
-
-Every one of them also exports a product map built from its embedding: cosine similarity,
-closest competitors and a dendrogram-ready tree (k-means / hierarchical clusters with the
-number chosen by silhouette come from POST /runs/{id}/clustering on the same embedding).
+analysis, MCA, NMF, LDA and the co-purchase network (named in backend/families/builtin.py).
 
 Each builder reads the stored result JSON (plain lists and dicts), never the model libraries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from backend.services.product_map import build_product_map, cosine_similarity
 
 
 def _by_product(result: dict[str, Any], matrix: Any, columns: list[str]) -> pd.DataFrame:
@@ -160,75 +153,3 @@ def network_tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
 
 def network_embedding(result: dict[str, Any]) -> pd.DataFrame:
     return _by_product(result, result["similarity"], result["products"])
-
-
-def product_map_tables(embedding: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The product map (backend/services/product_map.py) as export tables: cosine similarity
-    of every pair, each product's closest competitors and a dendrogram-ready tree (SciPy's
-    linkage rows: the two merged nodes, their distance, the size)."""
-    product_map = build_product_map(embedding)
-    products = product_map["products"]
-    tables = {
-        "product_similarity": pd.DataFrame(
-            cosine_similarity(embedding.to_numpy(dtype=float)), index=products, columns=products
-        )
-        .rename_axis("product")
-        .reset_index(),
-        "closest_competitors": pd.DataFrame(
-            [
-                {
-                    "product": product,
-                    "rank": rank + 1,
-                    "competitor": c["product"],
-                    "similarity": c["similarity"],
-                }
-                for product, competitors in product_map["closest_competitors"].items()
-                for rank, c in enumerate(competitors)
-            ]
-        ),
-    }
-    if "dendrogram" in product_map:
-        tree = np.asarray(product_map["dendrogram"], dtype=float)
-        tables["dendrogram"] = pd.DataFrame(
-            {
-                "node": np.arange(len(products), len(products) + len(tree)),
-                "left": tree[:, 0].astype(int),
-                "right": tree[:, 1].astype(int),
-                "distance": tree[:, 2],
-                "size": tree[:, 3].astype(int),
-            }
-        )
-        tables["dendrogram_leaves"] = pd.DataFrame(
-            {"node": range(len(products)), "product": products}
-        )
-    return tables
-
-
-EMBEDDINGS = {
-    "factor_tetrachoric": factor_embedding,
-    "mca": mca_embedding,
-    "nmf": nmf_embedding,
-    "lda": lda_embedding,
-    "network": network_embedding,
-}
-
-
-def _with_product_map(
-    builder: Callable[[dict[str, Any]], dict[str, pd.DataFrame]], model_type: str
-) -> Callable[[dict[str, Any]], dict[str, pd.DataFrame]]:
-    def tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
-        return builder(result) | product_map_tables(EMBEDDINGS[model_type](result))
-
-    return tables
-
-
-TABLES = {
-    model_type: _with_product_map(builder, model_type)
-    for model_type, builder in {
-        "factor_tetrachoric": factor_tables,
-        "mca": mca_tables,
-        "nmf": nmf_tables,
-        "lda": lda_tables,
-        "network": network_tables,
-    }.items()
-}

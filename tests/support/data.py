@@ -7,6 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+# The model type the service benchmarks submit (bench/): a quick EM fit whose length is set by
+# its iterations.
+SEGMENT_MODEL = "lca"
+
 TRUE_SIZES = np.array([0.5, 0.3, 0.2])
 TRUE_PROBS = np.array(
     [

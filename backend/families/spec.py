@@ -1,0 +1,111 @@
+"""What one model family is, in one place: its params and result models, where its fit lives,
+its queue, and what clients need to show it (the kind of structure, the word for one unit,
+which per-household and per-product outputs exist, where its product embedding comes from).
+
+A specification holds no model code: the fit is an import path, loaded on workers only, so the
+API never imports NumPy-heavy fitting libraries. Everything else it points at (table builders,
+the embedding) reads the stored result JSON with pandas/NumPy alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel
+
+from backend.schemas.params import ModelParams
+
+# Quick fits (EM, SVD, counts) and long sampling go to separate queues so a long NUTS run
+# never blocks a quick LCA.
+QUICK_QUEUE = "fits"
+SAMPLING_QUEUE = "sampling"
+
+Result = dict[str, Any]
+# The result's tables for exports: file stem → table (units under their raw names).
+TableBuilder = Callable[[Result], dict[str, pd.DataFrame]]
+# Products × dimensions: what the product map, dendrogram, competitors and clusters are made of.
+EmbeddingBuilder = Callable[[Result], pd.DataFrame]
+
+
+class Kind(StrEnum):
+    """The kind of structure a family finds; clients pick their view by it."""
+
+    segments = "segments"  # discrete groups of households
+    dimensions = "dimensions"  # continuous scores behind the purchases
+    baskets = "baskets"  # parts-based mixtures (components, missions)
+    map = "map"  # a product map (correspondence analysis)
+    network = "network"  # a co-purchase graph and its communities
+    choice = "choice"  # drivers of each purchase (household and product features)
+    other = "other"  # no dedicated view: clients show its numbers and tables
+
+
+class HouseholdFeatures(StrEnum):
+    """Whether runs of the family use the run's `covariate_columns`."""
+
+    none = "none"
+    optional = "optional"
+    required = "required"
+
+
+@dataclass(frozen=True)
+class ProductProfile:
+    """Where the products × units table of a result is: the result field and its orientation.
+    LCA keeps classes × products, factor models products × factors."""
+
+    field: str
+    products_on_rows: bool = True
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    model_type: str
+    title: str
+    description: str
+    params: type[ModelParams]
+    result: type[BaseModel]
+    # "package.module:function" of the pure fit(data, params, progress) -> result.
+    fit: str
+    kind: Kind
+    unit: str  # a person's word for one unit: "Segment", "Factor", "Mission", …
+    units_field: str  # the result field listing the units' raw names
+    queue: str = QUICK_QUEUE
+    # The parameter a list or range of values turns into a sweep (one child run per value).
+    sweep_param: str | None = None
+    household_features: HouseholdFeatures = HouseholdFeatures.none
+    # The units' raw names are meaningful (household features): show them, not "Unit k".
+    named_units: bool = False
+    bayesian: bool = False
+    # Per-household outputs (the run's assignments table), in a person's words.
+    household_outputs: tuple[str, ...] = ()
+    # Result fields indexed by product (profiles, loadings, coordinates, …).
+    product_outputs: tuple[str, ...] = ()
+    profile: ProductProfile | None = None
+    tables: TableBuilder | None = None
+    embedding: EmbeddingBuilder | None = None
+
+    def load_fit(self) -> Callable[..., Any]:
+        """The fit function (imports the model code: call it on workers only)."""
+        module, _, attribute = self.fit.partition(":")
+        return getattr(importlib.import_module(module), attribute or "fit")
+
+    def client_view(self) -> dict[str, Any]:
+        """What /models tells clients about the family beyond its parameters."""
+        return {
+            "kind": self.kind.value,
+            "unit": self.unit,
+            "units_field": self.units_field,
+            "named_units": self.named_units,
+            "household_features": self.household_features.value,
+            "bayesian": self.bayesian,
+            "household_outputs": list(self.household_outputs),
+            "product_outputs": list(self.product_outputs),
+            "profile": None
+            if self.profile is None
+            else {"field": self.profile.field, "products_on_rows": self.profile.products_on_rows},
+            "has_product_map": self.embedding is not None,
+        }
