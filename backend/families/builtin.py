@@ -153,7 +153,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         NetworkParams,
         NetworkResult,
         fit="workers.models.network:fit",
-        kind=Kind.network,
+        kind=Kind.graph,
         unit="Community",
         units_field="communities",
         product_outputs=("nodes", "similarity"),

@@ -39,7 +39,7 @@ class Kind(StrEnum):
     dimensions = "dimensions"  # continuous scores behind the purchases
     baskets = "baskets"  # parts-based mixtures (components, missions)
     map = "map"  # a product map (correspondence analysis)
-    network = "network"  # a co-purchase graph and its communities
+    graph = "graph"  # a co-purchase network and its communities
     choice = "choice"  # drivers of each purchase (household and product features)
     other = "other"  # no dedicated view: clients show its numbers and tables
 
