@@ -27,7 +27,8 @@ if settings.worker_metrics_port:
     os.environ.update(metrics_env(settings.worker_metrics_port))
     # Our own counters (workers/metrics.py) go to the same directory; prometheus_client picks
     # its multiprocess mode when first imported, which is after this line.
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.environ["dramatiq_prom_db"])
+    metrics_dir = metrics_env(settings.worker_metrics_port)["dramatiq_prom_db"]
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
     from dramatiq.middleware.prometheus import Prometheus
 
     broker.add_middleware(Prometheus())

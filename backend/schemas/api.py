@@ -164,7 +164,8 @@ class ModelInfo(BaseModel):
     params_schema: dict[str, Any]
     result_schema: dict[str, Any]
     kind: str = Field(
-        description="The structure found: segments, dimensions, baskets, map, graph, choice or other."
+        description="The structure found: segments, dimensions, baskets, map, graph, choice "
+        "or other."
     )
     unit: str = Field(description='A person\'s word for one unit ("Segment", "Factor", …).')
     units_field: str = Field(description="The result field listing the units' raw names.")
