@@ -55,8 +55,8 @@ def matched_error(got: np.ndarray, truth: np.ndarray) -> float:
 
 
 def global_ess(idata: Any, fd: Any) -> float:
-    from workers.models import bayes_factor_model as fm
-    from workers.models import bayes_summary as bs
+    from workers.models.bayes import factor_model as fm
+    from workers.models.bayes import summary as bs
 
     a = bs.summarise(bs.draws_of(idata, "intercept"))
     lam = bs.summarise(bs.draws_of(idata, "loadings"))
@@ -69,8 +69,9 @@ def global_ess(idata: Any, fd: Any) -> float:
 
 
 def run_nuts(args: argparse.Namespace) -> None:
-    from workers.models import bayes_factor_model as fm
-    from workers.models.bayes_sampling import NUTSSettings, Span, sample_nuts
+    from workers.models.bayes import factor_model as fm
+    from workers.models.bayes.sampling import NUTSSettings, sample_nuts
+    from workers.models.progress import Span
 
     data, _ = simulate(args.households, args.products, args.factors)
     fd = fm.prepare(data, args.factors)
@@ -110,7 +111,7 @@ def run_blas_child(args: argparse.Namespace) -> None:
     import pymc as pm
     import pytensor
 
-    from workers.models import bayes_factor_model as fm
+    from workers.models.bayes import factor_model as fm
 
     data, _ = simulate(args.households, args.products, args.factors)
     fd = fm.prepare(data, args.factors)
@@ -165,8 +166,9 @@ def run_blas(args: argparse.Namespace) -> None:
 
 def run_vi(args: argparse.Namespace) -> None:
     from backend.schemas.bayesian import BayesianFactorPymcParams, BayesianFactorVIParams
-    from workers.models import bayes_factor_model as fm
-    from workers.models import bayesian_factor_pymc, bayesian_factor_vi
+    from workers.models.bayes import factor_model as fm
+    from workers.models.bayes import factor_nuts as bayesian_factor_pymc
+    from workers.models.bayes import factor_vi as bayesian_factor_vi
 
     data, truth = simulate(args.households, args.products, args.factors)
     std_truth = fm.standardised(truth, "logit")

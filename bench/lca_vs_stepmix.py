@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def simulate(n: int, p: int, k: int, seed: int, density: float | None, sep: float = 1.0):
-    from workers.models.lca_simulate import simulate_binary
+    from workers.models.lca.simulation import simulate_binary
 
     X, _, _ = simulate_binary(n=n, p=p, k=k, seed=seed, density=density, sep=sep)
     return X
@@ -38,7 +38,7 @@ def run_ours(args: argparse.Namespace) -> dict:
 
     from backend.schemas.lca import LCAParams
     from workers.models.base import BinaryMatrix, no_progress
-    from workers.models.lca import fit
+    from workers.models.lca.fit import fit
 
     X = simulate(args.n, args.p, args.k, args.seed, args.density, args.sep)
     data = BinaryMatrix(values=X, products=[f"p{j}" for j in range(args.p)])

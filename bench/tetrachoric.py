@@ -5,8 +5,9 @@ implementation and R's psych, side by side on the same data.
     .venv/bin/python bench/tetrachoric.py --n 20000 --p 30 --no-r
 
 - ours: one chunked, bit-packed pass for all 2×2 tables, vectorised Newton for all pairs at once
-  (workers/models/tetrachoric.py), then the whole factor_tetrachoric fit (minres, oblimin,
-  20 permutations of parallel analysis, scores) for scale;
+  (workers/models/pair_counts.py, workers/models/factor/tetrachoric.py), then the whole
+  factor_tetrachoric fit (minres, oblimin, 20 permutations of parallel analysis, scores) for
+  scale;
 - per pair: for each pair a pass over the rows for its 2×2 table and a scipy `minimize_scalar`
   of the same likelihood with scipy's bivariate normal CDF, timed on `--pairs` pairs and
   extrapolated to all p(p-1)/2 (stated in the output);
@@ -56,8 +57,9 @@ def peak_mb() -> float:
 def run_ours(args: argparse.Namespace) -> dict:
     from backend.schemas.factor import TetrachoricFactorParams
     from workers.models.base import BinaryMatrix, no_progress
-    from workers.models.factor_tetrachoric import fit
-    from workers.models.tetrachoric import pair_counts, tetrachoric
+    from workers.models.factor.fit import fit
+    from workers.models.factor.tetrachoric import tetrachoric
+    from workers.models.pair_counts import pair_counts
 
     X = simulate(args.n, args.p)
     products = [f"p{j}" for j in range(args.p)]

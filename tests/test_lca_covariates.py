@@ -11,11 +11,11 @@ import pytest
 from backend.errors import DataError
 from backend.schemas.lca import LCACovariatesParams, LCAParams
 from tests.support.data import TRUE_PROBS, match_classes
-from workers.models import lca_covariates as C
 from workers.models.base import BinaryMatrix, no_progress
-from workers.models.lca import fit as fit_lca
-from workers.models.lca_engine import prepare
-from workers.models.lca_simulate import simulate_with_covariates
+from workers.models.lca import covariates as C
+from workers.models.lca.engine import prepare
+from workers.models.lca.fit import fit as fit_lca
+from workers.models.lca.simulation import simulate_with_covariates
 
 # Class 1 is the reference; intercepts, then the effect of z1 and z2 (per standard deviation).
 TRUE_BETA = np.array([[0.0, 0.3, -0.4], [0.0, 1.0, -0.5], [0.0, 0.0, 0.8]])

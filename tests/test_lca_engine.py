@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workers.models import lca_engine as E
-from workers.models.lca_simulate import simulate_binary
+from workers.models.lca import engine as E
+from workers.models.lca.simulation import simulate_binary
 
 
 def fit_best(

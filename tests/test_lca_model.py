@@ -13,8 +13,8 @@ from backend.progress import RunCancelled
 from backend.schemas.lca import LCAParams
 from tests.support.data import match_classes, simulate_lca
 from workers.models.base import BinaryMatrix, no_progress
-from workers.models.lca import fit
-from workers.models.lca_summary import class_warnings
+from workers.models.lca.fit import fit
+from workers.models.lca.summary import class_warnings
 
 
 def matrix(n: int = 3000, seed: int = 7) -> tuple[BinaryMatrix, Any]:
@@ -165,7 +165,7 @@ def test_bvr_matches_a_direct_computation() -> None:
 
 @pytest.mark.parametrize("sep", [0.8, 1.2, 2.5])
 def test_recovery_from_weak_to_strong_separation(sep: float) -> None:
-    from workers.models.lca_simulate import simulate_binary
+    from workers.models.lca.simulation import simulate_binary
 
     X, sizes, probs = simulate_binary(n=20000, p=12, k=3, seed=21, sep=sep)
     data = BinaryMatrix(values=X, products=[f"p{j}" for j in range(12)])
@@ -211,7 +211,7 @@ def test_product_never_observed_is_a_data_error() -> None:
 
 def test_unidentified_empty_and_duplicate_classes_are_reported() -> None:
     # Six classes on five products: more parameters than distinct patterns can carry
-    from workers.models.lca_simulate import simulate_binary
+    from workers.models.lca.simulation import simulate_binary
 
     X, _, _ = simulate_binary(n=300, p=5, k=2, seed=3, sep=2.0)
     data = BinaryMatrix(values=X, products=[f"p{j}" for j in range(5)])
@@ -224,7 +224,7 @@ def test_unidentified_empty_and_duplicate_classes_are_reported() -> None:
 
 
 def test_sparse_wide_data_fits_on_the_sparse_layout() -> None:
-    from workers.models.lca_simulate import simulate_binary
+    from workers.models.lca.simulation import simulate_binary
 
     X, _, _ = simulate_binary(n=3000, p=120, k=3, seed=5, density=0.04)
     data = BinaryMatrix(values=X, products=[f"p{j}" for j in range(120)])

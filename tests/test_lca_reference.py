@@ -14,7 +14,7 @@ import pytest
 from backend.schemas.lca import LCAParams, LCAResult
 from tests.reference.lca_stepmix import MAX_ITER, N_INIT, TOL, datasets, stepmix_best
 from workers.models.base import BinaryMatrix, no_progress
-from workers.models.lca import fit
+from workers.models.lca.fit import fit
 
 EXPECTED = json.loads((Path(__file__).parent / "expected" / "lca_stepmix.json").read_text())
 DATA = datasets()

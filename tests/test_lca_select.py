@@ -12,8 +12,8 @@ from backend.progress import RunCancelled
 from backend.schemas.lca import LCAParams
 from tests.support.data import simulate_lca
 from workers.models.base import BinaryMatrix, no_progress
-from workers.models.lca import fit
-from workers.models.lca_select import bootstrap_lrt, compare_solutions, fit_range
+from workers.models.lca.fit import fit
+from workers.models.lca.selection import bootstrap_lrt, compare_solutions, fit_range
 
 
 def data(n: int = 1500, seed: int = 3) -> BinaryMatrix:

@@ -21,10 +21,11 @@ from backend.schemas.bayesian import (
     BayesianFactorVIParams,
 )
 from backend.services.tables import product_embedding, result_tables
-from workers.models import bayes_factor_model as fm
-from workers.models import bayes_summary as bs
 from workers.models.base import BinaryMatrix
-from workers.models.bayes_sampling import Span, _report_nutpie
+from workers.models.bayes import factor_model as fm
+from workers.models.bayes import summary as bs
+from workers.models.bayes.sampling import _report_nutpie
+from workers.models.progress import Span
 
 
 @dataclass
@@ -268,7 +269,7 @@ def check_recovery(
 
 @pytest.mark.slow
 def test_nuts_recovers_known_loadings_with_progress_and_posterior() -> None:
-    from workers.models import bayesian_factor_pymc
+    from workers.models.bayes import factor_nuts as bayesian_factor_pymc
 
     sim = simulate(n=300, p=8, seed=1, missing=0.02)
     recorder = Recorder()
@@ -325,7 +326,7 @@ def _load_netcdf(data: bytes) -> Any:
 @pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
 def test_cancel_stops_sampling_within_two_seconds(sampler: str) -> None:
-    from workers.models import bayesian_factor_pymc
+    from workers.models.bayes import factor_nuts as bayesian_factor_pymc
 
     sim = simulate(n=150, p=6, seed=2)
     recorder = Recorder(cancel_when=lambda f, fields: (fields.get("draw") or 0) >= 20)
@@ -340,7 +341,7 @@ def test_cancel_stops_sampling_within_two_seconds(sampler: str) -> None:
 
 @pytest.mark.slow
 def test_pymc_sampler_reports_every_draw() -> None:
-    from workers.models import bayesian_factor_pymc
+    from workers.models.bayes import factor_nuts as bayesian_factor_pymc
 
     sim = simulate(n=150, p=6, seed=3)
     recorder = Recorder()
@@ -357,7 +358,7 @@ def test_pymc_sampler_reports_every_draw() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(("method", "batch"), [("advi", None), ("fullrank_advi", 100)])
 def test_vi_recovers_known_loadings(method: str, batch: int | None) -> None:
-    from workers.models import bayesian_factor_vi
+    from workers.models.bayes import factor_vi as bayesian_factor_vi
 
     sim = simulate(n=400, p=8, seed=4)
     recorder = Recorder()

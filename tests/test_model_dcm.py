@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from backend.errors import DataError
 from backend.schemas.dcm import DCMParams, DCMResult
 from backend.services.tables import product_embedding, result_tables
-from workers.models import bayes_features as features
 from workers.models.base import BinaryMatrix, no_progress
+from workers.models.bayes import features
 
 
 def simulate(n: int = 400, p: int = 8, seed: int = 2) -> tuple[BinaryMatrix, dict[str, Any]]:
@@ -100,7 +100,7 @@ def test_product_table_must_cover_every_product_once() -> None:
 
 @pytest.mark.slow
 def test_dcm_recovers_household_and_product_feature_effects() -> None:
-    from workers.models import dcm
+    from workers.models.bayes import dcm
 
     data, truth = simulate()
     product_features = [
@@ -138,7 +138,7 @@ def test_dcm_recovers_household_and_product_feature_effects() -> None:
 
 @pytest.mark.slow
 def test_dcm_without_household_features_with_latent_interaction() -> None:
-    from workers.models import dcm
+    from workers.models.bayes import dcm
 
     data, _ = simulate(n=200, p=6, seed=5)
     data.covariates = None

@@ -23,8 +23,9 @@ from backend.schemas.factor import TetrachoricFactorParams
 from backend.services.tables import product_embedding, result_tables
 from tests.reference.simulate import TRUE_LOADINGS, TRUE_PHI, simulate_factors
 from workers.models.base import BinaryMatrix, no_progress
-from workers.models.factor_tetrachoric import fit
-from workers.models.tetrachoric import bvn_lower, pair_counts, tetrachoric
+from workers.models.factor.fit import fit
+from workers.models.factor.tetrachoric import bvn_lower, tetrachoric
+from workers.models.pair_counts import pair_counts
 
 EXPECTED = Path(__file__).parent / "expected"
 PSYCH_TETRA = json.loads((EXPECTED / "psych_tetrachoric.json").read_text())

@@ -3,7 +3,7 @@ binary data sets, written to tests/expected/lca_stepmix.json.
 
     .venv/bin/python tests/reference/lca_stepmix.py
 
-The data sets are simulated with fixed seeds (workers/models/lca_simulate.py), so the test
+The data sets are simulated with fixed seeds (workers/models/lca/simulation.py), so the test
 rebuilds them instead of storing them. StepMix runs with the same convergence rule as our engine
 (`abs_tol` on the mean log-likelihood per row).
 """
@@ -29,7 +29,7 @@ MAX_ITER = 5000
 
 def datasets() -> dict[str, np.ndarray]:
     from tests.support.data import simulate_lca
-    from workers.models.lca_simulate import realistic_purchases
+    from workers.models.lca.simulation import realistic_purchases
 
     sim = simulate_lca(n=3000, seed=7)
     return {

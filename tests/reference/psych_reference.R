@@ -1,4 +1,4 @@
-# Reference values of R psych for the tetrachoric factor model (workers/models/factor_tetrachoric.py).
+# Reference values of R psych for the tetrachoric factor model (workers/models/factor/fit.py).
 #
 # Reads the committed inputs tests/expected/factor_binary*.csv (written once by
 # `python -m tests.reference.simulate`) and writes tests/expected/psych_*.json. Run from the

@@ -1,13 +1,17 @@
-"""What every fit function receives: the binary matrix and a progress callable."""
+"""What every fit function receives (the binary matrix and a progress callable) and the shape
+every family's fit has: `fit(data, params, progress) -> result` (FitFunction)."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
+
+from backend.schemas.params import ModelParams
+from backend.schemas.results import FitResult
 
 
 class Progress(Protocol):
@@ -70,3 +74,15 @@ class BinaryMatrix:
         if self.row_ids is not None:
             return self.row_ids
         return pd.Series(np.arange(1, self.n_rows + 1), name=name)
+
+
+P = TypeVar("P", bound=ModelParams, contravariant=True)
+R = TypeVar("R", bound=FitResult, covariant=True)
+
+
+class FitFunction(Protocol[P, R]):
+    """A family's fit: a pure function of the data, its validated parameters and a progress
+    reporter. Each fit module ends with `_checked: FitFunction[XParams, XResult] = fit`, so
+    mypy checks the fit against this shape."""
+
+    def __call__(self, data: BinaryMatrix, params: P, progress: Progress, /) -> R: ...

@@ -21,10 +21,9 @@ from sklearn.decomposition import LatentDirichletAllocation
 
 from backend.errors import DataError
 from backend.schemas.lda import LDAParams, LDAResult, TopicProduct
-from backend.schemas.results import Provenance
-from workers.models.base import BinaryMatrix, Progress
-from workers.models.tetrachoric import iter_chunks
-from workers.provenance import library_versions
+from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.pair_counts import iter_chunks
+from workers.models.provenance import build_provenance, resolve_seed
 
 AUTO_ONLINE_ROWS = 20_000
 TOP_PRODUCTS = 10
@@ -57,9 +56,7 @@ def fit(data: BinaryMatrix, params: LDAParams, progress: Progress) -> LDAResult:
     X = sparse_purchases(data)
     if X.nnz == 0:
         raise DataError("No household bought any product; LDA has nothing to model.")
-    seed = params.random_state
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    seed = resolve_seed(params.random_state)
     method = params.learning_method
     if method == "auto":
         method = "online" if n > AUTO_ONLINE_ROWS else "batch"
@@ -151,15 +148,8 @@ def _summarise(
     if data.n_missing:
         warnings_.append(f"{data.n_missing} missing cell(s) counted as not bought.")
     result = LDAResult(
-        provenance=Provenance(
-            model_type="lda",
-            params=params.model_dump(mode="json"),
-            random_state=seed,
-            data_hash=data.digest(),
-            library_versions=library_versions("scikit-learn", "numpy"),
-            n_rows=data.n_rows,
-            n_products=data.n_products,
-            warnings=warnings_,
+        provenance=build_provenance(
+            "lda", params, data, ("scikit-learn", "numpy"), warnings_, random_state=seed
         ),
         n_topics=k,
         products=data.products,
@@ -182,3 +172,6 @@ def _summarise(
     rows.insert(0, index.name or "row", index.to_numpy())
     result.attach_rows(rows)
     return result
+
+
+_checked: FitFunction[LDAParams, LDAResult] = fit

@@ -25,10 +25,10 @@ from threadpoolctl import threadpool_limits
 
 from backend.errors import DataError
 from backend.schemas.mca import CategoryRow, DimensionRow, MCAParams, MCAResult
-from backend.schemas.results import Provenance
-from workers.models.base import BinaryMatrix, Progress
-from workers.models.tetrachoric import PairCounts, iter_chunks, pair_counts, sub_progress
-from workers.provenance import library_versions
+from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.pair_counts import PairCounts, iter_chunks, pair_counts
+from workers.models.progress import sub_progress
+from workers.models.provenance import build_provenance
 
 LEVELS = ("not bought", "bought", "missing")
 
@@ -180,15 +180,7 @@ def _fit(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCAResult
             "products with many missing cells may shape the first dimensions."
         )
     result = MCAResult(
-        provenance=Provenance(
-            model_type="mca",
-            params=params.model_dump(mode="json"),
-            data_hash=data.digest(),
-            library_versions=library_versions("numpy"),
-            n_rows=n,
-            n_products=q,
-            warnings=warnings_,
-        ),
+        provenance=build_provenance("mca", params, data, ("numpy",), warnings_),
         n_components=d,
         products=data.products,
         dimensions=dims,
@@ -253,3 +245,6 @@ def household_coordinates(
         cos2[start:end] = f**2 / np.maximum(dist2, 1e-300)[:, None]
         progress((c + 1) / len(chunks), f"Placing households: {end:,} of {n:,}.")
     return out, cos2
+
+
+_checked: FitFunction[MCAParams, MCAResult] = fit

@@ -23,10 +23,10 @@ from backend.schemas.network import (
     NetworkParams,
     NetworkResult,
 )
-from backend.schemas.results import Provenance
-from workers.models.base import BinaryMatrix, Progress
-from workers.models.tetrachoric import PairCounts, pair_counts, sub_progress
-from workers.provenance import library_versions
+from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.pair_counts import PairCounts, pair_counts
+from workers.models.progress import sub_progress
+from workers.models.provenance import build_provenance, resolve_seed
 
 
 def association_measures(counts: PairCounts) -> dict[str, np.ndarray]:
@@ -51,9 +51,7 @@ def fit(data: BinaryMatrix, params: NetworkParams, progress: Progress) -> Networ
     n, p = data.values.shape
     if p < 2:
         raise DataError(f"A co-purchase network needs at least 2 products; this run has {p}.")
-    seed = params.random_state
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    seed = resolve_seed(params.random_state)
     counts = pair_counts(data.values, sub_progress(progress, 0.0, 0.7))
     buyers = counts.bought
     never = [data.products[j] for j in np.flatnonzero(buyers == 0)]
@@ -143,15 +141,8 @@ def fit(data: BinaryMatrix, params: NetworkParams, progress: Progress) -> Networ
     similarity = weight.copy()
     np.fill_diagonal(similarity, 0.0)
     return NetworkResult(
-        provenance=Provenance(
-            model_type="network",
-            params=params.model_dump(mode="json"),
-            random_state=seed,
-            data_hash=data.digest(),
-            library_versions=library_versions("networkx", "numpy"),
-            n_rows=n,
-            n_products=p,
-            warnings=warnings_,
+        provenance=build_provenance(
+            "network", params, data, ("networkx", "numpy"), warnings_, random_state=seed
         ),
         measure=params.measure,
         threshold=threshold,
@@ -169,3 +160,6 @@ def fit(data: BinaryMatrix, params: NetworkParams, progress: Progress) -> Networ
         n_obs=n,
         n_missing_cells=data.n_missing,
     )
+
+
+_checked: FitFunction[NetworkParams, NetworkResult] = fit

@@ -24,10 +24,9 @@ from sklearn.decomposition import NMF
 
 from backend.errors import DataError
 from backend.schemas.nmf import NMFParams, NMFResult, SweepRow, TopProduct
-from backend.schemas.results import Provenance
-from workers.models.base import BinaryMatrix, Progress
-from workers.models.tetrachoric import sub_progress
-from workers.provenance import library_versions
+from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.progress import sub_progress
+from workers.models.provenance import build_provenance, resolve_seed
 
 BLOCK_SECONDS = 0.5
 TOP_PRODUCTS = 10
@@ -64,9 +63,7 @@ def fit(data: BinaryMatrix, params: NMFParams, progress: Progress) -> NMFResult:
     X = filled_matrix(data)
     if not X.any():
         raise DataError("No household bought any product; NMF has nothing to factorise.")
-    seed = params.random_state
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    seed = resolve_seed(params.random_state)
     norm_x = float(np.sqrt(np.sum(X * X)))
 
     solutions: dict[int, Solution] = {}
@@ -222,15 +219,8 @@ def _summarise(
     if empty:
         warnings_.append(f"{', '.join(empty)} came out empty; use fewer components.")
     result = NMFResult(
-        provenance=Provenance(
-            model_type="nmf",
-            params=params.model_dump(mode="json"),
-            random_state=seed,
-            data_hash=data.digest(),
-            library_versions=library_versions("scikit-learn", "numpy"),
-            n_rows=data.n_rows,
-            n_products=data.n_products,
-            warnings=warnings_,
+        provenance=build_provenance(
+            "nmf", params, data, ("scikit-learn", "numpy"), warnings_, random_state=seed
         ),
         n_components=k,
         selected_by="given" if selected_by == "given" else "elbow",
@@ -254,3 +244,6 @@ def _summarise(
     rows.insert(0, index.name or "row", index.to_numpy())
     result.attach_rows(rows)
     return result
+
+
+_checked: FitFunction[NMFParams, NMFResult] = fit

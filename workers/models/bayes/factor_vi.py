@@ -28,10 +28,12 @@ from backend.schemas.bayesian import (
     SamplingDiagnostics,
     VIDiagnostics,
 )
-from workers.models import bayes_factor_model as fm
-from workers.models import bayes_summary as bs
-from workers.models.base import BinaryMatrix, Progress
-from workers.models.bayes_sampling import Span
+from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.bayes import factor_model as fm
+from workers.models.bayes import summary as bs
+from workers.models.bayes.factor_nuts import MODEL_TYPE as NUTS_MODEL_TYPE
+from workers.models.progress import Span
+from workers.models.provenance import resolve_seed
 
 MODEL_TYPE = "bayesian_factor_vi"
 FULL_BATCH_LIMIT = 5000
@@ -46,9 +48,7 @@ GLOBALS = ("intercept", "loading_diag", "loading_free")
 def fit(
     data: BinaryMatrix, params: BayesianFactorVIParams, progress: Progress
 ) -> BayesianFactorResult:
-    seed = params.random_state
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    seed = resolve_seed(params.random_state)
     fd = fm.prepare(data, params.n_factors)
     batch = params.batch_size or (fd.n if fd.n <= FULL_BATCH_LIMIT else DEFAULT_BATCH)
     batch = min(batch, fd.n)
@@ -142,7 +142,7 @@ def fit(
     warnings_.append(
         "Variational inference underestimates posterior uncertainty (intervals are too narrow, "
         "especially with mean-field ADVI); confirm important conclusions with "
-        "bayesian_factor_pymc."
+        f"{NUTS_MODEL_TYPE}."
     )
     factor_fit = fm.FactorFit(
         intercept=intercept[None],
@@ -344,3 +344,6 @@ def _inference_data(
         }
     )
     return idata
+
+
+_checked: FitFunction[BayesianFactorVIParams, BayesianFactorResult] = fit

@@ -25,9 +25,9 @@ from backend.schemas.lca import (
     SolutionRow,
 )
 from workers.models.base import BinaryMatrix, Progress
-from workers.models.lca import Reporter, check_data, fit, fit_classes, n_final_for, ordered
-from workers.models.lca_engine import Design, StartsOutcome, prepare
-from workers.models.lca_simulate import draw_from_model
+from workers.models.lca.engine import Design, StartsOutcome, prepare
+from workers.models.lca.fit import Reporter, check_data, fit, fit_classes, n_final_for, ordered
+from workers.models.lca.simulation import draw_from_model
 
 CRITERIA = ("aic", "bic", "sabic", "caic")
 

@@ -27,23 +27,16 @@ import arviz as az
 import numpy as np
 import pymc as pm
 
+from backend.schemas.bayesian import NUTSParams
 from workers.models.base import Progress
+from workers.models.progress import Span
 
 log = logging.getLogger(__name__)
 
+# Libraries whose versions a Bayesian result records.
+LIBRARIES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "numba")
 POLL_SECONDS = 0.25
 COMPILE_CACHE_SIZE = 4
-
-
-@dataclass
-class Span:
-    """The slice of the run's 0..1 progress that a stage fills."""
-
-    start: float
-    end: float
-
-    def at(self, fraction: float) -> float:
-        return self.start + (self.end - self.start) * min(max(fraction, 0.0), 1.0)
 
 
 @dataclass
@@ -66,6 +59,17 @@ class NUTSSettings:
     target_accept: float
     sampler: str
     seed: int
+
+    @classmethod
+    def from_params(cls, params: NUTSParams, seed: int) -> NUTSSettings:
+        return cls(
+            draws=params.draws,
+            tune=params.tune,
+            chains=params.chains,
+            target_accept=params.target_accept,
+            sampler=params.sampler,
+            seed=seed,
+        )
 
 
 def sample_nuts(

@@ -1,21 +1,21 @@
 """Bayesian factor model for binary purchases sampled with NUTS (nutpie by default, or PyMC's).
 
-The model and everything after sampling live in bayes_factor_model; this module samples, aligns
+The model and everything after sampling live in bayes/factor_model.py; this module samples, aligns
 chains and attaches the full posterior (ArviZ InferenceData as NetCDF) to the result.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from backend.schemas.bayesian import (
     BayesianFactorPymcParams,
     BayesianFactorResult,
 )
-from workers.models import bayes_factor_model as fm
-from workers.models import bayes_summary as bs
-from workers.models.base import BinaryMatrix, Progress
-from workers.models.bayes_sampling import NUTSSettings, Span, sample_nuts
+from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.bayes import factor_model as fm
+from workers.models.bayes import summary as bs
+from workers.models.bayes.sampling import NUTSSettings, sample_nuts
+from workers.models.progress import Span
+from workers.models.provenance import resolve_seed
 
 MODEL_TYPE = "bayesian_factor_pymc"
 SAMPLING = Span(0.02, 0.92)
@@ -25,22 +25,13 @@ SUMMARY = Span(0.92, 0.99)
 def fit(
     data: BinaryMatrix, params: BayesianFactorPymcParams, progress: Progress
 ) -> BayesianFactorResult:
-    seed = params.random_state
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    seed = resolve_seed(params.random_state)
     fd = fm.prepare(data, params.n_factors)
     progress(0.0, "Building the model.", phase="loading", details={"stage": "building"})
     model, containers = fm.build_model(fd, params.link)
     outcome = sample_nuts(
         model,
-        NUTSSettings(
-            draws=params.draws,
-            tune=params.tune,
-            chains=params.chains,
-            target_accept=params.target_accept,
-            sampler=params.sampler,
-            seed=seed,
-        ),
+        NUTSSettings.from_params(params, seed),
         progress,
         span=SAMPLING,
         cache_key=fd.structure_key(params.link, MODEL_TYPE),
@@ -90,3 +81,6 @@ def fit(
     bs.bound_household_draws(idata, ["scores"])
     bs.attach_posterior(result, idata, params, anchors=",".join(result.anchors))
     return result
+
+
+_checked: FitFunction[BayesianFactorPymcParams, BayesianFactorResult] = fit

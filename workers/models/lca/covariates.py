@@ -26,8 +26,9 @@ from backend.schemas.lca import (
     LCACovariatesResult,
     LogitCoefficient,
 )
-from workers.models.base import BinaryMatrix, Progress
-from workers.models.lca import (
+from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.lca.engine import THETA_MIN, Design, log_params, prepare
+from workers.models.lca.fit import (
     Reporter,
     check_data,
     fit_classes,
@@ -36,7 +37,6 @@ from workers.models.lca import (
     seeds_for,
     summarise,
 )
-from workers.models.lca_engine import THETA_MIN, Design, log_params, prepare
 
 MAX_LEVELS = 50
 # Standard errors from the information of all parameters up to this many item probabilities.
@@ -496,3 +496,6 @@ def _with_dropped(data: BinaryMatrix, rows: pd.DataFrame | None, kept: np.ndarra
         values[kept] = rows[col].to_numpy()
         full[col] = values
     return full
+
+
+_checked: FitFunction[LCACovariatesParams, LCACovariatesResult] = fit

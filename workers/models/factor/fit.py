@@ -3,7 +3,7 @@
 The steps and numbers follow R's psych (`tetrachoric`, `fa(x, cor = "tet")`, `fa.parallel`):
 
 1. all pair counts in one chunked pass (Xᵀ·X), tetrachoric correlations with psych's
-   continuity correction and smoothing (workers/models/tetrachoric.py);
+   continuity correction and smoothing (workers/models/pair_counts.py, factor/tetrachoric.py);
 2. parallel analysis: the same correlations of column-permuted copies of the data give the
    eigenvalues to beat; the suggested number of factors is used when `n_factors` is empty;
 3. extraction (minres, ml or principal axis) and rotation (oblimin, promax, varimax, none);
@@ -31,22 +31,19 @@ from backend.schemas.factor import (
     TetrachoricFactorResult,
     VarianceRow,
 )
-from backend.schemas.results import Provenance
-from workers.models.base import BinaryMatrix, Progress
-from workers.models.factor_tetrachoric_extraction import EXTRACTIONS, Extraction, minres
-from workers.models.factor_tetrachoric_rotation import Rotated, rotate
-from workers.models.tetrachoric import (
-    PairCounts,
+from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.factor.extraction import EXTRACTIONS, Extraction, minres
+from workers.models.factor.rotation import Rotated, rotate
+from workers.models.factor.tetrachoric import (
     Tetrachoric,
     column_moments,
     cor_smooth,
-    iter_chunks,
-    pair_counts,
     phi_correlations,
-    sub_progress,
     tetrachoric,
 )
-from workers.provenance import library_versions
+from workers.models.pair_counts import PairCounts, iter_chunks, pair_counts
+from workers.models.progress import sub_progress
+from workers.models.provenance import build_provenance, resolve_seed
 
 PARALLEL_MAX_ROWS = 200_000
 HEYWOOD_COMMUNALITY = 0.995
@@ -74,9 +71,7 @@ def _fit(
             f"n_factors={params.n_factors} needs more products than factors; this run has {p} "
             f"products, so use at most {p - 1} factors."
         )
-    seed = params.random_state
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    seed = resolve_seed(params.random_state)
 
     counts = pair_counts(data.values, sub_progress(progress, 0.0, 0.15))
     progress(0.15, "Estimating the tetrachoric correlations.")
@@ -415,15 +410,8 @@ def _summarise(
         )
 
     result = TetrachoricFactorResult(
-        provenance=Provenance(
-            model_type="factor_tetrachoric",
-            params=params.model_dump(mode="json"),
-            random_state=seed,
-            data_hash=data.digest(),
-            library_versions=library_versions("numpy", "scipy"),
-            n_rows=data.n_rows,
-            n_products=p,
-            warnings=warnings_,
+        provenance=build_provenance(
+            "factor_tetrachoric", params, data, ("numpy", "scipy"), warnings_, random_state=seed
         ),
         n_factors=k,
         n_factors_suggested=suggested[0],
@@ -473,3 +461,6 @@ def _summarise(
         rows.insert(0, index.name or "row", index.to_numpy())
         result.attach_rows(rows)
     return result
+
+
+_checked: FitFunction[TetrachoricFactorParams, TetrachoricFactorResult] = fit

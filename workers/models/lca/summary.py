@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from backend.schemas.lca import BivariateResidual, StartRecord
 from workers.models.base import BinaryMatrix
-from workers.models.lca_engine import THETA_MIN, Design
+from workers.models.lca.engine import THETA_MIN, Design
 
 BVR_THRESHOLD = 3.84  # χ²(1) at 5%: LatentGOLD's rule of thumb for local dependence
 BVR_MAX_LISTED = 5000  # all pairs up to 100 products; beyond, the largest ones

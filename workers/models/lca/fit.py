@@ -1,5 +1,5 @@
-"""Latent class analysis of binary purchase data with our own batched EM (workers/models/
-lca_engine.py): all random starts in one pass over the data per iteration, SQUAREM, two-stage
+"""Latent class analysis of binary purchase data with our own batched EM (workers/models/lca/
+engine.py): all random starts in one pass over the data per iteration, SQUAREM, two-stage
 starts, patterns/sparse layouts and full-information handling of missing cells."""
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from threadpoolctl import threadpool_limits
 
 from backend.errors import DataError
 from backend.schemas.lca import LCAParams, LCAResult, StartRecord
-from backend.schemas.results import Provenance
-from workers.models import lca_summary as S
-from workers.models.base import BinaryMatrix, Progress
-from workers.models.lca_engine import (
+from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.lca import summary as S
+from workers.models.lca.engine import (
     Design,
     StartsOutcome,
     StartState,
@@ -24,7 +23,7 @@ from workers.models.lca_engine import (
     prepare,
     run_starts,
 )
-from workers.provenance import library_versions
+from workers.models.provenance import build_provenance, resolve_seed
 
 
 def check_data(data: BinaryMatrix, k: int) -> None:
@@ -48,9 +47,7 @@ def check_data(data: BinaryMatrix, k: int) -> None:
 
 
 def seeds_for(params: LCAParams) -> tuple[int, list[int]]:
-    seed = params.random_state
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    seed = resolve_seed(params.random_state)
     return seed, [int(s) for s in np.random.SeedSequence(seed).generate_state(params.n_init)]
 
 
@@ -231,7 +228,7 @@ def _fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult
         data, design, theta, pi, outcome.loglik, outcome, params, seed, model_type="lca"
     )
     if params.bootstrap_lrt > 0 and k > 1:
-        from workers.models.lca_select import bootstrap_lrt
+        from workers.models.lca.selection import bootstrap_lrt
 
         result.blrt = bootstrap_lrt(
             data,
@@ -312,15 +309,8 @@ def summarise(
     rate = design.observed_rate
     classes = [f"Class {c + 1}" for c in range(k)]
     result = result_cls(
-        provenance=Provenance(
-            model_type=model_type,
-            params=params.model_dump(mode="json"),
-            random_state=seed,
-            data_hash=data.digest(),
-            library_versions=library_versions("numpy", "scipy"),
-            n_rows=data.n_rows,
-            n_products=data.n_products,
-            warnings=warnings_,
+        provenance=build_provenance(
+            model_type, params, data, ("numpy", "scipy"), warnings_, random_state=seed
         ),
         n_classes=k,
         products=data.products,
@@ -359,3 +349,6 @@ def summarise(
     frame = S.household_table(data, design, post, pi if prior_rows is None else prior_rows)
     result.attach_rows(frame)
     return result
+
+
+_checked: FitFunction[LCAParams, LCAResult] = fit

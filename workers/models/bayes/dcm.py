@@ -9,7 +9,7 @@
 
 Non-centred throughout (NUTS-friendly). Priors on the logit scale (probit: ÷ 1.7):
 μ ~ N(0, 2.5), γ ~ N(0, 1), σ_α ~ HN(1.5), b ~ N(0, 1), τ ~ HN(0.5), σ_u ~ HN(1), φ ~ N(0, 1.8).
-Household features are the run's covariate columns, encoded by bayes_features (the result says
+Household features are the run's covariate columns, encoded by bayes/features.py (the result says
 how); product features come from the `product_features` parameter.
 """
 
@@ -24,13 +24,13 @@ from threadpoolctl import threadpool_limits
 from backend.errors import DataError
 from backend.schemas.bayesian import ParameterSummary
 from backend.schemas.dcm import DCMParams, DCMResult, EffectRow
-from backend.schemas.results import Provenance
-from workers.models import bayes_factor_model as fm
-from workers.models import bayes_features as features
-from workers.models import bayes_summary as bs
-from workers.models.base import BinaryMatrix, Progress
-from workers.models.bayes_sampling import NUTSSettings, SamplingOutcome, Span, sample_nuts
-from workers.provenance import library_versions
+from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.bayes import factor_model as fm
+from workers.models.bayes import features
+from workers.models.bayes import summary as bs
+from workers.models.bayes.sampling import LIBRARIES, NUTSSettings, SamplingOutcome, sample_nuts
+from workers.models.progress import Span
+from workers.models.provenance import build_provenance, resolve_seed
 
 MODEL_TYPE = "dcm"
 SAMPLING = Span(0.02, 0.92)
@@ -42,9 +42,7 @@ CHUNK = 4_000_000  # elements of one household × node × product block
 
 
 def fit(data: BinaryMatrix, params: DCMParams, progress: Progress) -> DCMResult:
-    seed = params.random_state
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    seed = resolve_seed(params.random_state)
     fd = fm.prepare(data, max(params.n_latent, 1))
     fd.n_factors = params.n_latent
     fd.anchors = fd.anchors[: params.n_latent]
@@ -64,14 +62,7 @@ def fit(data: BinaryMatrix, params: DCMParams, progress: Progress) -> DCMResult:
     var_names = _stored(params, hh.names, pf.names)
     outcome = sample_nuts(
         model,
-        NUTSSettings(
-            draws=params.draws,
-            tune=params.tune,
-            chains=params.chains,
-            target_accept=params.target_accept,
-            sampler=params.sampler,
-            seed=seed,
-        ),
+        NUTSSettings.from_params(params, seed),
         progress,
         span=SAMPLING,
         cache_key=(
@@ -322,17 +313,8 @@ def _assemble(
 
     parameters = [*hyper, *intercepts, *average, *gamma_rows]
     result = DCMResult(
-        provenance=Provenance(
-            model_type=MODEL_TYPE,
-            params=params.model_dump(mode="json"),
-            random_state=seed,
-            data_hash=data.digest(),
-            library_versions=library_versions(
-                "pymc", "pytensor", "nutpie", "arviz", "numpy", "numba"
-            ),
-            n_rows=data.n_rows,
-            n_products=data.n_products,
-            warnings=warnings_,
+        provenance=build_provenance(
+            MODEL_TYPE, params, data, LIBRARIES, warnings_, random_state=seed
         ),
         link=link,
         products=products,
@@ -501,3 +483,6 @@ def _household_rows(
             frame[f"{name}_hdi_low"] = theta.hdi_low[:, k]
             frame[f"{name}_hdi_high"] = theta.hdi_high[:, k]
     return frame
+
+
+_checked: FitFunction[DCMParams, DCMResult] = fit

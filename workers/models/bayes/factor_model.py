@@ -34,11 +34,11 @@ from backend.schemas.bayesian import (
     SamplingDiagnostics,
     VIDiagnostics,
 )
-from backend.schemas.results import Provenance
-from workers.models import bayes_summary as bs
 from workers.models.base import BinaryMatrix, Progress
-from workers.models.bayes_sampling import SamplingOutcome, Span
-from workers.provenance import library_versions
+from workers.models.bayes import summary as bs
+from workers.models.bayes.sampling import LIBRARIES, SamplingOutcome
+from workers.models.progress import Span
+from workers.models.provenance import build_provenance
 
 LATENT_VARIANCE = {"logit": np.pi**2 / 3, "probit": 1.0}
 INTERCEPT_SD = {"logit": 2.5, "probit": 1.5}
@@ -513,17 +513,8 @@ def assemble(
         )
 
     result = BayesianFactorResult(
-        provenance=Provenance(
-            model_type=model_type,
-            params=params,
-            random_state=seed,
-            data_hash=data.digest(),
-            library_versions=library_versions(
-                "pymc", "pytensor", "nutpie", "arviz", "numpy", "numba"
-            ),
-            n_rows=data.n_rows,
-            n_products=data.n_products,
-            warnings=warnings_,
+        provenance=build_provenance(
+            model_type, params, data, LIBRARIES, warnings_, random_state=seed
         ),
         n_factors=k_count,
         link=link,

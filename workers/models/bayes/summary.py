@@ -27,7 +27,7 @@ from backend.schemas.bayesian import (
     SamplingDiagnostics,
 )
 from backend.schemas.results import FitResult
-from workers.models.bayes_sampling import SamplingOutcome
+from workers.models.bayes.sampling import SamplingOutcome
 
 R_HAT_LIMIT = 1.01
 ESS_PER_CHAIN = 100

@@ -292,7 +292,7 @@ class Pool:
     @contextmanager
     def running(self) -> Iterator[Pool]:
         if self.threads > 1:
-            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="lca")
+            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="lca-em")
         try:
             with threadpool_limits(1, user_api="blas"):
                 yield self

@@ -1,0 +1,114 @@
+"""Pair counts of binary columns in one pass, for every product pair.
+
+All 2×2 tables of all product pairs come from one pass over row chunks: the entries of Xᵀ·X
+(and Xᵀ·O, Oᵀ·O with the observed-cell mask O when cells are missing), computed on
+bit-packed columns, never from a loop over rows or pairs. The tetrachoric correlations
+(factor/tetrachoric.py), MCA's Burt table and the co-purchase network are built from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from workers.models.base import Progress
+
+CHUNK_ROWS = 65_536  # row chunks of the float passes (scores, coordinates)
+PACKED_CHUNK_ROWS = 262_144  # row chunks of the bit-packed pair counts
+
+
+@dataclass
+class PairCounts:
+    """Counts of every product pair over the households where both cells are observed.
+
+    `n11[i, j]`: bought both; `bought_where_observed[i, j]`: bought i among households with j
+    observed; `n_obs[i, j]`: households with both observed. Diagonals are per-product counts.
+    """
+
+    n11: np.ndarray
+    bought_where_observed: np.ndarray
+    n_obs: np.ndarray
+    n_rows: int
+    has_missing: bool
+
+    @property
+    def bought(self) -> np.ndarray:
+        return np.diag(self.n11).copy()
+
+    @property
+    def observed(self) -> np.ndarray:
+        return np.diag(self.n_obs).copy()
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(n00, n01, n10, n11) for every pair: first index i, second j (1 = bought)."""
+        n11 = self.n11
+        n10 = self.bought_where_observed - n11
+        n01 = self.bought_where_observed.T - n11
+        n00 = self.n_obs - n11 - n10 - n01
+        return n00, n01, n10, n11
+
+
+def _packed(columns: np.ndarray) -> np.ndarray:
+    """Boolean rows × products → products × words: each product's column as 64-bit words."""
+    bits = np.packbits(columns.T, axis=1)
+    pad = (-bits.shape[1]) % 8
+    if pad:
+        bits = np.pad(bits, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(bits).view(np.uint64)
+
+
+def _and_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """counts[i, j] = number of rows where product i is set in `a` and product j in `b`."""
+    out = np.empty((a.shape[0], b.shape[0]), dtype=np.int64)
+    for i in range(a.shape[0]):
+        out[i] = np.bitwise_count(a[i] & b).sum(axis=1, dtype=np.int64)
+    return out
+
+
+def pair_counts(
+    values: np.ndarray,
+    progress: Progress | None = None,
+    chunk_rows: int = PACKED_CHUNK_ROWS,
+    message: str = "Counting product pairs",
+) -> PairCounts:
+    """All pair counts of an n×p 0/1 matrix with NaN for missing cells, in row chunks.
+
+    The counts are the entries of Xᵀ·X (and Xᵀ·O, Oᵀ·O with the observed-cell mask O), computed
+    on bit-packed columns: each product's chunk of rows becomes 64-bit words, and a pair's count
+    is the popcount of the AND of two such rows — p²·n/64 word operations, several times
+    faster than a float matrix product, exact, and with memory bounded by the chunk.
+    """
+    n, p = values.shape
+    n11 = np.zeros((p, p), dtype=np.int64)
+    bought_obs = np.zeros((p, p), dtype=np.int64)
+    n_obs = np.zeros((p, p), dtype=np.int64)
+    has_missing = False
+    n_chunks = max(1, -(-n // chunk_rows))
+    for c, start in enumerate(range(0, n, chunk_rows)):
+        chunk = values[start : start + chunk_rows]
+        bought = _packed(chunk == 1)
+        n11 += _and_counts(bought, bought)
+        missing = np.isnan(chunk)
+        if missing.any():
+            has_missing = True
+            observed = _packed(~missing)
+            bought_obs += _and_counts(bought, observed)
+            n_obs += _and_counts(observed, observed)
+        else:
+            bought_obs += (chunk == 1).sum(axis=0)[:, None]
+            n_obs += chunk.shape[0]
+        if progress is not None:
+            done = min(start + chunk_rows, n)
+            progress(
+                (c + 1) / n_chunks,
+                f"{message}: {done:,} of {n:,} households.",
+                details={"rows_done": done, "n_rows": n},
+            )
+    return PairCounts(
+        n11.astype(float), bought_obs.astype(float), n_obs.astype(float), n, has_missing
+    )
+
+
+def iter_chunks(n: int, chunk_rows: int = CHUNK_ROWS) -> list[tuple[int, int]]:
+    return [(s, min(s + chunk_rows, n)) for s in range(0, n, chunk_rows)]
