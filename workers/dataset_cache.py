@@ -26,8 +26,6 @@ class DatasetCache:
         self.max_bytes = max_bytes
         self._frames: OrderedDict[str, pd.DataFrame] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def frame(self, dataset_id: str) -> pd.DataFrame:
         with session_scope() as session:
@@ -37,14 +35,12 @@ class DatasetCache:
             with self._lock:
                 if digest in self._frames:
                     self._frames.move_to_end(digest)
-                    self.hits += 1
                     return self._frames[digest]
             data = session.scalar(select(Dataset.data).where(Dataset.id == dataset_id))
         if data is None:
             raise DataError(f"Dataset {dataset_id} was deleted.")
         frame = from_parquet(data)
         with self._lock:
-            self.misses += 1
             self._frames[digest] = frame
             while len(self._frames) > 1 and self._size() > self.max_bytes:
                 self._frames.popitem(last=False)

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 ENQUEUE_GRACE_SECONDS = 5.0
 
 
-def reconcile(broker: RedisBroker) -> dict[str, list[str]]:
+def reconcile(broker: RedisBroker) -> None:
     settings = get_settings()
     store = ProgressStore()
     now = utcnow()
@@ -98,7 +98,6 @@ def reconcile(broker: RedisBroker) -> dict[str, list[str]]:
             failed,
             [r for r, _ in lost],
         )
-    return {"requeued": requeued, "failed": failed, "reenqueued": [r for r, _ in lost]}
 
 
 class Reconciler(dramatiq.Middleware):
