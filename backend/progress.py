@@ -83,7 +83,7 @@ class ProgressReporter:
     every `min_interval` seconds (phase changes and `force=True` always go through), computes
     an ETA from the pace since the phase began, and raises `RunCancelled` once the run was
     cancelled — checked at most every `cancel_check_interval` seconds, so calling it in a tight
-    loop stays cheap.
+    loop stays cheap. Time is read from `clock` (seconds, monotonic), which tests drive.
     """
 
     def __init__(
@@ -95,6 +95,7 @@ class ProgressReporter:
         cancel_event: threading.Event | None = None,
         cancel_check_interval: float = 0.2,
         on_publish: Callable[[ProgressMessage], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -103,7 +104,8 @@ class ProgressReporter:
         )
         self.cancel_event = cancel_event or threading.Event()
         self.cancel_check_interval = cancel_check_interval
-        self.started = time.monotonic()
+        self.clock = clock
+        self.started = clock()
         self._phase: Phase | None = None
         self._phase_started = self.started
         self._phase_start_fraction = 0.0
@@ -113,7 +115,7 @@ class ProgressReporter:
         self.on_publish = on_publish
 
     def check_cancelled(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if now - self._last_cancel_check >= self.cancel_check_interval:
             self._last_cancel_check = now
             if self.store.cancel_requested(self.run_id):
@@ -133,7 +135,7 @@ class ProgressReporter:
         phase = Phase(phase)
         if phase not in TERMINAL_PHASES:
             self.check_cancelled()
-        now = time.monotonic()
+        now = self.clock()
         if phase != self._phase:
             self._phase, self._phase_started = phase, now
             self._phase_start_fraction = fraction

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 
+from backend.queue import get_broker
 from tests.support.data import slow_fit_table, slow_lca_params
-from tests.support.runs import submit_lca, upload, wait_for, wait_for_phase
+from tests.support.runs import (
+    starts,
+    submit_lca,
+    upload,
+    wait_for,
+    wait_for_phase,
+    wait_until_consumed,
+)
 
 
 def _long_dataset(client: httpx.Client) -> str:
@@ -19,7 +28,7 @@ def long_lca(client: httpx.Client, dataset_id: str) -> dict:
     return submit_lca(client, dataset_id, **slow_lca_params(900), name="long")
 
 
-def test_cancel_running_and_queued_runs(client: httpx.Client) -> None:
+def test_cancel_running_and_queued_runs(client: httpx.Client, log_dir: Path) -> None:
     dataset_id = _long_dataset(client)
     # Given a long run occupying the only worker thread, and a second one queued behind it
     running = long_lca(client, dataset_id)
@@ -42,10 +51,12 @@ def test_cancel_running_and_queued_runs(client: httpx.Client) -> None:
     assert client.get(f"/progress/{running['id']}").json()["phase"] == "cancelled"
     assert client.get(f"/runs/{running['id']}/results").status_code == 409
 
-    # Then the queued run never started, even after the worker became free
-    time.sleep(1.0)
+    # Then the queued run never started, even once the worker was free and took its message
+    wait_until_consumed(get_broker(), queued["id"])
     never = client.get(f"/runs/{queued['id']}").json()
     assert never["status"] == "cancelled" and never["started_at"] is None and never["attempts"] == 0
+    assert starts([log_dir / "worker.log"], queued["id"]) == 0
+    assert client.get(f"/progress/{queued['id']}").json()["phase"] == "cancelled"
 
     # And cancelling a finished run is refused, deleting it works
     assert client.post(f"/runs/{running['id']}/cancel").status_code == 409

@@ -18,7 +18,15 @@ import psutil
 import pytest
 
 from tests.support.data import slow_fit_table, slow_lca_params
-from tests.support.runs import submit_lca, upload, wait_for, wait_for_phase
+from tests.support.runs import (
+    starts,
+    submit_lca,
+    upload,
+    wait_for,
+    wait_for_log,
+    wait_for_phase,
+    wait_until_consumed,
+)
 from tests.support.services import IsolatedStack
 
 FAST_RECOVERY = {"HEARTBEAT_SECONDS": "0.5", "STALE_AFTER_SECONDS": "3", "RECONCILE_SECONDS": "1"}
@@ -135,11 +143,14 @@ def test_duplicate_delivery_runs_once_and_stores_one_result(stack: IsolatedStack
                 queue_name="fits", actor_name="fit_run", args=(run["id"],), kwargs={}, options={}
             )
         )
-        time.sleep(2)
-        # Then it ran exactly once
+        # Then once the workers have taken and acked every message for it, the late one too,
+        # it ran exactly once
+        wait_until_consumed(broker, run["id"])
         again = client.get(f"/runs/{run['id']}").json()
         assert final["status"] == again["status"] == "completed"
         assert again["attempts"] == 1 and again["finished_at"] == final["finished_at"]
+        assert again["worker_id"] == final["worker_id"]
+        assert starts(stack.log_dir.glob("worker*.log"), run["id"]) == 1
         events = stack.redis().xrange(f"{stack.environment.prefix}:progress:{run['id']}:events")
         phases = [json.loads(fields["data"])["phase"] for _, fields in events]
         assert phases.count("completed") == 1 and phases.count("loading") == 1
@@ -202,11 +213,15 @@ def test_database_unreachable_at_save_time_keeps_the_result(stack: IsolatedStack
             while json.loads(stack.redis().get(progress_key) or "{}").get("phase") != "saving":
                 assert time.monotonic() < deadline, "the fit never reached its save"
                 time.sleep(0.2)
-            time.sleep(4)
+            # and its save fails (SQLite: once its 30 s busy timeout has run out)
+            wait_for_log(
+                stack.log_dir.glob("worker*.log"), run["id"], "saving the result failed", 120
+            )
         # Then the save is retried once the database is back, without refitting
         final = wait_for(client, run["id"], timeout=120)
         assert final["status"] == "completed", final
         assert final["attempts"] == 1
+        assert starts(stack.log_dir.glob("worker*.log"), run["id"]) == 1
         assert client.get(f"/runs/{run['id']}/results").status_code == 200
 
 
@@ -264,6 +279,7 @@ def test_fit_longer_than_the_broker_heartbeat_timeout_runs_exactly_once(tmp_path
         )
         phases = [json.loads(fields["data"])["phase"] for _, fields in events]
         assert phases.count("loading") == 1 and phases.count("completed") == 1
+        assert starts(tmp_path.glob("worker*.log"), long["id"]) == 1
         logs = "".join(p.read_text() for p in tmp_path.glob("worker*.log"))
         assert "duplicate delivery ignored" not in logs
     finally:

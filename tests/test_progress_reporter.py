@@ -1,8 +1,7 @@
-"""The progress reporter against the session's real Redis: throttling, ETA, stream, cancel."""
+"""The progress reporter against the session's real Redis: throttling, ETA, stream, cancel.
+Time comes from a clock the test moves, so nothing here sleeps or depends on machine speed."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
@@ -10,29 +9,60 @@ from backend.progress import ProgressReporter, ProgressStore, RunCancelled
 from backend.schemas.common import Phase
 
 
+class Clock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def published(store: ProgressStore, run_id: str) -> list[str]:
+    return [fields["data"] for _, fields in store.client.xrange(store.keys.events(run_id))]
+
+
 def test_throttles_but_always_publishes_phase_changes() -> None:
-    store = ProgressStore()
-    reporter = ProgressReporter(store, "reporter-throttle", min_interval=10.0)
+    store, clock = ProgressStore(), Clock()
+    reporter = ProgressReporter(store, "reporter-throttle", min_interval=10.0, clock=clock)
     reporter(0.0, "loading", phase=Phase.loading)
+    # A burst within the interval: only its first message (a phase change) goes out
     for i in range(1, 100):
-        reporter(i / 100, f"step {i}")
+        reporter(i / 200, f"step {i}")
+        clock.advance(0.01)
+    assert len(published(store, "reporter-throttle")) == 2
+    # Once the interval has passed, the next one goes out
+    clock.advance(10.0)
+    reporter(0.6, "step 100")
+    reporter(0.61, "step 101")
+    assert len(published(store, "reporter-throttle")) == 3
+    # A phase change goes out at once, inside the interval too
     reporter(1.0, "saving", phase=Phase.saving)
-    events = store.client.xrange(store.keys.events("reporter-throttle"))
-    phases = [ev[1]["data"] for ev in events]
-    assert len(phases) == 3  # loading, first fitting message, saving
+    assert len(published(store, "reporter-throttle")) == 4
     latest = store.latest("reporter-throttle")
     assert latest is not None and latest.phase == Phase.saving
     store.forget("reporter-throttle")
 
 
 def test_eta_follows_the_pace() -> None:
-    store = ProgressStore()
-    reporter = ProgressReporter(store, "reporter-eta", min_interval=0.0)
+    store, clock = ProgressStore(), Clock()
+    reporter = ProgressReporter(store, "reporter-eta", min_interval=0.0, clock=clock)
     reporter(0.0, "start")
-    time.sleep(0.6)
+    # Too early to tell: no ETA in the first half second of a phase
+    clock.advance(0.4)
+    reporter(0.1, "early")
+    latest = store.latest("reporter-eta")
+    assert latest is not None and latest.eta_seconds is None
+    # Half the work in 6 s: another 6 s to go
+    clock.advance(5.6)
     reporter(0.5, "half")
     latest = store.latest("reporter-eta")
-    assert latest is not None and latest.eta_seconds == pytest.approx(0.6, abs=0.2)
+    assert latest is not None and latest.eta_seconds == pytest.approx(6.0)
+    assert latest.elapsed_seconds == pytest.approx(6.0)
     store.forget("reporter-eta")
 
 
@@ -44,3 +74,20 @@ def test_cancel_flag_raises_inside_the_fit() -> None:
     with pytest.raises(RunCancelled):
         reporter(0.2, "stops here")
     store.forget("reporter-cancel")
+
+
+def test_cancel_flag_is_read_at_most_once_per_check_interval() -> None:
+    store, clock = ProgressStore(), Clock()
+    reporter = ProgressReporter(
+        store, "reporter-cancel-interval", cancel_check_interval=1.0, clock=clock
+    )
+    reporter(0.1, "fine")
+    store.request_cancel("reporter-cancel-interval")
+    # Within the interval the flag is not read again: the fit goes on
+    clock.advance(0.5)
+    reporter(0.2, "not yet seen")
+    # Once the interval has passed it is
+    clock.advance(0.5)
+    with pytest.raises(RunCancelled):
+        reporter(0.3, "stops here")
+    store.forget("reporter-cancel-interval")

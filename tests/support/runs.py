@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+from dramatiq.brokers.redis import RedisBroker
+
+from backend.broker_state import run_ids_in_redis
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -55,6 +60,48 @@ def wait_for_phase(
             return progress
         time.sleep(0.05)
     raise TimeoutError(f"run {run_id} never reached phase {phase}")
+
+
+def wait_until_consumed(broker: RedisBroker, run_id: str, timeout: float = 60) -> None:
+    """Wait until Redis holds no message for the run: a worker took each one and acked it, so
+    whatever handling it would get has happened."""
+    deadline = time.monotonic() + timeout
+    while run_id in run_ids_in_redis(broker):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"a message for run {run_id} is still in Redis after {timeout} s")
+        time.sleep(0.1)
+
+
+def log_entries(paths: Iterable[Path], run_id: str) -> list[dict[str, Any]]:
+    """The JSON log lines about one run in these log files (API or worker)."""
+    entries = []
+    for path in paths:
+        for line in path.read_text().splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                if entry.get("run_id") == run_id:
+                    entries.append(entry)
+    return entries
+
+
+def starts(paths: Iterable[Path], run_id: str) -> int:
+    """How many times a worker started fitting the run, by its logs."""
+    return sum(e["message"] == "run started" for e in log_entries(paths, run_id))
+
+
+def wait_for_log(
+    paths: Iterable[Path], run_id: str, message: str, timeout: float = 60
+) -> dict[str, Any]:
+    """The first log line about the run whose message starts with `message`, once written."""
+    files = list(paths)
+    deadline = time.monotonic() + timeout
+    while True:
+        for entry in log_entries(files, run_id):
+            if entry["message"].startswith(message):
+                return entry
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no log line {message!r} for run {run_id} after {timeout} s")
+        time.sleep(0.2)
 
 
 @dataclass

@@ -3,7 +3,8 @@ segments, the memberships and the ZIP; screenshots of each page go to build/ui-s
 (or UI_SCREENSHOT_DIR) for CI to keep.
 
 Needs Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium`); Playwright's own
-browser download is not used.
+browser download is not used. Without it the test is skipped on a workstation, but fails where
+the browser is required (REQUIRE_BROWSER=1, which .ci/run sets, or CI set).
 """
 
 from __future__ import annotations
@@ -50,9 +51,22 @@ SHOTS = Path(os.environ.get("UI_SCREENSHOT_DIR")
              or Path(__file__).resolve().parents[2] / "build" / "ui-screenshots")
 
 
+def browser_required() -> bool:
+    flags = (os.environ.get("REQUIRE_BROWSER", ""), os.environ.get("CI", ""))
+    return any(flag.strip().lower() not in ("", "0", "false", "no") for flag in flags)
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    missing = f"{CHROMIUM} not found; install it with `apt-get install -y chromium`"
+    if browser_required():
+        pytest.fail(f"{missing} (REQUIRE_BROWSER or CI is set: this test must run)")
+    pytest.skip(missing)
+
+
 def test_demo_to_segments_and_zip_in_a_browser(ui_url: str) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found; install it with `apt-get install -y chromium`")
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
