@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -16,17 +17,25 @@ from typing import Any
 import httpx
 import pytest
 
+from backend.embedded_redis import free_port
 from tests.support.data import simulate_lca
 from tests.support.runs import upload, wait_for
-from tests.support.services import IsolatedStack
+from tests.support.services import IsolatedStack, start_process
 from tests.toy_family import MODEL_TYPE
+
+METRICS_PORT = free_port()
 
 
 @pytest.fixture(scope="module")
 def toy_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IsolatedStack]:
-    stack = IsolatedStack(tmp_path_factory.mktemp("toy"), EXTRA_FAMILIES="tests.toy_family:SPEC")
+    tmp = tmp_path_factory.mktemp("toy")
+    stack = IsolatedStack(
+        tmp, EXTRA_FAMILIES="tests.toy_family:SPEC", WORKER_METRICS_PORT=str(METRICS_PORT)
+    )
     stack.start_api()
-    stack.start_worker()
+    # Started the documented way (the Dramatiq master gets the metrics settings too).
+    command = [str(Path(sys.executable).parent / "market-structure"), "worker"]
+    stack.environment.processes.append(start_process(command, stack.env(), tmp / "worker.log"))
     yield stack
     stack.close()
 
@@ -99,6 +108,11 @@ def test_a_bug_in_a_fit_is_an_internal_error_with_an_id_and_a_logged_traceback(
     assert "loadings" not in run["error"]  # the bare KeyError is not shown to the person
     log = _worker_log(toy_stack, match.group(1))
     assert "Traceback" in log and "KeyError: 'loadings'" in log
+    counted = f'ms_worker_internal_errors_total{{model_type="{MODEL_TYPE}"}} 1.0'
+    deadline = time.monotonic() + 30
+    while counted not in httpx.get(f"http://127.0.0.1:{METRICS_PORT}/").text:
+        assert time.monotonic() < deadline, "the internal error is not counted in the metrics"
+        time.sleep(0.5)
 
 
 def test_bad_data_is_the_reason_shown_and_never_retried(toy: httpx.Client, dataset_id: str) -> None:
