@@ -1,8 +1,8 @@
 """A toy model family, registered the way any family outside the built-in ones is: this one
-package and one specification entry, named in EXTRA_FAMILIES (tests/support/services.py sets
-`EXTRA_FAMILIES=tests.toy_family:SPEC` for every test stack). Nothing else in the product knows
-it, so a test that sees it in /models, the app's form, a completed run, the results page and
-the exports proves that a family needs nothing else.
+package and one specification entry, named in EXTRA_FAMILIES (tests/test_toy_family.py starts a
+stack with `EXTRA_FAMILIES=tests.toy_family:SPEC`). Nothing else in the product knows it, so a
+test that sees it in /models, the app's form, a completed run, the results page and the
+exports proves that a family needs nothing else.
 
 "Popularity tiers": each product's penetration, and the products split into `n_tiers` tiers
 of popularity; each household's basket size. `fail_with` makes the fit fail on purpose, to
