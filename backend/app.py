@@ -20,7 +20,7 @@ from backend.logging_setup import configure_logging
 from backend.metrics import install_metrics
 from backend.migrations import upgrade_database
 from backend.redis_client import make_async_redis
-from backend.routes import API_PREFIX, datasets, health, models, progress, runs
+from backend.routes import API_PREFIX, datasets, health, models, progress, reports, runs
 from backend.settings import get_settings
 from backend.uploads import BodyLimit
 from backend.validation import describe_errors
@@ -120,7 +120,8 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     # With API_TOKEN the schema documents the bearer scheme and the 401 (BearerAuth checks).
     guarded = bool(settings.api_tokens)
-    for router in (datasets.router, runs.router, progress.router, models.router):
+    routers = (datasets.router, runs.router, reports.router, progress.router, models.router)
+    for router in routers:
         app.include_router(
             router,
             prefix=API_PREFIX,

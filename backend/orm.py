@@ -113,6 +113,8 @@ class Run(Base):
     data_hash: Mapped[str | None] = mapped_column(String(64))
     library_versions: Mapped[dict[str, str] | None] = mapped_column(JSONType)
     fit_summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Names people gave the units (segments, factors, …): raw unit key → name.
+    labels: Mapped[dict[str, str] | None] = mapped_column(JSONType)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

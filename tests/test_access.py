@@ -271,14 +271,14 @@ def test_csv_exports_defuse_formulas(client: httpx.Client) -> None:
     archive = zipfile.ZipFile(io.BytesIO(client.get(f"/runs/{run['id']}/export").content))
 
     # Then every risky text cell starts with a quote, and nothing else changed
-    for content in (text, archive.read("assignments.csv").decode()):
+    for content in (text, archive.read("memberships.csv").decode()):
         table = pd.read_csv(io.StringIO(content), keep_default_na=False)
         ids = table["household_id"].astype(str).tolist()
         assert ids[: len(risky)] == ["'" + r for r in risky]
         assert ids[len(risky)] == "-42"
         assert ids[len(risky) + 1 :] == frame["household_id"][len(risky) + 1 :].tolist()
         numeric = table.drop(columns="household_id").select_dtypes("number")
-        assert numeric.shape[1] >= 2  # probabilities and the modal class stay numbers
+        assert numeric.shape[1] >= 2  # the probabilities stay numbers
         parquet = pd.read_parquet(
             io.BytesIO(
                 client.get(f"/runs/{run['id']}/assignments", params={"format": "parquet"}).content

@@ -92,7 +92,7 @@ def test_original_request_shape_with_inline_csv(client: httpx.Client) -> None:
     )
 
     archive = zipfile.ZipFile(io.BytesIO(client.get(f"/runs/{run['id']}/export").content))
-    assert {"results.json", "run.json", "assignments.csv", "class_profile.csv"} <= set(
+    assert {"results.json", "run.json", "memberships.csv", "class_profile.csv"} <= set(
         archive.namelist()
     )
 

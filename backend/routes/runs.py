@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
@@ -20,11 +17,11 @@ from backend.schemas.api import (
     RunUpdate,
 )
 from backend.schemas.common import RunStatus
+from backend.services import presentation
 from backend.services import runs as service
 from backend.services.clustering import cluster_products
 from backend.services.ingest import from_parquet, to_csv
-from backend.services.runs import PARQUET, artifact_filename
-from backend.services.tables import result_tables
+from backend.services.runs import artifact_filename
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -135,28 +132,22 @@ def get_assignments(
     response_class=Response,
     responses={
         200: {
-            "description": "A ZIP of run.json, results.json, the result tables and per-row "
-            "outputs (CSV and Parquet).",
+            "description": "A ZIP of every table (CSV and Parquet), the per-household memberships "
+            "keyed by the ID column, results.json, run.json, labels.json, the HTML report, the "
+            "run's other artifacts, a README and a manifest.json of what each file holds.",
             "content": {"application/zip": {}},
         },
-        **COMPLETED_ONLY,
+        **error_responses(404, 409, 422),
     },
 )
-def export_run(session: SessionDep, run: RunDep) -> Response:
-    service.require_completed(run)
-    assert run.result is not None
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("run.json", service.run_out(run).model_dump_json(indent=2))
-        archive.writestr("results.json", json.dumps(run.result.result, indent=2))
-        for name, table in result_tables(run.model_type, run.result.result).items():
-            archive.writestr(f"{name}.csv", to_csv(table))
-        for artifact in run.artifacts:
-            archive.writestr(artifact_filename(artifact.name, artifact.content_type), artifact.data)
-            if artifact.content_type == PARQUET:
-                archive.writestr(f"{artifact.name}.csv", to_csv(from_parquet(artifact.data)))
+def export_run(
+    session: SessionDep,
+    run: RunDep,
+    format: Annotated[str, Query(description="zip (the only format offered for now).")] = "zip",
+    report: Annotated[bool, Query(description="Include report.html.")] = True,
+) -> Response:
     return Response(
-        buffer.getvalue(),
+        presentation.export(session, run, format, with_report=report),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="run_{run.id}.zip"'},
     )

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from backend.schemas.common import Phase, RunStatus
 
@@ -90,11 +97,23 @@ class RunCreate(BaseModel):
     id_column: str | None = None
 
 
+# A name given to a unit: trimmed, at most 80 characters (empty: the unit's default).
+UnitName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)]
+# Stored labels, or none yet.
+Labels = Annotated[dict[str, str], BeforeValidator(lambda value: value or {})]
+
+
 class RunUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1, max_length=255)
     description: str | None = Field(None, max_length=10_000)
+    labels: dict[str, UnitName] | None = Field(
+        None,
+        description="Names of the run's units (segments, factors, …): raw unit key (e.g. "
+        '"Class 1") → name, at most 80 characters. Replaces the run\'s labels; an empty name '
+        "gives the unit its default back. Used in every chart, table, report and export.",
+    )
 
 
 class RunOut(BaseModel):
@@ -127,6 +146,9 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_seconds: float | None = None
+    labels: Labels = Field(
+        default_factory=dict, description="Names given to the run's units: raw key → name."
+    )
 
 
 class RunList(BaseModel):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from backend.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
 from backend.families import FamilySpec, family
 from backend.orm import Artifact, Dataset, IdempotencyKey, Run, is_id
+from backend.presentation.names import check_labels
 from backend.progress import ProgressStore, make_message
 from backend.queue import enqueue_run
 from backend.schemas.api import ColumnProfile, RunCreate, RunOut, RunUpdate
@@ -265,13 +266,22 @@ def run_out(run: Run) -> RunOut:
 
 
 def update_run(session: Session, run: Run, body: RunUpdate) -> Run:
-    """Rename or describe a run, committed."""
+    """Rename or describe a run, or name its units; committed."""
     if body.name is not None:
         run.name = body.name
     if body.description is not None:
         run.description = body.description
+    if body.labels is not None:
+        set_labels(run, body.labels)
     session.commit()
     return run
+
+
+def set_labels(run: Run, labels: dict[str, str]) -> None:
+    """Name the run's units (raw key → name), replacing earlier names; once the run has a
+    result the keys must be its units."""
+    result = run.result.result if run.result is not None else None
+    run.labels = check_labels(family(run.model_type), result, labels)
 
 
 def cancel_run(session: Session, run: Run) -> Run:

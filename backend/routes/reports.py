@@ -1,0 +1,57 @@
+"""What people read of a finished run, built on the server: its charts (the catalogue, then
+each as Vega-Lite) and the self-contained HTML report. The ZIP is GET /runs/{id}/export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from backend.deps import RunDep, SessionDep
+from backend.errors import error_responses
+from backend.presentation import charts
+from backend.schemas.charts import ChartList
+from backend.services import presentation
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+COMPLETED_ONLY = error_responses(404, 409)
+
+
+@router.get("/{run_id}/charts", response_model=ChartList, responses=COMPLETED_ONLY)
+def list_charts(session: SessionDep, run: RunDep) -> dict[str, Any]:
+    """The run's chart sections in reading order, with the options each takes, and its units
+    with their names."""
+    return {"run_id": run.id, **charts.listing(presentation.chart_view(session, run))}
+
+
+@router.get(
+    "/{run_id}/charts/{chart_id}",
+    responses={
+        200: {"description": "A Vega-Lite specification, data inline."},
+        **error_responses(404, 409, 422),
+    },
+)
+def get_chart(session: SessionDep, run: RunDep, chart_id: str, request: Request) -> dict[str, Any]:
+    """One chart as Vega-Lite JSON; the section's options go in the query string (e.g.
+    `?measure=index`, `?units=Class 1,Class 3`, `?colour=clusters`)."""
+    view = presentation.chart_view(session, run)
+    return charts.vega(view, chart_id, dict(request.query_params))
+
+
+@router.get(
+    "/{run_id}/report",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A self-contained HTML report (charts interactive, Vega inlined).",
+            "content": {"text/html": {}},
+        },
+        **COMPLETED_ONLY,
+    },
+)
+def get_report(session: SessionDep, run: RunDep) -> Response:
+    return Response(
+        presentation.report_html(session, run),
+        media_type="text/html",
+        headers={"Content-Disposition": f'inline; filename="report_{run.id}.html"'},
+    )

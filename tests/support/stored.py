@@ -1,0 +1,62 @@
+"""Completed runs stored straight through the database, as the executor stores them: the real
+result of each family kept in tests/ui/fixtures (with its product map) and its per-household
+rows. For tests of what is built from a finished run (charts, tables, report, ZIP) without
+waiting for a fit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from backend.db import session_scope
+from backend.families import family
+from backend.orm import Artifact, Result, Run
+from backend.services.datasets import create_dataset
+from backend.services.ingest import to_parquet
+from backend.services.runs import PARQUET
+from tests.ui.fixtures import result, rows
+from ui.demo import ID_COLUMN, demo_frame
+
+
+def stored_run(model_type: str, *, name: str | None = None) -> str:
+    """A completed run of `model_type` holding its stored fixture result; answers its id."""
+    payload = result(model_type)
+    products = [str(p) for p in payload["products"]]
+    frame = demo_frame(n=300, seed=5)
+    try:
+        household_rows = rows(model_type)
+    except FileNotFoundError:
+        household_rows = None
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        dataset = create_dataset(
+            session, frame.to_csv(index=False).encode(), filename=f"{model_type}.csv"
+        )
+        run = Run(
+            name=name or f"stored {model_type}",
+            model_type=model_type,
+            status="completed",
+            params=(payload.get("provenance") or {}).get("params") or {},
+            dataset_id=dataset.id,
+            product_columns=products,
+            covariate_columns=[],
+            id_column=ID_COLUMN,
+            queue_name=family(model_type).queue,
+            progress=1.0,
+            progress_message="Completed.",
+            created_at=now,
+            started_at=now,
+            finished_at=now,
+        )
+        session.add(run)
+        session.flush()
+        session.add(Result(run_id=run.id, result=payload))
+        if household_rows is not None:
+            session.add(
+                Artifact(
+                    run_id=run.id,
+                    name="assignments",
+                    content_type=PARQUET,
+                    data=to_parquet(household_rows),
+                )
+            )
+        return run.id
