@@ -22,6 +22,7 @@ from pymc.variational.opvi import Approximation, Group
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.traversal import ancestors
 
+from backend.errors import DataError
 from backend.schemas.bayesian import (
     BayesianFactorResult,
     BayesianFactorVIParams,
@@ -92,7 +93,7 @@ def fit(
     losses = np.asarray(inference.hist, dtype=np.float64)
     iterations = int(losses.size)
     if not np.isfinite(losses[-min(LOSS_BLOCK, iterations) :]).all():
-        raise ArithmeticError(
+        raise DataError(
             "The variational fit diverged (the loss became infinite or NaN). Lower learning_rate."
         )
     converged = tracker.converged
