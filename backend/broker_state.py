@@ -23,7 +23,7 @@ import time
 
 from dramatiq.brokers.redis import RedisBroker
 
-from backend.queue import ACTOR_BY_QUEUE
+from backend.queue import ACTOR_BY_QUEUE, ENQUEUER_ID_PREFIX
 from backend.schemas.api import QueueDepth
 
 # A worker whose last broker command is older than this is not counted as alive.
@@ -47,10 +47,15 @@ def queue_depths(broker: RedisBroker) -> dict[str, QueueDepth]:
 
 
 def workers_alive(broker: RedisBroker, within_ms: int = WORKER_ALIVE_MS) -> int:
-    """Worker processes that talked to the broker in the last `within_ms` milliseconds."""
+    """Worker processes that talked to the broker in the last `within_ms` milliseconds (brokers
+    that only enqueue, marked with ENQUEUER_ID_PREFIX, are not workers)."""
     now_ms = int(time.time() * 1000)
-    return int(
-        broker.client.zcount(f"{broker.namespace}:__heartbeats__", now_ms - within_ms, "+inf")
+    beating = broker.client.zrangebyscore(
+        f"{broker.namespace}:__heartbeats__", now_ms - within_ms, "+inf"
+    )
+    return sum(
+        not (b.decode() if isinstance(b, bytes) else str(b)).startswith(ENQUEUER_ID_PREFIX)
+        for b in beating
     )
 
 

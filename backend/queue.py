@@ -30,9 +30,22 @@ def build_broker(settings: Settings | None = None) -> RedisBroker:
     )
 
 
+# A broker that only enqueues (the API's, a worker's reconciler) marks its id: Dramatiq records a
+# heartbeat for every broker command, enqueues included, so without the mark an API that
+# enqueued in the last minute would count as a live worker (backend.broker_state.workers_alive).
+ENQUEUER_ID_PREFIX = "enqueuer-"
+
+
+def build_enqueuer(settings: Settings | None = None) -> RedisBroker:
+    broker = build_broker(settings)
+    broker.broker_id = ENQUEUER_ID_PREFIX + broker.broker_id
+    return broker
+
+
 @lru_cache
 def get_broker() -> RedisBroker:
-    return build_broker()
+    """The process's broker for enqueueing (workers consume through workers/broker.py's)."""
+    return build_enqueuer()
 
 
 def enqueue_run(run_id: str, queue_name: str) -> str:

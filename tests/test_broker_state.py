@@ -10,16 +10,22 @@ import pytest
 from dramatiq.brokers.redis import RedisBroker
 
 from backend import broker_state
-from backend.queue import build_broker
+from backend.queue import build_broker, build_enqueuer
 from backend.schemas.api import QueueDepth
 from backend.settings import Settings
 from tests.support import services
 
 
 @pytest.fixture
-def broker(session_environment: services.TestEnvironment) -> Iterator[RedisBroker]:
+def settings(session_environment: services.TestEnvironment) -> Settings:
     prefix = f"{session_environment.prefix}-broker-state"
-    broker = build_broker(Settings(redis_url=session_environment.redis_url, redis_prefix=prefix))
+    return Settings(redis_url=session_environment.redis_url, redis_prefix=prefix)
+
+
+@pytest.fixture
+def broker(settings: Settings) -> Iterator[RedisBroker]:
+    prefix = settings.redis_prefix
+    broker = build_broker(settings)
     yield broker
     for key in broker.client.scan_iter(f"{prefix}*", count=1000):
         broker.client.delete(key)
@@ -32,7 +38,7 @@ def message(run_id: str) -> dramatiq.Message[None]:
 
 
 def test_depths_heartbeats_and_run_ids_follow_a_message_through_the_broker(
-    broker: RedisBroker,
+    broker: RedisBroker, settings: Settings
 ) -> None:
     # Given nothing sent yet
     assert broker_state.queue_depths(broker)["fits"] == QueueDepth(
@@ -40,8 +46,10 @@ def test_depths_heartbeats_and_run_ids_follow_a_message_through_the_broker(
     )
     assert broker_state.run_ids_in_redis(broker) == set()
 
-    # When one message is queued and another delayed (a retry's backoff)
-    broker.enqueue(message("run-queued"))
+    # When one message is queued and another delayed (a retry's backoff), by a broker that
+    # only enqueues (as the API's): it is not counted as a live worker
+    build_enqueuer(settings).enqueue(message("run-queued"))
+    assert broker_state.workers_alive(broker) == 0
     broker.enqueue(message("run-delayed"), delay=60_000)
     depths = broker_state.queue_depths(broker)
     assert set(depths) == {"fits", "sampling"}
