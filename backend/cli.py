@@ -1,7 +1,8 @@
 """`market-structure` — up | api | worker | ui | migrate.
 
 `up` runs everything on one machine: a private Redis (unless REDIS_URL is set), the SQLite
-file under DATA_DIR (unless DATABASE_URL is set), the API, the worker(s) and the UI. It
+file under DATA_DIR (unless DATABASE_URL is set), the API, the worker(s) and the UI (not with
+`--no-ui`: the app started alone runs `up --no-ui` for its embedded stack). It
 restarts a worker that dies (Dramatiq's master exits when one of its processes is killed) and
 stops every process it started on Ctrl-C.
 """
@@ -174,7 +175,7 @@ def wait_until_healthy(url: str, timeout: float = 60.0) -> bool:
     return False
 
 
-def cmd_up(_args: argparse.Namespace) -> int:
+def cmd_up(args: argparse.Namespace) -> int:
     from backend.embedded_redis import EmbeddedRedis
     from backend.migrations import upgrade_database
 
@@ -205,13 +206,18 @@ def cmd_up(_args: argparse.Namespace) -> int:
         supervisor.start(
             "worker", worker_command(settings.worker_concurrency, settings.worker_threads)
         )
-        supervisor.start("ui", ui_command(settings.ui_port))
+        with_ui = not getattr(args, "no_ui", False)
+        if with_ui:
+            supervisor.start("ui", ui_command(settings.ui_port))
         api_ok = wait_until_healthy(f"{settings.resolved_api_url}/live")
-        ui_ok = wait_until_healthy(f"http://127.0.0.1:{settings.ui_port}/_stcore/health")
+        app_line = "  App:    (not started: --no-ui)\n"
+        if with_ui:
+            ui_ok = wait_until_healthy(f"http://127.0.0.1:{settings.ui_port}/_stcore/health")
+            app_line = f"  App:    http://localhost:{settings.ui_port}{_late(ui_ok)}\n"
         where = "embedded" if embedded else "external"
         print(
             "\nMarket Structure is running:\n"
-            f"  App:    http://localhost:{settings.ui_port}{_late(ui_ok)}\n"
+            f"{app_line}"
             f"  API:    {settings.resolved_api_url}/docs{_late(api_ok)}\n"
             f"  Redis:  {env.get('REDIS_URL', settings.resolved_redis_url)} ({where})\n"
             f"  DB:     {settings.resolved_database_url}\n"
@@ -231,7 +237,11 @@ def cmd_up(_args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="market-structure", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="everything on one machine").set_defaults(func=cmd_up)
+    up = sub.add_parser("up", help="everything on one machine")
+    up.add_argument(
+        "--no-ui", action="store_true", help="without the app (when it starts the stack itself)"
+    )
+    up.set_defaults(func=cmd_up)
     api = sub.add_parser("api", help="the HTTP API (uvicorn)")
     api.add_argument("--host")
     api.add_argument("--port", type=int)

@@ -156,6 +156,10 @@ class ApiClient:
     def rename_run(self, run_id: str, name: str) -> dict[str, Any]:
         return self._json("PATCH", f"/runs/{run_id}", json={"name": name})
 
+    def set_labels(self, run_id: str, labels: dict[str, str]) -> dict[str, Any]:
+        """Name the run's units (raw key → name; an empty name restores the default)."""
+        return self._json("PATCH", f"/runs/{run_id}", json={"labels": labels})
+
     def cancel_run(self, run_id: str) -> dict[str, Any]:
         return self._json("POST", f"/runs/{run_id}/cancel")
 
@@ -168,19 +172,15 @@ class ApiClient:
     def results(self, run_id: str) -> dict[str, Any]:
         return self._json("GET", f"/runs/{run_id}/results")
 
-    def assignments_csv(self, run_id: str) -> bytes:
-        return self._request(
-            "GET", f"/runs/{run_id}/assignments", params={"format": "csv"}, timeout=120.0
-        ).content
+    def charts(self, run_id: str) -> dict[str, Any]:
+        """The run's chart sections in reading order, and its units with their names."""
+        return self._json("GET", f"/runs/{run_id}/charts")
 
-    def assignments_parquet(self, run_id: str) -> bytes:
-        return self._request(
-            "GET", f"/runs/{run_id}/assignments", params={"format": "parquet"}, timeout=120.0
-        ).content
-
-    def children(self, run_id: str, limit: int = 100) -> dict[str, Any]:
-        """The child runs of a sweep (one per value)."""
-        return self._json("GET", "/runs", params={"parent_id": run_id, "limit": limit})
+    def chart(self, run_id: str, chart_id: str, options: dict[str, str] | None = None
+              ) -> dict[str, Any]:
+        """One chart as a Vega-Lite specification, drawn with these options."""
+        return self._json("GET", f"/runs/{run_id}/charts/{chart_id}", params=options or None,
+                          timeout=60.0)
 
     def cluster_products(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._json("POST", f"/runs/{run_id}/clustering", json=body)
@@ -193,8 +193,15 @@ class ApiClient:
     def delete_dataset(self, dataset_id: str, force: bool = False) -> None:
         self._request("DELETE", f"/datasets/{dataset_id}", params={"force": str(force).lower()})
 
-    def export_zip(self, run_id: str) -> bytes:
-        return self._request("GET", f"/runs/{run_id}/export", timeout=120.0).content
+    def export_zip(self, run_id: str, *, report: bool = True) -> bytes:
+        """The run's ZIP: every table, the memberships, the result, the report, a README."""
+        params = None if report else {"report": "false"}
+        return self._request("GET", f"/runs/{run_id}/export", params=params,
+                             timeout=300.0).content
+
+    def report_html(self, run_id: str) -> bytes:
+        """The run's self-contained HTML report."""
+        return self._request("GET", f"/runs/{run_id}/report", timeout=300.0).content
 
 
 def _error_from(response: httpx.Response) -> ApiError:

@@ -35,6 +35,16 @@ def show_error(exc: ApiError) -> None:
         st.error(exc.detail, icon=":material/error:")
 
 
+def finished_runs(limit: int = 100) -> list[dict[str, Any]]:
+    """The newest completed runs; the API's sentence (and the end of the page) if it fails."""
+    try:
+        listing = get_client().list_runs(status="completed", limit=limit)
+    except ApiError as exc:
+        show_error(exc)
+        st.stop()
+    return list(listing.get("items", []))
+
+
 def model_title(model_type: str) -> str:
     """The catalogue's plain title of a model type (the type itself if unknown)."""
     try:
@@ -187,18 +197,18 @@ BASKET_MAX_PRODUCTS = 30
 
 
 def basket_panel(stats: dict[str, pd.DataFrame]) -> None:
-    """Penetration, duplication and lift of the chosen products (tables from
-    `ui.prep.basket_stats` or `ui.prep.basket_from_api`)."""
-    from ui.charts_common import bars_chart, matrix_heatmap
-
+    """Penetration, duplication and lift of the chosen products, as the API counted them
+    (tables from `ui.prep.basket_from_api`)."""
     pen = stats["penetration"]
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**Penetration**")
         st.caption("Share of households that bought each product.")
-        st.altair_chart(bars_chart(pen, "Product", "Penetration",
-                                   value_title="Share of households", fmt=".0%"),
-                        width="stretch")
+        st.dataframe(
+            pen, hide_index=True,
+            column_config={"Penetration": st.column_config.ProgressColumn(
+                format="percent", min_value=0.0, max_value=1.0)},
+        )
     with right:
         st.markdown("**Pairs bought together most (lift)**")
         st.caption("Lift above 1: bought together more often than chance; duplication: share of "
@@ -218,6 +228,5 @@ def basket_panel(stats: dict[str, pd.DataFrame]) -> None:
                + (f" The {BASKET_MAX_PRODUCTS} most bought products." if len(pen) >
                   BASKET_MAX_PRODUCTS else ""))
     dup = stats["duplication"].reindex(index=top, columns=top)
-    st.altair_chart(matrix_heatmap(dup, "Also buy", fmt=".0%", column_title="Also buys",
-                                   cell_width=38, label_angle=-45, font_size=9),
-                    width="content")
+    st.dataframe(dup, column_config={
+        c: st.column_config.NumberColumn(c, format="percent") for c in dup.columns})

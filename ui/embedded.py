@@ -1,10 +1,8 @@
 """Streamlit-Cloud style: `streamlit run ui/app.py` alone. When no API address is configured
 (no API_URL in the environment or in st.secrets) and nothing answers at the default address, the
-app starts the embedded stack in the background — the same code as `market-structure up`: a
-private Redis, a SQLite file under DATA_DIR, the API and a worker.
-
-`up` also starts a UI; until it can be told not to (`--no-ui`, asked of the backend), that UI is
-put on a spare port and left unused. Set EMBEDDED_STACK=0 to never start anything.
+app starts the embedded stack in the background — `market-structure up --no-ui`: a private
+Redis, a SQLite file under DATA_DIR, the API and a worker (this app is the UI). Set
+EMBEDDED_STACK=0 to never start anything.
 
 One stack per server process (all sessions share it), started at most once, and stopped with the
 process (it runs in its own session, so it is signalled when Streamlit exits).
@@ -16,7 +14,6 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,16 +28,10 @@ def wanted(configured: str | None) -> bool:
     return not configured and os.environ.get("EMBEDDED_STACK", "1") not in ("0", "false", "no")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _command() -> list[str]:
     exe = shutil.which("market-structure")
     base = [exe] if exe else [sys.executable, "-m", "backend.cli"]
-    return [*base, "up"]
+    return [*base, "up", "--no-ui"]
 
 
 def start(api_url: str) -> bool:
@@ -50,7 +41,7 @@ def start(api_url: str) -> bool:
         if running is not None and running.poll() is None:
             return True
         port = api_url.rsplit(":", 1)[-1].split("/")[0]
-        env = {**os.environ, "API_PORT": port, "UI_PORT": str(_free_port())}
+        env = {**os.environ, "API_PORT": port}
         log_dir = Path(os.environ.get("DATA_DIR", "./data"))
         try:
             log_dir.mkdir(parents=True, exist_ok=True)
@@ -64,11 +55,6 @@ def start(api_url: str) -> bool:
         _STARTED[api_url] = process
         atexit.register(_stop, process)
         return True
-
-
-def starting(api_url: str) -> bool:
-    process = _STARTED.get(api_url)
-    return process is not None and process.poll() is None
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

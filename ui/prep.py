@@ -7,7 +7,7 @@
   (constant, near-constant, ID-like, not 0/1) and a suggested role.
 - `suggest_roles`: the ID column, the product columns and the household features.
 - `penetration_filter`: drop products bought by too few (or too many) households.
-- `basket_stats`: penetration per product; duplication and lift per pair of products.
+- `basket_from_api`: the API's basket statistics of a saved dataset as tables.
 """
 
 from __future__ import annotations
@@ -281,24 +281,11 @@ def dataset_bytes(
 # -- basket statistics -----------------------------------------------------------------------
 
 
-def basket_stats(frame: pd.DataFrame, products: list[str]) -> dict[str, pd.DataFrame]:
-    """`penetration` (one row per product: buyers, penetration), `pairs` (one row per ordered
-    pair A → B: households buying both, duplication = share of A's buyers who also buy B, and
-    lift = P(A and B) / (P(A) P(B)); above 1 the two go together more than by chance) and
-    `duplication` (the products × products matrix of duplication)."""
-    x = frame[products].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy(dtype=float)
-    n = max(x.shape[0], 1)
-    both = x.T @ x
-    buyers = np.diag(both)
-    pen = buyers / n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        duplication = both / buyers.reshape(-1, 1)
-        lift = (both / n) / np.outer(pen, pen)
-    return _basket_tables(products, buyers, pen, both, duplication, lift)
-
-
 def basket_from_api(payload: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """The same tables from the API's `GET /datasets/{id}/basket` answer."""
+    """The API's `GET /datasets/{id}/basket` answer as tables: `penetration` (one row per
+    product: buyers, penetration, most bought first), `pairs` (one row per ordered pair A → B:
+    households buying both, duplication = share of A's buyers who also buy B, lift) and
+    `duplication` (the products × products matrix)."""
     products = [str(p) for p in payload.get("products", [])]
 
     def matrix(key: str) -> np.ndarray:
@@ -307,36 +294,18 @@ def basket_from_api(payload: dict[str, Any]) -> dict[str, pd.DataFrame]:
 
     pen = np.array([np.nan if v is None else float(v) for v in payload.get("penetration", [])])
     buyers = np.array(payload.get("buyers") or [0] * len(products), dtype=float)
-    return _basket_tables(products, buyers, pen, matrix("pair_buyers"), matrix("duplication"),
-                          matrix("lift"))
-
-
-def _basket_tables(products: list[str], buyers: np.ndarray, pen: np.ndarray, both: np.ndarray,
-                   duplication: np.ndarray, lift: np.ndarray) -> dict[str, pd.DataFrame]:
+    both, duplication, lift = matrix("pair_buyers"), matrix("duplication"), matrix("lift")
     penetration = pd.DataFrame(
         {"Product": products, "Buyers": buyers.astype(int), "Penetration": pen}
     ).sort_values("Penetration", ascending=False, kind="stable")
-    rows: list[dict[str, Any]] = []
-    for i, a in enumerate(products):
-        for j, b in enumerate(products):
-            if i != j:
-                rows.append({
-                    "Product": a,
-                    "Also buys": b,
-                    "Households buying both": int(np.nan_to_num(both[i, j])),
-                    "Duplication": float(duplication[i, j]),
-                    "Lift": float(lift[i, j]),
-                })
     pairs = pd.DataFrame(
-        rows, columns=["Product", "Also buys", "Households buying both", "Duplication", "Lift"]
+        [{"Product": a, "Also buys": b, "Households buying both": int(np.nan_to_num(both[i, j])),
+          "Duplication": float(duplication[i, j]), "Lift": float(lift[i, j])}
+         for i, a in enumerate(products) for j, b in enumerate(products) if i != j],
+        columns=["Product", "Also buys", "Households buying both", "Duplication", "Lift"],
     )
     dup = pd.DataFrame(duplication, index=products, columns=products)
     for k in range(len(products)):
         dup.iat[k, k] = np.nan
     return {"penetration": penetration.reset_index(drop=True), "pairs": pairs,
             "duplication": dup}
-
-
-def duplication_matrix(frame: pd.DataFrame, products: list[str]) -> pd.DataFrame:
-    """Rows: product A; columns: product B; cell: share of A's buyers who also buy B."""
-    return basket_stats(frame, products)["duplication"]

@@ -30,8 +30,6 @@ FRAME_NAME = "data.frame_name"
 FRAME_TOKEN = "data.frame_token"
 # Column roles chosen on the Data page, per dataset id: {"id_column", "products", "covariates"}.
 ROLES = "dataset_roles"
-# The prepared tables of datasets saved in this session, by dataset id (for basket statistics).
-FRAMES_BY_DATASET = "frames_by_dataset"
 # Runs chosen on the Compare page.
 COMPARE = "compare.runs"
 
@@ -74,21 +72,6 @@ def roles_for(dataset_id: str) -> dict[str, Any] | None:
 
 def set_roles(dataset_id: str, roles: dict[str, Any]) -> None:
     st.session_state.setdefault(ROLES, {})[dataset_id] = roles
-
-
-def frame_for(dataset_id: str | None) -> Any:
-    """The prepared table of a dataset saved in this session (None for others)."""
-    if not dataset_id:
-        return None
-    return st.session_state.setdefault(FRAMES_BY_DATASET, {}).get(dataset_id)
-
-
-def keep_frame(dataset_id: str, frame: Any) -> None:
-    # Only the latest few: a session never holds many large tables.
-    frames = st.session_state.setdefault(FRAMES_BY_DATASET, {})
-    frames[dataset_id] = frame
-    for old in list(frames)[:-3]:
-        frames.pop(old, None)
 
 
 def flash(message: str, icon: str = ":material/check_circle:") -> None:

@@ -1,8 +1,7 @@
-"""Pure helpers from API JSON to the tables the pages show (and the charts draw).
-
-A marketer's words: "segments" for latent classes, "penetration" for the share of households
-that bought a product. Unit names (segments, factors, …) come from `ui.families.display_names`
-so a person's labels appear everywhere; without them the plain defaults are used.
+"""Pure helpers from API JSON to the small tables the pages show: the dataset's column
+profile and the column roles to start from, a run's fit statistics, a sweep's comparison and
+a Bayesian run's diagnostics, in a marketer's words. Everything the exports hold comes from
+the API (`GET /runs/{id}/export`), not from here.
 """
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ import re
 from typing import Any
 
 import pandas as pd
-
-ALL_HOUSEHOLDS = "All households"
 
 KIND_LABELS = {
     "binary": "0/1 purchase",
@@ -93,92 +90,6 @@ def default_covariates(
 # -- results -----------------------------------------------------------------------------
 
 
-def segment_names(result: dict[str, Any]) -> list[str]:
-    n = len(result.get("classes") or result.get("class_sizes") or [])
-    return [f"Segment {k + 1}" for k in range(n)]
-
-
-def _names(result: dict[str, Any], names: list[str] | None) -> list[str]:
-    return list(names) if names else segment_names(result)
-
-
-def sizes_frame(result: dict[str, Any], names: list[str] | None = None) -> pd.DataFrame:
-    """Segment, share of households (model estimate) and households assigned to it."""
-    names = _names(result, names)
-    counts = result.get("class_counts") or [None] * len(names)
-    return pd.DataFrame(
-        {"Segment": names, "Share": [float(s) for s in result["class_sizes"]], "Households": counts}
-    )
-
-
-def overall_penetration(result: dict[str, Any]) -> list[float]:
-    """Share of all households buying each product: the observed rates when the result has
-    them, else the model-implied, size-weighted average of the segments."""
-    observed = result.get("overall_rates")
-    if isinstance(observed, list) and len(observed) == len(result["products"]):
-        return [float(x) for x in observed]
-    sizes = result["class_sizes"]
-    probs = result["item_probabilities"]
-    return [
-        float(sum(sizes[k] * probs[k][j] for k in range(len(sizes))))
-        for j in range(len(result["products"]))
-    ]
-
-
-def profile_wide(result: dict[str, Any], names: list[str] | None = None) -> pd.DataFrame:
-    """Products × segments: the chance that a household of each segment buys each product,
-    with the all-households penetration as the last column."""
-    names = _names(result, names)
-    frame = pd.DataFrame(
-        {name: [float(p) for p in result["item_probabilities"][k]] for k, name in enumerate(names)},
-        index=pd.Index(result["products"], name="Product"),
-    )
-    frame[ALL_HOUSEHOLDS] = overall_penetration(result)
-    return frame
-
-
-def index_wide(result: dict[str, Any], names: list[str] | None = None) -> pd.DataFrame:
-    """Products × segments: index vs all households (100 = average)."""
-    names = _names(result, names)
-    given = result.get("item_index")
-    if isinstance(given, list) and len(given) == len(names):
-        values = {name: [float(v) for v in given[k]] for k, name in enumerate(names)}
-    else:
-        overall = overall_penetration(result)
-        values = {
-            name: [
-                100 * float(p) / overall[j] if overall[j] > 0 else float("nan")
-                for j, p in enumerate(result["item_probabilities"][k])
-            ]
-            for k, name in enumerate(names)
-        }
-    return pd.DataFrame(values, index=pd.Index(result["products"], name="Product"))
-
-
-def profile_long(result: dict[str, Any], names: list[str] | None = None) -> pd.DataFrame:
-    """One row per segment and product, for the heatmap."""
-    names = _names(result, names)
-    sizes = result["class_sizes"]
-    index = index_wide(result, names).to_numpy(dtype=float)
-    rows = []
-    for k, name in enumerate(names):
-        for j, product in enumerate(result["products"]):
-            p = float(result["item_probabilities"][k][j])
-            idx = float(index[j, k])
-            rows.append(
-                {
-                    "Segment": name,
-                    "Segment share": float(sizes[k]),
-                    "Product": product,
-                    "Probability": p,
-                    "Index": None if idx != idx else round(idx),
-                }
-            )
-    return pd.DataFrame(
-        rows, columns=["Segment", "Segment share", "Product", "Probability", "Index"]
-    )
-
-
 def _fmt(value: Any) -> str:
     if value is None:
         return "—"
@@ -213,20 +124,6 @@ def fit_table(result: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def starts_frame(result: dict[str, Any]) -> pd.DataFrame:
-    """One row per random start, best log-likelihood first."""
-    frame = pd.DataFrame(
-        result.get("starts") or [],
-        columns=["start", "seed", "loglik", "iterations", "converged"],
-    ).rename(
-        columns={
-            "start": "Start", "seed": "Seed", "loglik": "Log-likelihood",
-            "iterations": "Iterations", "converged": "Converged",
-        }
-    )
-    return frame.sort_values("Log-likelihood", ascending=False, kind="stable")
-
-
 def sweep_frame(sweep: dict[str, Any]) -> pd.DataFrame:
     """A class-number sweep's comparison: one row per number of segments, plainly named."""
     param = str(sweep.get("param", "n_classes"))
@@ -250,22 +147,43 @@ def sweep_frame(sweep: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def flatten(value: Any) -> pd.DataFrame | None:
-    """Any list of records (or a matrix) from a result as a table; None if it is not tabular."""
-    if isinstance(value, list) and value:
-        if all(isinstance(v, dict) for v in value):
-            return pd.json_normalize(value)
-        if all(isinstance(v, list) for v in value):
-            return pd.DataFrame(value)
-        if all(not isinstance(v, dict | list) for v in value):
-            return pd.DataFrame({"value": value})
-    if isinstance(value, dict) and value and all(not isinstance(v, dict | list)
-                                                  for v in value.values()):
-        return pd.DataFrame({"name": list(value), "value": list(value.values())})
-    return None
+def diagnostics_frame(result: dict[str, Any]) -> pd.DataFrame:
+    """Sampler diagnostics in plain words, each with a verdict."""
+    d = result.get("diagnostics") or {}
+    rows: list[tuple[str, Any, str]] = []
 
+    def add(label: str, value: Any, verdict: str = "") -> None:
+        if value is not None:
+            rows.append((label, value, verdict))
 
-def scalars(result: dict[str, Any]) -> pd.DataFrame:
-    """Every number, text and flag at the top level of a result, as a two-column table."""
-    rows = [(k, _fmt(v)) for k, v in result.items() if not isinstance(v, dict | list)]
-    return pd.DataFrame(rows, columns=["Field", "Value"])
+    add("Method", d.get("method"))
+    add("Sampler", d.get("sampler"))
+    add("Chains × draws", f"{d.get('chains')} × {d.get('draws')}" if d.get("draws") else None)
+    div = d.get("divergences")
+    add("Divergent transitions", div, "" if div is None else ("ok" if div == 0 else
+                                                              "raise target_accept"))
+    r = d.get("max_r_hat")
+    add("Largest R-hat", None if r is None else round(float(r), 3),
+        "" if r is None else ("ok" if r < 1.01 else "chains disagree: sample longer"))
+    ess = d.get("min_ess_bulk")
+    add("Smallest bulk ESS", None if ess is None else round(float(ess)),
+        "" if ess is None else ("ok" if ess >= 400 else "few effective draws"))
+    bfmi = d.get("min_bfmi")
+    add("Smallest E-BFMI", None if bfmi is None else round(float(bfmi), 2),
+        "" if bfmi is None else ("ok" if bfmi >= 0.3 else "poor exploration"))
+    add("Sampling time (s)", None if d.get("sampling_seconds") is None
+        else round(float(d["sampling_seconds"]), 1))
+    vi = result.get("vi") or {}
+    if vi:
+        add("VI iterations", vi.get("iterations"),
+            "converged" if vi.get("converged") else "stopped at the limit")
+        add("Final loss", None if vi.get("final_loss") is None
+            else round(float(vi["final_loss"]), 2))
+    comparison = result.get("comparison") or {}
+    if comparison:
+        add("ELPD (LOO)", round(float(comparison.get("elpd_loo", 0.0)), 1))
+        k = comparison.get("n_pareto_k_high")
+        add("Households with Pareto k > 0.7", k, "" if k is None else ("ok" if k == 0 else
+                                                                       "LOO unreliable"))
+    return pd.DataFrame([(a, str(b), c) for a, b, c in rows],
+                        columns=["Diagnostic", "Value", "Verdict"])

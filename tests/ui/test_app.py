@@ -58,7 +58,6 @@ def button(at: AppTest, label: str) -> Any:
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.delenv("API_TOKEN", raising=False)
-    monkeypatch.setenv("UI_STATE_DIR", str(tmp_path / "ui-state"))
     yield
 
 
@@ -209,8 +208,10 @@ def test_demo_to_named_segments(backend_up: str) -> None:
     run_id = at.session_state["run_id"]
     at.text_input(key=f"label.{run_id}.Class 1").set_value("Busy families")
     next(b for b in at.button if b.label == "Save names").click().run()
-    # Then the name is used in the charts and tables
+    # Then the name is stored with the run, and used in the charts and tables
     assert not at.exception, at.exception
+    with httpx.Client(base_url=f"{backend_up}/api/v1") as api:
+        assert api.get(f"/runs/{run_id}").json()["labels"] == {"Class 1": "Busy families"}
     assert "Busy families" in {r.get("Segment") for r in chart_rows(at)}
     table = at.dataframe[0].value
     assert "Busy families" in list(table.columns)
@@ -310,8 +311,8 @@ def test_results_page_draws_each_family(
     assert len(specs(at)) >= 3
     # and the product map can be coloured by the API's product clusters
     if model_type != "mca":
-        at.segmented_control(key=f"map.colour.{family_runs[model_type]}").set_value(
-            "Product clusters").run()
+        at.segmented_control(key=f"chart.{family_runs[model_type]}.product_map.colour"
+                             ).set_value("clusters").run()
         assert not at.exception, at.exception
         assert "clusters of products found by k-means" in texts(at)
     # with the dataset's basket statistics from the API
@@ -335,7 +336,7 @@ def test_compare_and_exports_pages(backend_up: str, family_runs: dict[str, str])
     assert not at.exception, at.exception
     labels = [b.proto.label for b in at.get("download_button")]
     assert {"Download ZIP", "Download report", "CSV", "Parquet"} <= set(labels)
-    assert "Covariate effects" in texts(at)
+    assert "**Coefficients** ·" in texts(at)  # the ZIP's tables, one by one
 
 
 def test_runs_page_lists_runs_and_deletes_after_confirming(

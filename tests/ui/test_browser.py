@@ -138,7 +138,7 @@ def test_demo_to_segments_and_zip_in_a_browser(ui_url: str) -> None:
             archive = zipfile.ZipFile(download.value.path())
             # Then it holds the README, the memberships, the tables and the report
             names = set(archive.namelist())
-            assert {"README.md", "memberships.csv", "segment_profiles.csv",
+            assert {"README.md", "memberships.csv", "class_profile.csv",
                     "report.html"} <= names
 
             # and the runs list shows the finished run

@@ -1,4 +1,4 @@
-"""Pure helpers of the UI: schema → widget specs, tables, formatting."""
+"""Pure helpers of the UI: schema → widget specs, the small tables pages show, formatting."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from tests.ui.results_fixture import lca_result
 from ui.formatting import format_duration, format_eta, run_label
 from ui.params_form import specs_from_schema, validate
 from ui.tables import (
-    ALL_HOUSEHOLDS,
     column_profile_frame,
     default_products,
+    diagnostics_frame,
+    fit_table,
     guess_id_column,
-    profile_wide,
-    sizes_frame,
-    starts_frame,
     sweep_frame,
 )
 
@@ -149,19 +147,22 @@ def test_an_id_named_column_wins_over_other_unique_columns() -> None:
 # -- results tables -----------------------------------------------------------------------
 
 
-def test_sizes_and_profiles_call_classes_segments() -> None:
-    result = lca_result()
-    assert list(sizes_frame(result)["Segment"]) == ["Segment 1", "Segment 2"]
-    wide = profile_wide(result)
-    assert list(wide.columns) == ["Segment 1", "Segment 2", ALL_HOUSEHOLDS]
-    assert list(wide.index) == ["milk", "bread", "beer"]
-    assert wide.loc["beer", ALL_HOUSEHOLDS] == pytest.approx(0.6 * 0.1 + 0.4 * 0.7)
+def test_fit_statistics_are_named_plainly() -> None:
+    table = fit_table(lca_result()).set_index("Statistic")["Value"]
+    assert table["Log-likelihood"] == "-150.500"
+    assert table["Entropy (1 = clear-cut segments)"] == "0.810"
+    assert table["Converged"] == "yes"
 
 
-def test_starts_are_listed_best_first() -> None:
-    frame = starts_frame(lca_result())
-    assert list(frame["Start"]) == [2, 1]
-    assert list(frame.columns) == ["Start", "Seed", "Log-likelihood", "Iterations", "Converged"]
+def test_diagnostics_read_as_verdicts() -> None:
+    result = {"diagnostics": {"method": "nuts", "sampler": "nutpie", "chains": 2, "draws": 500,
+                              "divergences": 3, "max_r_hat": 1.002, "min_ess_bulk": 250.0},
+              "vi": {"iterations": 200, "converged": True, "final_loss": 40.0}}
+    table = diagnostics_frame(result).set_index("Diagnostic")
+    assert table.loc["Divergent transitions", "Verdict"] == "raise target_accept"
+    assert table.loc["Largest R-hat", "Verdict"] == "ok"
+    assert table.loc["Smallest bulk ESS", "Verdict"] == "few effective draws"
+    assert table.loc["VI iterations", "Verdict"] == "converged"
 
 
 def test_sweep_comparison_marks_the_recommended_count() -> None:

@@ -1,6 +1,7 @@
-"""Results panels: one module per model family, each `render(view)` drawing that family's
-charts with Streamlit. `render` dispatches on the run's model type; a family without its own
-panel, or whose result lacks the fields its panel reads, gets the generic tables view."""
+"""Results panels: one module per kind of structure a family finds (its specification's
+`kind`), each `render(view)` laying out the charts the API serves for the run with that kind's
+metrics and tables. A kind without a panel, or a run served without the charts its panel is
+built around, gets the generic view: every served chart, the tables and the JSON."""
 
 from __future__ import annotations
 
@@ -8,50 +9,48 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from ui.panels import bayes, common, dcm, factor, generic, lca, mca, network, nmf
-from ui.panels.base import View
+from ui.panels import baskets, bayes, choice, common, dimensions, generic, graph, maps, segments
+from ui.panels.base import View, heading
 
 PANELS: dict[str, Callable[[View], None]] = {
-    "lca": lca.render,
-    "lca_covariates": lca.render,
-    "factor_tetrachoric": factor.render,
-    "bayesian_factor_pymc": bayes.render,
-    "bayesian_factor_vi": bayes.render,
-    "mca": mca.render,
-    "nmf": nmf.render,
-    "lda": nmf.render,
-    "dcm": dcm.render,
-    "network": network.render,
+    "segments": segments.render,
+    "dimensions": dimensions.render,
+    "map": maps.render,
+    "baskets": baskets.render,
+    "graph": graph.render,
+    "choice": choice.render,
 }
-# The fields a panel needs; without them the generic view is shown instead.
+# The charts a panel is built around; without them the generic view is shown instead.
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "lca": ("item_probabilities", "class_sizes", "products"),
-    "lca_covariates": ("item_probabilities", "class_sizes", "products"),
-    "factor_tetrachoric": ("loadings", "products"),
-    "bayesian_factor_pymc": ("loadings", "products"),
-    "bayesian_factor_vi": ("loadings", "products"),
-    "mca": ("product_coordinates", "products"),
-    "nmf": ("components", "products"),
-    "lda": ("topic_product", "products"),
-    "dcm": ("household_effect_means", "products"),
-    "network": ("edges", "products"),
+    "segments": ("sizes", "profile"),
+    "dimensions": ("loadings",),
+    "map": ("map",),
+    "baskets": ("top_products",),
+    "graph": ("graph",),
+    "choice": ("baseline",),
 }
+
+
+def panel_for(spec: dict[str, object]) -> Callable[[View], None] | None:
+    kind = str(spec.get("kind") or "")
+    if kind == "dimensions" and spec.get("bayesian"):
+        return bayes.render
+    return PANELS.get(kind)
 
 
 def render(view: View) -> None:
-    panel = PANELS.get(view.model_type)
-    needed = REQUIRED.get(view.model_type, ())
-    if panel is None or any(k not in view.result for k in needed):
-        st.info("This kind of result has no dedicated view yet; here are its tables.",
-                icon=":material/table_view:")
+    kind = str(view.spec.get("kind") or "")
+    panel = panel_for(view.spec)
+    if panel is None or not view.has(*REQUIRED.get(kind, ())):
+        st.info("This kind of result has no dedicated view yet; here is what the analysis "
+                "service draws of it, and its tables.", icon=":material/table_view:")
+        generic.charts_but(view, common.PRODUCT_VIEWS)
+        common.render(view)
         generic.render(view)
         return
-    try:
-        panel(view)
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
-        # A result shape the panel does not expect (a family still growing): show the tables.
-        st.warning(f"Part of this result could not be drawn ({type(exc).__name__}: {exc}); "
-                   "here are its tables.", icon=":material/warning:")
-        generic.render(view)
-        return
+    panel(view)
     common.render(view)
+    if view.undrawn():
+        st.divider()
+        heading("More charts")
+        generic.charts(view)

@@ -1,25 +1,22 @@
-"""Bayesian factor models (NUTS or variational): loadings with intervals, diagnostics and the
-posterior predictive check."""
+"""Bayesian dimensions (NUTS or variational): loadings with their intervals, the sampler's
+diagnostics and the posterior predictive check."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from ui import charts_bayes
-from ui.charts_common import matrix_heatmap
-from ui.families import profile
-from ui.panels.base import View, chart, number, section, settings, warnings
+from ui.panels.base import View, chart, number, settings, table, warnings
+from ui.tables import diagnostics_frame
 
 
 def render(view: View) -> None:
-    result, names = view.result, view.names
+    result = view.result
     warnings(result)
     diag = result.get("diagnostics") or {}
     comparison = result.get("comparison") or {}
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Households", f"{result.get('n_obs', 0):,}")
-    m2.metric("Factors", result.get("n_factors", len(names)))
+    m2.metric(view.units, result.get("n_factors", len(view.names)))
     if diag.get("method") == "nuts":
         m3.metric("Divergences", number(diag.get("divergences")),
                   help="Divergent transitions: 0 is what you want.")
@@ -35,35 +32,21 @@ def render(view: View) -> None:
     tabs = ["Loadings", "Intervals", "Diagnostics", "Predictive check"]
     drawn = dict(zip(tabs, st.tabs(tabs), strict=True))
     with drawn["Loadings"]:
-        section("Posterior mean loadings", "Standardised loadings, as in factor analysis; bold "
-                "intervals in the next tab show how certain each one is.")
-        prof = profile(view.model_type, result, names)
-        if prof is not None:
-            chart(matrix_heatmap(prof, "Loading", diverging=True, column_title="Factor"),
-                  stretch=False)
+        chart(view, "loadings", stretch=False)
+        chart(view, "household_scores")
     with drawn["Intervals"]:
-        section("Loadings with 94% intervals",
-                "An interval that does not cross 0 is a credible loading.")
-        chart(charts_bayes.forest_chart(charts_bayes.loadings_intervals(result, names),
-                                        names=names, x_title="Loading (94% HDI)"))
-        baseline = charts_bayes.interval_rows(result.get("baseline_probabilities") or [])
-        if len(baseline):
-            section("Chance of buying for an average household")
-            chart(charts_bayes.forest_chart(baseline, x_title="Probability (94% HDI)",
-                                            reference=float(baseline["Estimate"].mean())))
+        chart(view, "loading_intervals")
+        chart(view, "baseline")
     with drawn["Diagnostics"]:
-        st.dataframe(charts_bayes.diagnostics_frame(result), hide_index=True)
-        if (result.get("vi") or {}).get("loss_history"):
-            section("Optimisation", "The loss should level off.")
-            chart(charts_bayes.loss_chart(result))
-        parameters = pd.DataFrame(result.get("parameters") or [])
-        if not parameters.empty:
-            with st.expander("Every parameter (mean, sd, HDI, R-hat, ESS)",
-                             icon=":material/table:"):
-                st.dataframe(parameters, hide_index=True)
-        settings(view)
+        diagnostics(view)
     with drawn["Predictive check"]:
-        section("Does the model reproduce each product's purchase rate?",
-                "Bar: the rates the model replicates (3–97%); dot: the observed rate, red when "
-                "it falls outside.")
-        chart(charts_bayes.ppc_chart(result))
+        chart(view, "predictive_check")
+
+
+def diagnostics(view: View) -> None:
+    """The sampler's diagnostics with verdicts, the VI loss, every parameter, the settings."""
+    st.dataframe(diagnostics_frame(view.result), hide_index=True)
+    chart(view, "vi_loss")
+    with st.expander("Every parameter (mean, sd, HDI, R-hat, ESS)", icon=":material/table:"):
+        table(view.table("parameters"))
+    settings(view)

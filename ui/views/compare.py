@@ -5,26 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui import cached, charts, labels, state
-from ui.api_client import ApiError, api_url, get_client
-from ui.charts_common import matrix_heatmap, product_map_chart
-from ui.components import model_title, show_error
-from ui.exports import memberships
-from ui.families import (
-    SEGMENT_FAMILIES,
-    display_names,
-    embedding,
-    family,
-    fit_statistics,
-    map_coordinates,
-    profile,
-    strongest_unit,
-)
+from ui import cached, state
+from ui.api_client import ApiError
+from ui.components import finished_runs, model_title, show_error
+from ui.families import fit_statistics, unit
 from ui.formatting import format_duration, run_label
+from ui.panels.base import vega
 
 MAX_RUNS = 4
 STAT_LABELS = {
@@ -39,13 +28,7 @@ st.title("Compare runs")
 st.caption("Put two or more finished runs side by side: which fits better, and how their "
            "segments or dimensions differ. Lower AIC / BIC is better for runs on the same data.")
 
-client = get_client()
-try:
-    listing = client.list_runs(status="completed", limit=100)
-except ApiError as exc:
-    show_error(exc)
-    st.stop()
-runs: list[dict[str, Any]] = listing.get("items", [])
+runs = finished_runs()
 if len(runs) < 2:
     st.info("Compare needs at least two finished runs. Start another analysis — for example "
             "the same data with a different number of segments.", icon=":material/compare:")
@@ -64,24 +47,17 @@ if len(chosen) < 2:
     st.stop()
 
 
-def _shown(run_id: str, result: dict[str, Any]) -> str:
-    sweep = result.get("sweep")
-    if isinstance(sweep, dict) and sweep.get("recommended_run_id"):
-        return str(sweep["recommended_run_id"])
-    return run_id
-
-
 items = []
 for run_id in chosen:
     run = by_id[run_id]
+    labels = dict(run.get("labels") or {})
     try:
         result = cached.results(run_id)
+        catalogue = cached.charts(run_id, labels)
     except ApiError as exc:
         show_error(exc)
         st.stop()
-    shown = _shown(run_id, result)
-    names = display_names(run["model_type"], result, labels.load(api_url(), shown))
-    items.append((run, result, names, shown))
+    items.append((run, result, catalogue, labels))
 
 # -- fit statistics ----------------------------------------------------------------------------
 
@@ -98,9 +74,10 @@ def _fmt(key: str, value: Any) -> str:
 
 st.markdown("#### Fit")
 rows = []
-for run, result, names, _ in items:
+for run, result, catalogue, _ in items:
     row: dict[str, Any] = {"Run": run["name"], "Model": model_title(run["model_type"]),
-                           "Units": len(names), "Products": len(run["product_columns"]),
+                           "Units": len(catalogue.get("units") or []),
+                           "Products": len(run["product_columns"]),
                            "Took": format_duration(run.get("duration_seconds"))}
     row.update({STAT_LABELS.get(k, k): _fmt(k, v) for k, v in fit_statistics(result).items()})
     rows.append(row)
@@ -111,49 +88,42 @@ if len(datasets) > 1:
     st.caption(":material/info: These runs use different datasets: their likelihood-based "
                "statistics do not compare.")
 
-# -- profiles ----------------------------------------------------------------------------------
+
+
+def _tagged(catalogue: dict[str, Any], tag: str) -> list[dict[str, Any]]:
+    return [sec for sec in catalogue.get("sections", []) if tag in sec.get("tags", [])]
+
+
+# -- profiles (what the API draws as each run's profile) ---------------------------------------
 st.markdown("#### Profiles")
 columns = st.columns(len(items))
-for col, (run, result, names, _) in zip(columns, items, strict=True):
+for col, (run, _result, catalogue, labels) in zip(columns, items, strict=True):
     with col:
         st.markdown(f"**{run['name']}**")
-        model_type = run["model_type"]
-        if model_type in SEGMENT_FAMILIES and "item_probabilities" in result:
-            st.altair_chart(charts.class_sizes_chart(result, names), width="stretch")
-            narrow = 60 if len(items) > 2 else 80
-            st.altair_chart(charts.profile_heatmap(result, names).properties(
-                width=alt.Step(narrow)), width="content")
-        else:
-            prof = profile(model_type, result, names)
-            if prof is None:
-                st.caption("No profile to show for this kind of result.")
-            else:
-                diverging = bool((prof.to_numpy() < 0).any())
-                st.altair_chart(matrix_heatmap(prof, family(model_type).unit, diverging=diverging,
-                                               column_title=family(model_type).unit,
-                                               cell_width=60 if len(items) > 2 else 70,
-                                               label_angle=-30, font_size=10),
-                                width="content")
+        shown = _tagged(catalogue, "profile")
+        if not shown:
+            st.caption("No profile to show for this kind of result.")
+        for section in shown:
+            st.caption(section["title"])
+            vega(run["id"], section["id"], {}, labels)
 
 # -- product maps ------------------------------------------------------------------------------
 st.markdown("#### Product maps")
 columns = st.columns(len(items))
-for col, (run, result, names, _) in zip(columns, items, strict=True):
+for col, (run, _result, catalogue, labels) in zip(columns, items, strict=True):
     with col:
         st.markdown(f"**{run['name']}**")
-        emb = embedding(run["model_type"], result)
-        if emb is None or len(emb) < 3:
+        maps = _tagged(catalogue, "map")
+        if not maps:
             st.caption("No product map for this kind of result.")
             continue
-        st.altair_chart(product_map_chart(map_coordinates(emb),
-                                          groups=strongest_unit(run["model_type"], result, names),
-                                          group_title=family(run["model_type"]).unit),
-                        width="stretch")
+        vega(run["id"], maps[0]["id"], {}, labels)
 
 # -- households across two segmentations -------------------------------------------------------
-segments = [it for it in items if it[0]["model_type"] in SEGMENT_FAMILIES]
-if len(segments) >= 2:
-    (run_a, _res_a, names_a, shown_a), (run_b, _res_b, names_b, shown_b) = segments[:2]
+segmentations = [it for it in items if cached.model(it[0]["model_type"]).get("kind") == "segments"]
+if len(segmentations) >= 2:
+    run_a, labels_a = segmentations[0][0], segmentations[0][3]
+    run_b, labels_b = segmentations[1][0], segmentations[1][3]
     st.markdown("#### How households move between two segmentations")
     st.caption(f"Households by their segment in “{run_a['name']}” (rows) and in "
                f"“{run_b['name']}” (columns).")
@@ -161,14 +131,17 @@ if len(segments) >= 2:
         st.caption("Only for runs on the same dataset.")
     else:
         try:
-            a = memberships(cached.assignments(shown_a), run_a["model_type"], names_a)
-            b = memberships(cached.assignments(shown_b), run_b["model_type"], names_b)
+            a = cached.tables(run_a["id"], labels_a).get("memberships")
+            b = cached.tables(run_b["id"], labels_b).get("memberships")
         except ApiError as exc:
             show_error(exc)
         else:
-            rows_title = f"A: {run_a['name'][:30]}"
-            cols_title = f"B: {run_b['name'][:30]}"
-            table = pd.crosstab(a["Segment"].rename(rows_title), b["Segment"].rename(cols_title))
-            st.altair_chart(matrix_heatmap(table.astype(float), "Households", fmt=",.0f",
-                                           row_title=rows_title, column_title=cols_title),
-                            width="content")
+            word_a = unit(cached.model(run_a["model_type"]))
+            word_b = unit(cached.model(run_b["model_type"]))
+            if a is None or b is None:
+                st.caption("These runs kept no per-household output.")
+            else:
+                table = pd.crosstab(a.frame[word_a].rename(f"A: {run_a['name'][:30]}"),
+                                    b.frame[word_b].rename(f"B: {run_b['name'][:30]}"))
+                st.dataframe(table, column_config={
+                    c: st.column_config.NumberColumn(format="%d") for c in table.columns})

@@ -15,7 +15,6 @@ from ui.formatting import format_timestamp
 from ui.prep import (
     PrepError,
     basket_from_api,
-    basket_stats,
     dataset_bytes,
     detect_transactions,
     penetration_filter,
@@ -180,8 +179,6 @@ def _save(frame: pd.DataFrame, name: str, id_column: str | None, products: list[
     state.set_dataset(dataset)
     state.set_roles(dataset["id"], {"id_column": id_column, "products": products,
                                     "covariates": covariates})
-    state.keep_frame(dataset["id"], frame[[c for c in [id_column, *products, *covariates]
-                                           if c]])
     st.session_state[state.FRAME] = None
     state.flash(f"Saved “{name}”: {dataset['n_rows']:,} households, {len(products)} products.")
     st.rerun()
@@ -203,9 +200,8 @@ def prepare(raw: pd.DataFrame, name: str) -> None:
     c4.metric("Columns to check", flagged, help="Constant, near-constant, ID-like or "
               "mostly missing columns (see the quality report).")
 
-    report_tab, preview_tab, basket_tab = st.tabs(
-        [":material/fact_check: Quality report", ":material/table: Preview",
-         ":material/shopping_cart: Basket statistics"])
+    report_tab, preview_tab = st.tabs(
+        [":material/fact_check: Quality report", ":material/table: Preview"])
     with report_tab:
         st.dataframe(
             report, hide_index=True,
@@ -261,11 +257,8 @@ def prepare(raw: pd.DataFrame, name: str) -> None:
             _save(frame, dataset_name.strip() or name, id_column, kept, covariates)
         if len(kept) < 2:
             st.caption(":material/info: Choose at least two products.")
-    with basket_tab:
-        if len(kept) >= 2:
-            basket_panel(basket_stats(frame, kept))
-        else:
-            st.caption("Choose at least two products to see how they are bought together.")
+        st.caption(":material/shopping_cart: Once saved, the analysis service counts how the "
+                   "products are bought together (penetration, duplication, lift).")
 
 
 raw = st.session_state.get(state.FRAME)

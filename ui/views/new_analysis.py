@@ -9,19 +9,13 @@ import streamlit as st
 from ui import cached, state
 from ui.api_client import ApiError, get_client
 from ui.components import param_input, param_inputs, show_error
-from ui.families import family, plural
+from ui.families import household_features, plural, unit
 from ui.params_form import specs_from_schema, sweep_value, sweepable, validate
 from ui.tables import default_covariates, default_products, guess_id_column
 
 NO_ID = "(no ID column)"
 COVARIATES_KEY = "form.covariates"
 MODEL_KEY = "form.model_type"
-# Families that explain segments or choices with household features (the API may say so too,
-# with a `uses_covariates` flag on /models).
-USES_COVARIATES = frozenset({"lca_covariates", "dcm"})
-# How the catalogue is grouped for a person choosing.
-ORDER = ["lca", "lca_covariates", "factor_tetrachoric", "nmf", "lda", "mca", "network",
-         "bayesian_factor_vi", "bayesian_factor_pymc", "dcm"]
 
 st.title("New analysis")
 
@@ -40,8 +34,6 @@ except ApiError as exc:
 if not models:
     st.error("The analysis service offers no models right now.")
     st.stop()
-models = sorted(models, key=lambda m: ORDER.index(m["model_type"])
-                if m["model_type"] in ORDER else len(ORDER))
 
 columns: list[dict[str, Any]] = dataset["columns"]
 names = [c["name"] for c in columns]
@@ -93,7 +85,10 @@ with left, st.container(border=True):
         label_visibility="collapsed",
     )
 model = next(m for m in models if m["model_type"] == model_type)
-uses_covariates = model_type in USES_COVARIATES or bool(model.get("uses_covariates"))
+# The specification says whether runs of the family use household features.
+features_wanted = household_features(model)
+uses_covariates = features_wanted != "none"
+word = unit(model).lower()
 
 with right:
     with st.container(border=True):
@@ -119,7 +114,8 @@ with right:
         covariates: list[str] = []
         if uses_covariates:
             covariates = st.multiselect(
-                "Household features", [n for n in names if n != id_column and n not in products],
+                "Household features" + (" (optional)" if features_wanted == "optional" else ""),
+                [n for n in names if n != id_column and n not in products],
                 key=COVARIATES_KEY,
                 help="Household characteristics (size, age, income, region…) that may explain "
                 "who belongs where. Numbers are standardised; text becomes categories.",
@@ -133,9 +129,8 @@ with right:
         params: dict[str, Any] = {}
         headline_text = ""
         if head is not None and head.kind == "int" and sweepable(model, head):
-            unit = family(model_type).unit.lower()
             sweep = st.toggle(
-                f"Compare several numbers of {plural(unit)}", key=f"{key_prefix}.sweep",
+                f"Compare several numbers of {plural(word)}", key=f"{key_prefix}.sweep",
                 help="Fits one model per number and recommends the best (lowest BIC, or the "
                 "elbow of the error curve). Each fit runs on its own, side by side.",
             )
@@ -146,15 +141,15 @@ with right:
                 lo, hi = st.slider(f"{head.label}: from … to", low, min(high, low + 19),
                                    default, key=f"{key_prefix}.range")
                 params[head.name] = sweep_value(model, head, lo, hi)
-                headline_text = f"{lo}–{hi} {plural(unit)}"
+                headline_text = f"{lo}–{hi} {plural(word)}"
             else:
                 params[head.name] = param_input(head, key_prefix)
-                headline_text = f"{params[head.name]} {plural(unit)}" if params[head.name] else ""
+                headline_text = f"{params[head.name]} {plural(word)}" if params[head.name] else ""
             params.update(param_inputs(specs, key_prefix, skip=frozenset({head.name})))
         else:
             params.update(param_inputs(specs, key_prefix))
             if head is not None and params.get(head.name) is not None:
-                headline_text = f"{params[head.name]} {plural(family(model_type).unit.lower())}"
+                headline_text = f"{params[head.name]} {plural(word)}"
 
 with st.container(border=True):
     st.markdown("#### 4 · Start")
@@ -164,7 +159,7 @@ with st.container(border=True):
     problems = [p for s in specs if (p := validate(s, params.get(s.name)))]
     if len(products) < 2:
         problems.insert(0, "Choose at least two products.")
-    if uses_covariates and not covariates:
+    if features_wanted == "required" and not covariates:
         problems.append("Choose at least one household feature for this kind of analysis.")
     for problem in problems:
         st.caption(f":material/info: {problem}")

@@ -1,18 +1,16 @@
-"""Results: the live progress of a run, then the charts of its model family, named as the person
-labels them."""
+"""Results: the live progress of a run, then what the API draws of its result — the panel of its
+family's kind, with the names people gave the units (stored with the run)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from ui import cached, charts, labels, panels, state
-from ui.api_client import ApiError, api_url, get_client
+from ui import bundle, cached, panels, state
+from ui.api_client import ApiError, get_client
 from ui.components import live_progress, model_title, show_error
-from ui.exports import memberships, to_csv
-from ui.families import default_names, display_names, family, plural, unit_keys
+from ui.families import plural, unit
 from ui.formatting import (
     ACTIVE_STATUSES,
     format_duration,
@@ -21,7 +19,7 @@ from ui.formatting import (
     status_color,
     status_label,
 )
-from ui.panels.base import View
+from ui.panels.base import View, vega
 from ui.tables import sweep_frame
 
 client = get_client()
@@ -106,26 +104,27 @@ except ApiError as exc:
     st.stop()
 
 # -- a sweep: the comparison, and which solution to show ---------------------------------------
-shown_id = run_id
+spec = cached.model(model_type)
+word = unit(spec).lower()
+shown_id, shown_run = run_id, run
 sweep = result.get("sweep")
 if isinstance(sweep, dict) and sweep.get("table"):
     table = [r for r in sweep["table"] if r.get("status") == "completed" and r.get("run_id")]
     param = str(sweep.get("param", "n_classes"))
-    unit = family(model_type).unit.lower()
     with st.container(border=True):
         left, right = st.columns([3, 2])
         with left:
             st.markdown(
-                f"**Compared {len(sweep['table'])} numbers of {plural(unit)}.** "
-                f"{sweep.get('recommended')} {plural(unit)} fit best (lowest BIC). Where the curve "
-                "flattens (the elbow) is usually the most useful number."
+                f"**Compared {len(sweep['table'])} numbers of {plural(word)}.** "
+                f"{sweep.get('recommended')} {plural(word)} fit best (lowest BIC). Where the "
+                "curve flattens (the elbow) is usually the most useful number."
             )
-            st.altair_chart(charts.ic_elbow_chart(sweep), width="stretch")
+            vega(run_id, "sweep", {}, run.get("labels"))
         with right:
             values = [r[param] for r in table]
             recommended = sweep.get("recommended")
             chosen = st.selectbox(
-                f"Solution to show ({plural(unit)})", values,
+                f"Solution to show ({plural(word)})", values,
                 index=values.index(recommended) if recommended in values else 0,
                 key=f"results.solution.{run_id}",
                 format_func=lambda v: f"{v}{' (recommended)' if v == recommended else ''}")
@@ -141,74 +140,73 @@ if isinstance(sweep, dict) and sweep.get("table"):
     pick = next((r for r in table if r[param] == chosen), None)
     if pick and chosen != recommended:
         try:
-            child = cached.results(pick["run_id"])
+            shown_id = str(pick["run_id"])
+            shown_run = client.get_run(shown_id)
+            result = {**cached.results(shown_id), "sweep": sweep}
         except ApiError as exc:
             show_error(exc)
             st.stop()
-        result = {**child, "sweep": sweep}
-    if pick:
-        shown_id = str(pick["run_id"])
 
-# -- names -------------------------------------------------------------------------------------
-api = api_url()
-given = labels.load(api, shown_id)
-names = display_names(model_type, result, given)
-keys = unit_keys(model_type, result)
-if keys:
-    unit = family(model_type).unit
-    with st.expander(f"Name the {plural(unit.lower())}", icon=":material/edit:",
-                     expanded=not given and model_type in ("lca", "lca_covariates")):
-        st.caption(f"Give each {unit.lower()} a name people remember (“Busy families”). The "
-                   "names appear in every chart, table and export of this run.")
+labels: dict[str, str] = dict(shown_run.get("labels") or {})
+try:
+    catalogue = cached.charts(shown_id, labels)
+except ApiError as exc:
+    show_error(exc)
+    st.stop()
+
+# -- names, stored with the run ------------------------------------------------------------
+units = catalogue.get("units") or []
+if units:
+    with st.expander(f"Name the {plural(word)}", icon=":material/edit:",
+                     expanded=not labels and spec.get("kind") == "segments"):
+        st.caption(f"Give each {word} a name people remember (“Busy families”). The names are "
+                   "kept with the run and appear in every chart, table, report and export.")
         with st.form(f"labels-{shown_id}", border=False):
-            defaults = default_names(model_type, result)
-            cols = st.columns(min(4, len(keys)))
+            cols = st.columns(min(4, len(units)))
             entered = {
-                key: cols[k % len(cols)].text_input(defaults[k], value=given.get(key, ""),
-                                                    placeholder=defaults[k],
-                                                    key=f"label.{shown_id}.{key}")
-                for k, key in enumerate(keys)
+                u["key"]: cols[k % len(cols)].text_input(
+                    u["default"], value=labels.get(u["key"], ""), placeholder=u["default"],
+                    max_chars=80, key=f"label.{shown_id}.{u['key']}")
+                for k, u in enumerate(units)
             }
             if st.form_submit_button("Save names", icon=":material/save:"):
                 try:
-                    labels.save(api, shown_id, entered)
-                except OSError as exc:
-                    st.error(f"Couldn't save the names ({exc}). Check that UI_STATE_DIR is "
-                             "writable.", icon=":material/error:")
+                    client.set_labels(shown_id, entered)
+                except ApiError as exc:
+                    show_error(exc)
                 else:
                     st.rerun()
-
-
-def _rows() -> pd.DataFrame:
-    return cached.assignments(shown_id)
 
 
 def _basket(products: list[str]) -> dict[str, Any]:
     return cached.basket(str(run["dataset_id"]), products)
 
 
-view = View(run=run, result=result, model_type=model_type, names=names, run_id=shown_id,
-            load_rows=_rows, dataset_frame=state.frame_for(run.get("dataset_id")),
-            load_basket=_basket if run.get("dataset_id") else None,
-            load_clusters=lambda: cached.clusters(shown_id))
+view = View(run=shown_run, result=result, spec=spec, catalogue=catalogue, run_id=shown_id,
+            labels=labels, load_basket=_basket if run.get("dataset_id") else None,
+            load_clusters=lambda: cached.clusters(shown_id),
+            load_tables=lambda: cached.tables(shown_id, labels))
+if shown_id == run_id:
+    view.drawn.add("sweep")  # drawn above, with the comparison
 panels.render(view)
 
-# -- downloads ---------------------------------------------------------------------------------
+# -- downloads -----------------------------------------------------------------------------
 st.divider()
 
 
 def _memberships() -> bytes:
-    return to_csv(memberships(cached.assignments(shown_id), model_type, names))
+    return bundle.read_file(cached.export_zip(shown_id, labels, report=False), "memberships.csv")
 
 
 d1, d2, d3 = st.columns([1, 1, 2], vertical_alignment="center")
 with d1:
-    st.download_button(
-        "Household assignments (CSV)", data=_memberships,
-        file_name=f"memberships_{shown_id[:8]}.csv", mime="text/csv",
-        icon=":material/download:", type="primary", on_click="ignore",
-        help="One row per household, keyed by its ID, with the names you gave.",
-    )
+    if spec.get("household_outputs"):
+        st.download_button(
+            "Household assignments (CSV)", data=_memberships,
+            file_name=f"memberships_{shown_id[:8]}.csv", mime="text/csv",
+            icon=":material/download:", type="primary", on_click="ignore",
+            help="One row per household, keyed by its ID, with the names you gave.",
+        )
 with d2:
     if st.button("All exports and report", icon=":material/ios_share:"):
         st.switch_page("views/exports.py")

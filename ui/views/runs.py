@@ -115,7 +115,7 @@ def _row(run: dict[str, Any]) -> None:
                 if run["status"] == "running":
                     st.caption(format_eta(live.get("eta_seconds")).capitalize())
             elif run.get("duration_seconds") is not None:
-                label, value = headline(run["model_type"], run.get("fit_summary"))
+                label, value = headline(run.get("fit_summary"))
                 stat = f" · {label} **{value}**" if label else ""
                 st.caption(f"Took {format_duration(run['duration_seconds'])}{stat}")
             if run["status"] == "failed" and run.get("error"):

@@ -1,0 +1,90 @@
+"""Segments: households split into groups, each with its own purchase probabilities (and,
+when the run has household features, who is more likely to be in each)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.formatting import percent
+from ui.panels.base import View, chart, settings, table, warnings
+from ui.tables import fit_table
+
+
+def render(view: View) -> None:
+    result, one, many = view.result, view.unit.lower(), view.units
+    warnings(result)
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Households", f"{result.get('n_obs', 0):,}")
+    m2.metric(many, result.get("n_classes", len(view.names)))
+    m3.metric(f"Smallest {one}", percent(result.get("smallest_class_share"), 1),
+              help=f"Very small {many.lower()} are often unstable; consider fewer.")
+    entropy = result.get("entropy")
+    m4.metric("Separation (entropy)", "—" if entropy is None else f"{entropy:.2f}",
+              help=f"1 means every household clearly belongs to one {one}; below 0.6 the "
+              f"{many.lower()} overlap a lot.")
+
+    tabs = [many, f"Compare {many.lower()}"]
+    if view.has("odds_ratios"):
+        tabs.append("Who they are")
+    tabs.append("Model checks")
+    drawn = dict(zip(tabs, st.tabs(tabs), strict=True))
+
+    with drawn[many]:
+        chart(view, "sizes")
+        options = chart(view, "profile", stretch=False) or {}
+        index = options.get("measure") == "index"
+        with st.expander("The same numbers as a table", icon=":material/table:"):
+            table(view.table("class_index" if index else "class_profile"))
+
+    with drawn[f"Compare {many.lower()}"]:
+        chart(view, "comparison")
+
+    if "Who they are" in drawn:
+        with drawn["Who they are"]:
+            _covariates(view)
+
+    with drawn["Model checks"]:
+        left, right = st.columns(2)
+        with left:
+            st.markdown("#### Fit statistics")
+            table(fit_table(result))
+            blrt = result.get("blrt")
+            if isinstance(blrt, dict):
+                st.markdown(
+                    f"**Bootstrap likelihood-ratio test:** {blrt['n_classes']} vs "
+                    f"{blrt['null_classes']} {many.lower()}, p = {blrt['p_value']:.3f} "
+                    f"({blrt['n_boot']} samples). "
+                    + (f"More {many.lower()} fit significantly better." if blrt["p_value"] < 0.05
+                       else f"The extra {one} does not fit significantly better.")
+                )
+        with right:
+            chart(view, "starts")
+            at_best = result.get("n_starts_at_best")
+            if at_best is not None:
+                st.caption(f"{at_best} of {len(result.get('starts') or [])} starts reached the "
+                           "best log-likelihood.")
+        chart(view, "residuals")
+        with st.expander("All random starts", icon=":material/format_list_numbered:"):
+            table(view.table("starts"))
+        settings(view)
+
+
+def _covariates(view: View) -> None:
+    result = view.result
+    p_value = result.get("covariate_p_value")
+    if isinstance(p_value, float):
+        verdict = (f"Household features clearly help predict the {view.units.lower()}"
+                   if p_value < 0.05 else f"Household features add little to the "
+                   f"{view.units.lower()}")
+        st.markdown(
+            f"**{verdict}** (likelihood-ratio test: χ² = {result.get('covariate_lr', 0):.1f}, "
+            f"{result.get('covariate_df')} df, "
+            f"{'p < 0.001' if p_value < 0.001 else f'p = {p_value:.3f}'})."
+        )
+    reference = result.get("reference_class")
+    names = dict(zip(view.keys, view.names, strict=False))
+    if reference in names:
+        st.caption(f"Against “{names[reference]}”, the reference {view.unit.lower()}.")
+    chart(view, "odds_ratios", stretch=False)
+    with st.expander("Coefficients", icon=":material/table:"):
+        table(view.table("coefficients"))
