@@ -81,9 +81,10 @@ def test_every_family_gets_charts_a_report_and_a_zip(
     manifest = {m["file"] for m in json.loads(archive.read("manifest.json"))}
     for name in names - {"README.md"} - {n for n in names if n.endswith(".parquet")}:
         assert f"`{name}`" in readme and name in manifest, name
-    assert json.loads(archive.read("results.json")) == app_client.get(
-        f"{API}/runs/{run_id}/results"
-    ).json()
+    assert (
+        json.loads(archive.read("results.json"))
+        == app_client.get(f"{API}/runs/{run_id}/results").json()
+    )
 
 
 def test_labels_are_stored_with_the_run_and_used_everywhere(app_client: httpx.Client) -> None:
@@ -154,5 +155,7 @@ def test_chart_options_and_formats_are_refused_with_a_sentence(app_client: httpx
     assert missing.status_code == 404 and "sizes, profile" in missing.json()["detail"]
     pptx = app_client.get(f"{API}/runs/{run_id}/export", params={"format": "pptx"})
     assert pptx.status_code == 422 and "zip" in pptx.json()["detail"]
-    clustered = app_client.get(f"{API}/runs/{run_id}/charts/product_map", params={"colour": "clusters"})
+    clustered = app_client.get(
+        f"{API}/runs/{run_id}/charts/product_map", params={"colour": "clusters"}
+    )
     assert clustered.status_code == 200 and "Cluster 1" in clustered.text

@@ -122,8 +122,11 @@ def test_labels_replace_default_names_and_stay_distinct() -> None:
 
 def test_every_segment_chart_shows_the_persons_names() -> None:
     for chart_id in ("sizes", "profile", "comparison"):
-        shown = vega(view("lca", LABELS), chart_id, {"units": "Class 1,Class 3"}
-                     if chart_id == "comparison" else {})  # fmt: skip
+        shown = vega(
+            view("lca", LABELS),
+            chart_id,
+            {"units": "Class 1,Class 3"} if chart_id == "comparison" else {},
+        )
         segments = {r["Segment"] for r in data_rows(shown) if "Segment" in r}
         assert {"Busy families", "Foodies"} <= segments, chart_id
         assert "Segment 1" not in segments
@@ -176,8 +179,10 @@ def test_sweep_odds_ratios_starts_and_residuals() -> None:
     lca["sweep"] = {
         "param": "n_classes",
         "recommended": 3,
-        "table": [{"n_classes": k, "bic": 100 - 10 * min(k, 3) + k, "aic": 90 - 9 * k}
-                  for k in (1, 2, 3, 4)],  # fmt: skip
+        "table": [
+            {"n_classes": k, "bic": 100 - 10 * min(k, 3) + k, "aic": 90 - 9 * k}
+            for k in (1, 2, 3, 4)
+        ],
     }
     elbow = vega(view("lca", res=lca), "sweep", {})
     assert {r["Criterion"] for r in data_rows(elbow) if "Criterion" in r} == {"BIC", "AIC"}
@@ -264,14 +269,21 @@ def test_choice_effects_are_named_by_household_feature() -> None:
 def test_network_layout_is_deterministic_and_coloured_by_community() -> None:
     named = view("network", {"Community 1": "Breakfast"})
     assert vega(named, "graph", {}) == vega(named, "graph", {})
-    nodes = {r["Product"]: r["Community"] for r in data_rows(vega(named, "graph", {}))
-             if "Community" in r}  # fmt: skip
+    nodes = {
+        r["Product"]: r["Community"]
+        for r in data_rows(vega(named, "graph", {}))
+        if "Community" in r
+    }
     members = {p: c["community"] for c in result("network")["communities"] for p in c["products"]}
     assert {p for p, name in nodes.items() if name == "Breakfast"} == {
         p for p, c in members.items() if c == 1
     }
-    toy = {"edges": [{"source": "A", "target": "B", "weight": 2.0},
-                     {"source": "C", "target": "D", "weight": 1.0}]}  # fmt: skip
+    toy = {
+        "edges": [
+            {"source": "A", "target": "B", "weight": 2.0},
+            {"source": "C", "target": "D", "weight": 1.0},
+        ]
+    }
     xy = spring_layout(["A", "B", "C", "D"], edges_frame(toy)).set_index("Product")
     assert ((xy.loc["A"] - xy.loc["B"]) ** 2).sum() < ((xy.loc["A"] - xy.loc["C"]) ** 2).sum()
 
@@ -318,8 +330,12 @@ def test_big_results_are_drawn_at_their_most_telling_products() -> None:
     lca = result("lca")
     products = [f"p{j}" for j in range(200)]
     probs = rng.random((3, 200))
-    lca |= {"products": products, "item_probabilities": probs.tolist(), "item_index": None,
-            "overall_rates": None}  # fmt: skip
+    lca |= {
+        "products": products,
+        "item_probabilities": probs.tolist(),
+        "item_index": None,
+        "overall_rates": None,
+    }
     shown = view("lca", res=lca)
     # Then the heatmap draws MAX_PRODUCTS of them, those whose chance differs most
     cells = data_rows(vega(shown, "profile", {}))

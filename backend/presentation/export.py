@@ -74,14 +74,15 @@ def readme(bundle: Bundle, listed: Mapping[str, str]) -> str:
 def zip_bundle(bundle: Bundle) -> bytes:
     files: dict[str, bytes] = {}
     listed: dict[str, str] = {}
+    rows: dict[str, int] = {}
     tables = dict(bundle.tables)
     if bundle.memberships is not None:
         tables["memberships"] = bundle.memberships
     for name, table in tables.items():
         files[f"{name}.csv"] = to_csv(table).encode("utf-8")
         files[f"{name}.parquet"] = to_parquet(table)
-        count = f"{len(table):,} row{'' if len(table) == 1 else 's'}"
-        listed[f"{name}.csv"] = f"{describe(bundle.spec, name)} ({count})"
+        listed[f"{name}.csv"] = describe(bundle.spec, name)
+        rows[f"{name}.csv"] = len(table)
     files["results.json"] = json.dumps(bundle.result, indent=1).encode()
     files["run.json"] = json.dumps(bundle.run, indent=1, default=str).encode()
     if bundle.labels:
@@ -101,11 +102,18 @@ def zip_bundle(bundle: Bundle) -> bytes:
             "file": name,
             "table": name.rsplit(".", 1)[0] if name.endswith(".csv") else None,
             "description": what,
+            "rows": rows.get(name),
         }
         for name, what in listed.items()
     ]
     files["manifest.json"] = json.dumps(manifest, indent=1, ensure_ascii=False).encode()
-    files["README.md"] = readme(bundle, listed).encode()
+    counted = {
+        name: f"{what} ({rows[name]:,} row{'' if rows[name] == 1 else 's'})"
+        if name in rows
+        else what
+        for name, what in listed.items()
+    }
+    files["README.md"] = readme(bundle, counted).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in ["README.md", *sorted(f for f in files if f != "README.md")]:
