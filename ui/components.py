@@ -205,9 +205,9 @@ def basket_panel(stats: dict[str, pd.DataFrame]) -> None:
         st.markdown("**Penetration**")
         st.caption("Share of households that bought each product.")
         st.dataframe(
-            pen, hide_index=True,
+            pen.assign(Penetration=pen["Penetration"] * 100), hide_index=True,
             column_config={"Penetration": st.column_config.ProgressColumn(
-                format="percent", min_value=0.0, max_value=1.0)},
+                format="%.0f%%", min_value=0.0, max_value=100.0)},
         )
     with right:
         st.markdown("**Pairs bought together most (lift)**")
@@ -215,10 +215,11 @@ def basket_panel(stats: dict[str, pd.DataFrame]) -> None:
                    "the first product's buyers who also buy the second.")
         pairs = stats["pairs"]
         pairs = pairs[pairs["Product"] < pairs["Also buys"]]
+        top_pairs = pairs.sort_values("Lift", ascending=False).head(15)
         st.dataframe(
-            pairs.sort_values("Lift", ascending=False).head(15), hide_index=True,
+            top_pairs.assign(Duplication=top_pairs["Duplication"] * 100), hide_index=True,
             column_config={
-                "Duplication": st.column_config.NumberColumn(format="percent"),
+                "Duplication": st.column_config.NumberColumn(format="%.0f%%"),
                 "Lift": st.column_config.NumberColumn(format="%.2f"),
             },
         )
@@ -228,5 +229,4 @@ def basket_panel(stats: dict[str, pd.DataFrame]) -> None:
                + (f" The {BASKET_MAX_PRODUCTS} most bought products." if len(pen) >
                   BASKET_MAX_PRODUCTS else ""))
     dup = stats["duplication"].reindex(index=top, columns=top)
-    st.dataframe(dup, column_config={
-        c: st.column_config.NumberColumn(c, format="percent") for c in dup.columns})
+    st.dataframe(dup.map(lambda v: "—" if pd.isna(v) else f"{v:.0%}"))

@@ -87,8 +87,7 @@ def demo_frame(n: int = 2000, seed: int = 2024) -> pd.DataFrame:
     """`n` households: an ID, one 0/1 column per product, then the household features."""
     rng = np.random.default_rng(seed)
     names = [s[0] for s in SEGMENTS]
-    shares = np.array([s[1] for s in SEGMENTS])
-    segment = rng.choice(len(names), size=n, p=shares / shares.sum())
+    segment = _draw_segments(rng, n)
     probs = true_profiles().to_numpy()
     bought = (rng.random((n, len(PRODUCTS))) < probs[segment]).astype(int)
 
@@ -113,7 +112,11 @@ def demo_frame(n: int = 2000, seed: int = 2024) -> pd.DataFrame:
 
 
 def true_segments(n: int = 2000, seed: int = 2024) -> np.ndarray:
-    """The true segment (index into SEGMENTS) of each demo household, for checks."""
-    rng = np.random.default_rng(seed)
+    """The true segment (index into SEGMENTS) of each household of `demo_frame(n, seed)`: the
+    structure every model has to find."""
+    return _draw_segments(np.random.default_rng(seed), n)
+
+
+def _draw_segments(rng: np.random.Generator, n: int) -> np.ndarray:
     shares = np.array([s[1] for s in SEGMENTS])
     return rng.choice(len(SEGMENTS), size=n, p=shares / shares.sum())
