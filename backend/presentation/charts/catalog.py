@@ -8,7 +8,13 @@ from collections.abc import Callable
 
 from backend.errors import NotFound
 from backend.families import Kind
-from backend.presentation.charts.base import MAX_PRODUCTS, ChartView, Option, Section
+from backend.presentation.charts.base import (
+    MAX_HOUSEHOLDS,
+    MAX_PRODUCTS,
+    ChartView,
+    Option,
+    Section,
+)
 from backend.presentation.profiles import products, profile
 
 
@@ -242,7 +248,7 @@ def _map(view: ChartView) -> list[Section]:
                 "Show households",
                 "bool",
                 False,
-                help=f"Each faint dot is a household (up to {3000:,}).",
+                help=f"Each faint dot is a household (up to {MAX_HOUSEHOLDS:,}).",
             )
         )
     return [
