@@ -14,13 +14,15 @@ import pytest
 from pydantic import ValidationError
 
 from backend.errors import DataError
+from backend.families import family
+from backend.presentation.tables import result_tables
 from backend.progress import RunCancelled
 from backend.schemas.bayesian import (
     BayesianFactorPymcParams,
     BayesianFactorResult,
     BayesianFactorVIParams,
 )
-from backend.services.tables import product_embedding, result_tables
+from workers.executor import stored_payload
 from workers.models.base import BinaryMatrix
 from workers.models.bayes import factor_model as fm
 from workers.models.bayes import summary as bs
@@ -302,12 +304,12 @@ def test_nuts_recovers_known_loadings_with_progress_and_posterior() -> None:
     idata = _load_netcdf(blob.data)
     assert idata["posterior"]["loadings"].shape == (2, 400, 8, 2)
     assert idata["posterior"].attrs["model_type"] == "bayesian_factor_pymc"
-    stored = result.model_dump(mode="json")
+    stored = stored_payload(family("bayesian_factor_pymc"), result)
     BayesianFactorResult.model_validate(stored)
     tables = result_tables("bayesian_factor_pymc", stored)
     assert {"loadings", "loadings_intervals", "diagnostics", "predictive_check"} <= set(tables)
     assert len(tables["loadings_intervals"]) == 16
-    assert product_embedding("bayesian_factor_pymc", stored).shape == (8, 2)
+    assert family("bayesian_factor_pymc").embedding(stored).shape == (8, 2)
 
 
 def _load_netcdf(data: bytes) -> Any:

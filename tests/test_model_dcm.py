@@ -11,8 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from backend.errors import DataError
+from backend.families import family
+from backend.presentation.tables import result_tables
 from backend.schemas.dcm import DCMParams, DCMResult
-from backend.services.tables import product_embedding, result_tables
+from workers.executor import stored_payload
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.bayes import features
 
@@ -129,11 +131,11 @@ def test_dcm_recovers_household_and_product_feature_effects() -> None:
     assert rows is not None and list(rows.columns[:2]) == ["row", "household_intercept"]
     assert np.corrcoef(rows["household_intercept"], truth["u"])[0, 1] > 0.5
     assert "posterior" in result.artifacts
-    stored = result.model_dump(mode="json")
+    stored = stored_payload(family("dcm"), result)
     DCMResult.model_validate(stored)
     tables = result_tables("dcm", stored)
     assert len(tables["household_effects"]) == 3 * 8 and len(tables["encoding"]) == 3
-    assert product_embedding("dcm", stored).shape == (8, 3)
+    assert family("dcm").embedding(stored).shape == (8, 3)
 
 
 @pytest.mark.slow

@@ -18,10 +18,12 @@ import pytest
 from pydantic import ValidationError
 
 from backend.errors import DataError
+from backend.families import family
+from backend.presentation.tables import result_tables
 from backend.progress import RunCancelled
 from backend.schemas.factor import TetrachoricFactorParams
-from backend.services.tables import product_embedding, result_tables
 from tests.reference.simulate import TRUE_LOADINGS, TRUE_PHI, simulate_factors
+from workers.executor import stored_payload
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.factor.fit import fit
 from workers.models.factor.tetrachoric import bvn_lower, tetrachoric
@@ -260,11 +262,19 @@ def test_data_problems_are_data_errors() -> None:
         fit(data, params(), no_progress)
 
 
-PRODUCT_MAP = {"product_similarity", "closest_competitors", "dendrogram", "dendrogram_leaves"}
+PRODUCT_MAP = {
+    "product_similarity",
+    "closest_competitors",
+    "dendrogram",
+    "dendrogram_leaves",
+    "product_map",
+}
 
 
 def test_export_tables_and_product_embedding() -> None:
-    stored = fit(load("factor_binary.csv"), params(), no_progress).model_dump(mode="json")
+    stored = stored_payload(
+        family("factor_tetrachoric"), fit(load("factor_binary.csv"), params(), no_progress)
+    )
     tables = result_tables("factor_tetrachoric", stored)
     assert (
         set(tables)
@@ -280,14 +290,16 @@ def test_export_tables_and_product_embedding() -> None:
         | PRODUCT_MAP
     )
     assert all(len(table) > 0 for table in tables.values())
-    embedding = product_embedding("factor_tetrachoric", stored)
+    embedding = family("factor_tetrachoric").embedding(stored)
     assert list(embedding.index) == stored["products"]
     assert embedding.shape[1] == 3
     assert np.isfinite(embedding.to_numpy()).all()
 
 
 def test_product_map_puts_products_of_one_factor_together() -> None:
-    stored = fit(load("factor_binary.csv"), params(), no_progress).model_dump(mode="json")
+    stored = stored_payload(
+        family("factor_tetrachoric"), fit(load("factor_binary.csv"), params(), no_progress)
+    )
     tables = result_tables("factor_tetrachoric", stored)
     competitors = tables["closest_competitors"]
     first = competitors[(competitors["product"] == "prod_05") & (competitors["rank"] <= 3)]

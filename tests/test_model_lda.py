@@ -9,9 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from backend.errors import DataError
+from backend.families import family
+from backend.presentation.tables import result_tables
 from backend.progress import RunCancelled
 from backend.schemas.lda import LDAParams
-from backend.services.tables import product_embedding, result_tables
+from workers.executor import stored_payload
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.lda import fit
 
@@ -110,17 +112,24 @@ def test_no_purchases_is_a_data_error() -> None:
         fit(BinaryMatrix(np.zeros((10, 3)), ["a", "b", "c"]), LDAParams(), no_progress)
 
 
-PRODUCT_MAP = {"product_similarity", "closest_competitors", "dendrogram", "dendrogram_leaves"}
+PRODUCT_MAP = {
+    "product_similarity",
+    "closest_competitors",
+    "dendrogram",
+    "dendrogram_leaves",
+    "product_map",
+}
 
 
 def test_export_tables_and_product_embedding() -> None:
-    stored = fit(
-        simulate_topics(n=300), LDAParams(n_topics=3, max_iter=5, random_state=0), no_progress
-    ).model_dump(mode="json")
+    stored = stored_payload(
+        family("lda"),
+        fit(simulate_topics(n=300), LDAParams(n_topics=3, max_iter=5, random_state=0), no_progress),
+    )
     tables = result_tables("lda", stored)
     assert set(tables) == {"topic_product", "fit", "topics", "top_products"} | PRODUCT_MAP
     assert all(len(table) > 0 for table in tables.values())
-    embedding = product_embedding("lda", stored)
+    embedding = family("lda").embedding(stored)
     assert list(embedding.index) == stored["products"]
     assert embedding.shape[1] == 3
     assert np.isfinite(embedding.to_numpy()).all()

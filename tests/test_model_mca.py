@@ -17,10 +17,12 @@ import pytest
 from pydantic import ValidationError
 
 from backend.errors import DataError
+from backend.families import family
+from backend.presentation.tables import result_tables
 from backend.progress import RunCancelled
 from backend.schemas.mca import MCAParams
-from backend.services.tables import product_embedding, result_tables
 from tests.reference.simulate import simulate_factors
+from workers.executor import stored_payload
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.mca import fit
 
@@ -153,12 +155,18 @@ def test_more_components_than_dimensions_is_reduced_with_a_warning() -> None:
     assert any("reduced" in w for w in result.provenance.warnings)
 
 
-PRODUCT_MAP = {"product_similarity", "closest_competitors", "dendrogram", "dendrogram_leaves"}
+PRODUCT_MAP = {
+    "product_similarity",
+    "closest_competitors",
+    "dendrogram",
+    "dendrogram_leaves",
+    "product_map",
+}
 
 
 def test_export_tables_and_product_embedding() -> None:
-    stored = fit(load("factor_binary.csv")[0], MCAParams(n_components=3), no_progress).model_dump(
-        mode="json"
+    stored = stored_payload(
+        family("mca"), fit(load("factor_binary.csv")[0], MCAParams(n_components=3), no_progress)
     )
     tables = result_tables("mca", stored)
     assert (
@@ -166,7 +174,7 @@ def test_export_tables_and_product_embedding() -> None:
         == {"product_coordinates", "categories", "product_eta2", "eigenvalues"} | PRODUCT_MAP
     )
     assert all(len(table) > 0 for table in tables.values())
-    embedding = product_embedding("mca", stored)
+    embedding = family("mca").embedding(stored)
     assert list(embedding.index) == stored["products"]
     assert embedding.shape[1] == 3
     assert np.isfinite(embedding.to_numpy()).all()

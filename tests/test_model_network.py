@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from backend.families import family
+from backend.presentation.tables import result_tables
 from backend.progress import RunCancelled
 from backend.schemas.network import NetworkParams
-from backend.services.tables import product_embedding, result_tables
 from tests.reference.simulate import simulate_factors
+from workers.executor import stored_payload
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.network import fit
 
@@ -114,17 +116,23 @@ def test_params_refuse_bad_values(bad: dict[str, Any]) -> None:
         NetworkParams(**bad)
 
 
-PRODUCT_MAP = {"product_similarity", "closest_competitors", "dendrogram", "dendrogram_leaves"}
+PRODUCT_MAP = {
+    "product_similarity",
+    "closest_competitors",
+    "dendrogram",
+    "dendrogram_leaves",
+    "product_map",
+}
 
 
 def test_export_tables_and_product_embedding() -> None:
-    stored = fit(three_groups(n=1000), NetworkParams(random_state=0), no_progress).model_dump(
-        mode="json"
+    stored = stored_payload(
+        family("network"), fit(three_groups(n=1000), NetworkParams(random_state=0), no_progress)
     )
     tables = result_tables("network", stored)
     assert set(tables) == {"nodes", "communities", "edges", "summary"} | PRODUCT_MAP
     assert all(len(table) > 0 for table in tables.values())
-    embedding = product_embedding("network", stored)
+    embedding = family("network").embedding(stored)
     assert list(embedding.index) == stored["products"]
     assert embedding.shape[1] == 13
     assert np.isfinite(embedding.to_numpy()).all()

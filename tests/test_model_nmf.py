@@ -11,9 +11,11 @@ import pytest
 from pydantic import ValidationError
 
 from backend.errors import DataError
+from backend.families import family
+from backend.presentation.tables import result_tables
 from backend.progress import RunCancelled
 from backend.schemas.nmf import NMFParams
-from backend.services.tables import product_embedding, result_tables
+from workers.executor import stored_payload
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.nmf import elbow, fit
 
@@ -150,16 +152,23 @@ def test_too_many_components_is_a_data_error() -> None:
         fit(data, NMFParams(n_components=16), no_progress)
 
 
-PRODUCT_MAP = {"product_similarity", "closest_competitors", "dendrogram", "dendrogram_leaves"}
+PRODUCT_MAP = {
+    "product_similarity",
+    "closest_competitors",
+    "dendrogram",
+    "dendrogram_leaves",
+    "product_map",
+}
 
 
 def test_export_tables_and_product_embedding() -> None:
-    stored = fit(
-        simulate_baskets(n=500), NMFParams(n_components=[2, 3], random_state=0), no_progress
-    ).model_dump(mode="json")
+    stored = stored_payload(
+        family("nmf"),
+        fit(simulate_baskets(n=500), NMFParams(n_components=[2, 3], random_state=0), no_progress),
+    )
     tables = result_tables("nmf", stored)
     assert set(tables) == {"summary", "components", "sweep", "fit", "top_products"} | PRODUCT_MAP
     assert all(len(table) > 0 for table in tables.values())
-    embedding = product_embedding("nmf", stored)
+    embedding = family("nmf").embedding(stored)
     assert list(embedding.index) == stored["products"]
     assert np.isfinite(embedding.to_numpy()).all()

@@ -93,7 +93,7 @@ def build_product_map(embedding: pd.DataFrame) -> dict[str, Any]:
 def stored_clusterings(x: np.ndarray) -> dict[str, Any]:
     """k-means labels for each k, and each linkage's tree (euclidean, as scikit-learn's
     AgglomerativeClustering builds it) with the silhouette of its cut at each k."""
-    from scipy.cluster.hierarchy import linkage
+    from scipy.cluster.hierarchy import ClusterWarning, linkage
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
@@ -109,7 +109,11 @@ def stored_clusterings(x: np.ndarray) -> dict[str, Any]:
         kmeans[str(k)] = {"labels": labels.tolist(), "silhouette": silhouette(x, labels)}
     hierarchical = {}
     for method in LINKAGES:
-        tree = linkage(x, method=method)
+        with warnings.catch_warnings():
+            # A network's embedding is each product's similarity to every product: square,
+            # symmetric, and SciPy wonders whether it is a distance matrix. It is observations.
+            warnings.simplefilter("ignore", ClusterWarning)
+            tree = linkage(x, method=method)
         hierarchical[method] = {
             "tree": _rows(tree),
             "silhouette_by_k": {
