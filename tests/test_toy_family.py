@@ -1,7 +1,8 @@
 """A model family registered from outside (tests/toy_family: one package, one specification
-entry, named in EXTRA_FAMILIES) works end to end on a stack of its own: /models lists it, a run
-completes on a real worker, its results, assignments, product map and exports are served; and
-the executor tells a bug in a fit (KeyError) from bad data."""
+entry, named in EXTRA_FAMILIES) works end to end on a stack of its own: /models lists it, the
+app's form offers it and starts it, a run completes on a real worker, its results, assignments,
+product map and exports are served and the app's generic results page shows it; and the
+executor tells a bug in a fit (KeyError) from bad data."""
 
 from __future__ import annotations
 
@@ -132,3 +133,34 @@ def _worker_log(stack: IsolatedStack, error_id: str, timeout: float = 10) -> str
         if lines or time.monotonic() > deadline:
             return "\n".join(lines)
         time.sleep(0.2)
+
+
+def test_the_app_offers_the_toy_runs_it_and_shows_the_generic_results_page(
+    toy_stack: IsolatedStack, toy: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.ui.test_app import app, button, wait_until
+
+    monkeypatch.setenv("API_URL", toy_stack.api_url)
+    monkeypatch.delenv("API_TOKEN", raising=False)
+    sim = simulate_lca(n=150, seed=4)
+    # Given a saved dataset
+    at = app().run()
+    at.file_uploader[0].upload("toy.csv", sim.csv(), "text/csv")
+    at.run()
+    button(at, "Save as dataset").click().run()
+    # When the person opens New analysis, the toy is one of the analyses, with its form
+    at.switch_page("views/new_analysis.py").run()
+    assert not at.exception, at.exception
+    (picker,) = [r for r in at.radio if r.key == "form.model_type"]
+    assert picker.options[-1] == "Popularity tiers (toy)"
+    picker.set_value(MODEL_TYPE).run()
+    tiers = at.number_input(key=f"form.params.{MODEL_TYPE}.n_tiers")
+    tiers.set_value(3).run()
+    button(at, "Start analysis").click().run()
+    assert not at.exception, at.exception
+    run = wait_for(toy, at.session_state["run_id"], timeout=60)
+    assert run["status"] == "completed" and run["params"]["n_tiers"] == 3
+    # Then the results page draws it with the generic view: its tables and the product views
+    at.switch_page("views/results.py")
+    wait_until(at, "no dedicated view")
+    assert any("Penetration" in e.label for e in at.expander), [e.label for e in at.expander]
