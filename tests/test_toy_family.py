@@ -95,6 +95,9 @@ def test_a_toy_run_completes_with_results_assignments_map_and_exports(
     names = zipfile.ZipFile(io.BytesIO(export.content)).namelist()
     assert any(n.startswith("penetration") for n in names), names
     assert any(n.startswith("closest_competitors") for n in names), names
+    report = toy.get(f"/runs/{run['id']}/report")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert "Tier 1" in report.text and "penetration" in report.text.lower()
 
 
 def test_a_bug_in_a_fit_is_an_internal_error_with_an_id_and_a_logged_traceback(
