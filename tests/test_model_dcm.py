@@ -14,6 +14,7 @@ from backend.errors import DataError
 from backend.families import family
 from backend.presentation.tables import result_tables
 from backend.schemas.dcm import DCMParams, DCMResult
+from tests.support.families import NUTS_PARAMETERS
 from workers.executor import stored_payload
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.bayes import features
@@ -47,18 +48,7 @@ def simulate(n: int = 400, p: int = 8, seed: int = 2) -> tuple[BinaryMatrix, dic
 
 def test_params_schema() -> None:
     schema = DCMParams.model_json_schema()["properties"]
-    assert {
-        "draws",
-        "tune",
-        "chains",
-        "target_accept",
-        "sampler",
-        "random_state",
-        "link",
-        "random_intercepts",
-        "n_latent",
-        "product_features",
-    } <= set(schema)
+    assert {*NUTS_PARAMETERS, "random_intercepts", "n_latent", "product_features"} <= set(schema)
     with pytest.raises(ValidationError):
         DCMParams(n_latent=9)
 

@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from backend.errors import DataError
 from backend.families import family
 from backend.presentation.tables import result_tables
-from backend.progress import RunCancelled
 from backend.schemas.factor import TetrachoricFactorParams
 from tests.reference.simulate import TRUE_LOADINGS, TRUE_PHI, simulate_factors
+from tests.support.families import assert_export_tables, assert_reports_progress_and_cancels
 from workers.executor import stored_payload
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.factor.fit import fit
@@ -216,23 +216,13 @@ def test_chunked_counts_equal_direct_counts_with_missing_cells() -> None:
 
 def test_progress_is_reported_and_cancel_stops_the_fit() -> None:
     data = load("factor_binary.csv")
-    calls: list[dict[str, Any]] = []
-
-    def progress(fraction: float, message: str, **fields: Any) -> None:
-        calls.append({"fraction": fraction, "message": message, **fields})
-
-    fit(data, params(n_parallel=3, random_state=0), progress)
-    fractions = [c["fraction"] for c in calls]
-    assert all(0 <= f <= 1 for f in fractions) and fractions == sorted(fractions)
+    calls = assert_reports_progress_and_cancels(
+        lambda progress: fit(data, params(n_parallel=3, random_state=0), progress),
+        lambda progress: fit(data, params(n_parallel=50), progress),
+        cancel_when=lambda message: "Parallel analysis" in message,
+    )
     messages = " ".join(c["message"] for c in calls)
     assert "Parallel analysis" in messages and "Extracting" in messages
-
-    def cancelling(fraction: float, message: str, **fields: Any) -> None:
-        if "Parallel analysis" in message:
-            raise RunCancelled("test")
-
-    with pytest.raises(RunCancelled):
-        fit(data, params(n_parallel=50), cancelling)
 
 
 @pytest.mark.parametrize(
@@ -262,38 +252,13 @@ def test_data_problems_are_data_errors() -> None:
         fit(data, params(), no_progress)
 
 
-PRODUCT_MAP = {
-    "product_similarity",
-    "closest_competitors",
-    "dendrogram",
-    "dendrogram_leaves",
-    "product_map",
-}
-
-
 def test_export_tables_and_product_embedding() -> None:
-    stored = stored_payload(
-        family("factor_tetrachoric"), fit(load("factor_binary.csv"), params(), no_progress)
+    assert_export_tables(
+        "factor_tetrachoric",
+        fit(load("factor_binary.csv"), params(), no_progress),
+        {"structure", "variance", "factor_correlations", "loadings", "tetrachoric", "scree", "fit"},
+        n_dimensions=3,
     )
-    tables = result_tables("factor_tetrachoric", stored)
-    assert (
-        set(tables)
-        == {
-            "structure",
-            "variance",
-            "factor_correlations",
-            "loadings",
-            "tetrachoric",
-            "scree",
-            "fit",
-        }
-        | PRODUCT_MAP
-    )
-    assert all(len(table) > 0 for table in tables.values())
-    embedding = family("factor_tetrachoric").embedding(stored)
-    assert list(embedding.index) == stored["products"]
-    assert embedding.shape[1] == 3
-    assert np.isfinite(embedding.to_numpy()).all()
 
 
 def test_product_map_puts_products_of_one_factor_together() -> None:

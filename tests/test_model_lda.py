@@ -9,11 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from backend.errors import DataError
-from backend.families import family
-from backend.presentation.tables import result_tables
-from backend.progress import RunCancelled
 from backend.schemas.lda import LDAParams
-from workers.executor import stored_payload
+from tests.support.families import assert_export_tables, assert_reports_progress_and_cancels
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.lda import fit
 
@@ -74,21 +71,12 @@ def test_empty_households_and_missing_cells_are_reported() -> None:
 
 def test_progress_and_cancel() -> None:
     data = simulate_topics(n=600)
-    calls: list[dict[str, Any]] = []
-
-    def record(fraction: float, message: str, **fields: Any) -> None:
-        calls.append({"fraction": fraction, **fields})
-
-    fit(data, LDAParams(n_topics=3, learning_method="online", batch_size=100, max_iter=3), record)
+    online = LDAParams(n_topics=3, learning_method="online", batch_size=100, max_iter=3)
+    calls = assert_reports_progress_and_cancels(
+        lambda progress: fit(data, online, progress),
+        lambda progress: fit(data, LDAParams(n_topics=3), progress),
+    )
     assert len(calls) >= 18  # 6 mini-batches × 3 passes, then the final step
-    fractions = [c["fraction"] for c in calls]
-    assert fractions == sorted(fractions) and fractions[-1] <= 1
-
-    def cancel(fraction: float, message: str, **fields: Any) -> None:
-        raise RunCancelled("test")
-
-    with pytest.raises(RunCancelled):
-        fit(data, LDAParams(n_topics=3), cancel)
 
 
 @pytest.mark.parametrize(
@@ -112,24 +100,11 @@ def test_no_purchases_is_a_data_error() -> None:
         fit(BinaryMatrix(np.zeros((10, 3)), ["a", "b", "c"]), LDAParams(), no_progress)
 
 
-PRODUCT_MAP = {
-    "product_similarity",
-    "closest_competitors",
-    "dendrogram",
-    "dendrogram_leaves",
-    "product_map",
-}
-
-
 def test_export_tables_and_product_embedding() -> None:
-    stored = stored_payload(
-        family("lda"),
-        fit(simulate_topics(n=300), LDAParams(n_topics=3, max_iter=5, random_state=0), no_progress),
+    params = LDAParams(n_topics=3, max_iter=5, random_state=0)
+    assert_export_tables(
+        "lda",
+        fit(simulate_topics(n=300), params, no_progress),
+        {"topic_product", "fit", "topics", "top_products"},
+        n_dimensions=3,
     )
-    tables = result_tables("lda", stored)
-    assert set(tables) == {"topic_product", "fit", "topics", "top_products"} | PRODUCT_MAP
-    assert all(len(table) > 0 for table in tables.values())
-    embedding = family("lda").embedding(stored)
-    assert list(embedding.index) == stored["products"]
-    assert embedding.shape[1] == 3
-    assert np.isfinite(embedding.to_numpy()).all()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,12 +16,9 @@ import pytest
 from pydantic import ValidationError
 
 from backend.errors import DataError
-from backend.families import family
-from backend.presentation.tables import result_tables
-from backend.progress import RunCancelled
 from backend.schemas.mca import MCAParams
 from tests.reference.simulate import simulate_factors
-from workers.executor import stored_payload
+from tests.support.families import assert_export_tables, assert_reports_progress_and_cancels
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.mca import fit
 
@@ -121,19 +117,7 @@ def test_recovers_two_independent_product_blocks() -> None:
 
 def test_progress_and_cancel() -> None:
     data, _ = load("factor_binary.csv")
-    calls: list[float] = []
-
-    def record(fraction: float, message: str, **fields: Any) -> None:
-        calls.append(fraction)
-
-    fit(data, MCAParams(), record)
-    assert calls and calls == sorted(calls) and calls[0] >= 0 and calls[-1] <= 1
-
-    def cancel(fraction: float, message: str, **fields: Any) -> None:
-        raise RunCancelled("test")
-
-    with pytest.raises(RunCancelled):
-        fit(data, MCAParams(), cancel)
+    assert_reports_progress_and_cancels(lambda progress: fit(data, MCAParams(), progress))
 
 
 def test_refusals() -> None:
@@ -155,26 +139,10 @@ def test_more_components_than_dimensions_is_reduced_with_a_warning() -> None:
     assert any("reduced" in w for w in result.provenance.warnings)
 
 
-PRODUCT_MAP = {
-    "product_similarity",
-    "closest_competitors",
-    "dendrogram",
-    "dendrogram_leaves",
-    "product_map",
-}
-
-
 def test_export_tables_and_product_embedding() -> None:
-    stored = stored_payload(
-        family("mca"), fit(load("factor_binary.csv")[0], MCAParams(n_components=3), no_progress)
+    assert_export_tables(
+        "mca",
+        fit(load("factor_binary.csv")[0], MCAParams(n_components=3), no_progress),
+        {"product_coordinates", "categories", "product_eta2", "eigenvalues"},
+        n_dimensions=3,
     )
-    tables = result_tables("mca", stored)
-    assert (
-        set(tables)
-        == {"product_coordinates", "categories", "product_eta2", "eigenvalues"} | PRODUCT_MAP
-    )
-    assert all(len(table) > 0 for table in tables.values())
-    embedding = family("mca").embedding(stored)
-    assert list(embedding.index) == stored["products"]
-    assert embedding.shape[1] == 3
-    assert np.isfinite(embedding.to_numpy()).all()

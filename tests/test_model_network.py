@@ -9,12 +9,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from backend.families import family
-from backend.presentation.tables import result_tables
-from backend.progress import RunCancelled
 from backend.schemas.network import NetworkParams
 from tests.reference.simulate import simulate_factors
-from workers.executor import stored_payload
+from tests.support.families import assert_export_tables, assert_reports_progress_and_cancels
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.network import fit
 
@@ -86,19 +83,7 @@ def test_a_threshold_nothing_passes_leaves_isolated_products_and_a_warning() -> 
 
 def test_progress_and_cancel() -> None:
     data = three_groups(n=1000)
-    fractions: list[float] = []
-
-    def record(fraction: float, message: str, **fields: Any) -> None:
-        fractions.append(fraction)
-
-    fit(data, NetworkParams(), record)
-    assert fractions == sorted(fractions) and fractions[-1] <= 1
-
-    def cancel(fraction: float, message: str, **fields: Any) -> None:
-        raise RunCancelled("test")
-
-    with pytest.raises(RunCancelled):
-        fit(data, NetworkParams(), cancel)
+    assert_reports_progress_and_cancels(lambda progress: fit(data, NetworkParams(), progress))
 
 
 @pytest.mark.parametrize(
@@ -116,23 +101,10 @@ def test_params_refuse_bad_values(bad: dict[str, Any]) -> None:
         NetworkParams(**bad)
 
 
-PRODUCT_MAP = {
-    "product_similarity",
-    "closest_competitors",
-    "dendrogram",
-    "dendrogram_leaves",
-    "product_map",
-}
-
-
 def test_export_tables_and_product_embedding() -> None:
-    stored = stored_payload(
-        family("network"), fit(three_groups(n=1000), NetworkParams(random_state=0), no_progress)
+    assert_export_tables(
+        "network",
+        fit(three_groups(n=1000), NetworkParams(random_state=0), no_progress),
+        {"nodes", "communities", "edges", "summary"},
+        n_dimensions=13,  # the network's square embedding: one column per product
     )
-    tables = result_tables("network", stored)
-    assert set(tables) == {"nodes", "communities", "edges", "summary"} | PRODUCT_MAP
-    assert all(len(table) > 0 for table in tables.values())
-    embedding = family("network").embedding(stored)
-    assert list(embedding.index) == stored["products"]
-    assert embedding.shape[1] == 13
-    assert np.isfinite(embedding.to_numpy()).all()

@@ -11,11 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from backend.errors import DataError
-from backend.families import family
-from backend.presentation.tables import result_tables
-from backend.progress import RunCancelled
 from backend.schemas.nmf import NMFParams
-from workers.executor import stored_payload
+from tests.support.families import assert_export_tables, assert_reports_progress_and_cancels
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.nmf import elbow, fit
 
@@ -112,21 +109,11 @@ def test_elbow() -> None:
 
 def test_progress_and_cancel() -> None:
     data = simulate_baskets(n=1000)
-    calls: list[dict[str, Any]] = []
-
-    def record(fraction: float, message: str, **fields: Any) -> None:
-        calls.append({"fraction": fraction, **fields})
-
-    fit(data, NMFParams(n_components=[2, 3], random_state=0), record)
-    fractions = [c["fraction"] for c in calls]
-    assert fractions == sorted(fractions) and fractions[0] >= 0 and fractions[-1] <= 1
+    calls = assert_reports_progress_and_cancels(
+        lambda progress: fit(data, NMFParams(n_components=[2, 3], random_state=0), progress),
+        lambda progress: fit(data, NMFParams(n_components=3), progress),
+    )
     assert calls[-1]["iteration"] >= 1
-
-    def cancel(fraction: float, message: str, **fields: Any) -> None:
-        raise RunCancelled("test")
-
-    with pytest.raises(RunCancelled):
-        fit(data, NMFParams(n_components=3), cancel)
 
 
 @pytest.mark.parametrize(
@@ -152,23 +139,10 @@ def test_too_many_components_is_a_data_error() -> None:
         fit(data, NMFParams(n_components=16), no_progress)
 
 
-PRODUCT_MAP = {
-    "product_similarity",
-    "closest_competitors",
-    "dendrogram",
-    "dendrogram_leaves",
-    "product_map",
-}
-
-
 def test_export_tables_and_product_embedding() -> None:
-    stored = stored_payload(
-        family("nmf"),
+    assert_export_tables(
+        "nmf",
         fit(simulate_baskets(n=500), NMFParams(n_components=[2, 3], random_state=0), no_progress),
+        {"summary", "components", "sweep", "fit", "top_products"},
+        n_dimensions=None,  # as many as the sweep selects
     )
-    tables = result_tables("nmf", stored)
-    assert set(tables) == {"summary", "components", "sweep", "fit", "top_products"} | PRODUCT_MAP
-    assert all(len(table) > 0 for table in tables.values())
-    embedding = family("nmf").embedding(stored)
-    assert list(embedding.index) == stored["products"]
-    assert np.isfinite(embedding.to_numpy()).all()
