@@ -39,6 +39,13 @@ class PayloadTooLarge(AppError):
     title = "Payload too large"
 
 
+class UnsupportedFormat(AppError):
+    """An upload in a format the service does not read (ODS, JSON, HTML, XLS, PDF, …)."""
+
+    status_code = 415
+    title = "Unsupported file format"
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     title = "Service unavailable"
@@ -64,6 +71,7 @@ ERROR_DESCRIPTIONS = {
     404: "No such dataset or run.",
     409: "Conflicts with the current state (e.g. results of an unfinished run).",
     413: "The body is larger than MAX_UPLOAD_MB.",
+    415: "The upload is in a format the service does not read; `detail` names it.",
     422: "The request or its data is invalid; `detail` names the field, column or value.",
     503: "The database or Redis is unreachable.",
 }

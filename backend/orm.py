@@ -75,6 +75,9 @@ class Dataset(Base):
     n_columns: Mapped[int] = mapped_column(Integer)
     # Per-column profile (list of dicts), see backend.services.ingest.profile_columns.
     columns: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    # Blank rows dropped at upload, and sentences about what was read (sheet, comment lines…).
+    n_blank_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    notes: Mapped[list[str] | None] = mapped_column(JSONType)
     # The parsed table as Parquet: parsed once at upload, read by workers without re-parsing.
     data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -94,7 +94,7 @@ BAD_UPLOADS: list[tuple[str, dict[str, str], int, list[str]]] = [
     ),
     ("formula_cells.xlsx", {"product_columns": PRODUCTS}, 422, ['"p2" is empty']),
     ("ragged_rows.csv", {}, 422, ["Expected 5 fields in line 6, saw 7"]),
-    ("binary_garbage.csv", {}, 422, ["binary data", "NUL"]),
+    ("binary_garbage.csv", {}, 415, ['"binary_garbage.csv" is a PNG image', "Upload CSV"]),
     ("nul_bytes.csv", {}, 422, ["binary data", "line 6"]),
     ("renamed_csv.xlsx", {}, 422, ['"renamed_csv.xlsx"', "XLSX"]),
     ("invalid.parquet", {}, 422, ["Parquet file could not be read"]),

@@ -1,8 +1,12 @@
-"""A small per-process cache of parsed datasets, keyed by the upload's SHA-256 digest.
+"""A small per-process cache of parsed datasets, keyed by dataset id.
 
 A sweep's children, repeated fits and bootstrap samples read the same dataset: the worker
 fetches its Parquet bytes from the database and parses them once, not once per run. Bounded
 by total memory so a worker holding a few large datasets does not grow without limit.
+
+The key is the dataset, not the upload's SHA-256: two datasets made from the same bytes can
+hold different tables (another XLSX sheet, or one stored before IDs were kept as text), and a
+dataset's stored table never changes.
 """
 
 from __future__ import annotations
@@ -29,19 +33,19 @@ class DatasetCache:
 
     def frame(self, dataset_id: str) -> pd.DataFrame:
         with session_scope() as session:
-            digest = session.scalar(select(Dataset.sha256).where(Dataset.id == dataset_id))
-            if digest is None:
+            exists = session.scalar(select(Dataset.id).where(Dataset.id == dataset_id))
+            if exists is None:
                 raise DataError(f"Dataset {dataset_id} was deleted.")
             with self._lock:
-                if digest in self._frames:
-                    self._frames.move_to_end(digest)
-                    return self._frames[digest]
+                if dataset_id in self._frames:
+                    self._frames.move_to_end(dataset_id)
+                    return self._frames[dataset_id]
             data = session.scalar(select(Dataset.data).where(Dataset.id == dataset_id))
         if data is None:
             raise DataError(f"Dataset {dataset_id} was deleted.")
         frame = from_parquet(data)
         with self._lock:
-            self._frames[digest] = frame
+            self._frames[dataset_id] = frame
             while len(self._frames) > 1 and self._size() > self.max_bytes:
                 self._frames.popitem(last=False)
         return frame

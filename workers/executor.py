@@ -31,6 +31,7 @@ from backend.orm import Artifact, Result, Run
 from backend.progress import ProgressReporter, ProgressStore, RunCancelled, make_message
 from backend.schemas.common import Phase, RunStatus
 from backend.schemas.results import FitResult
+from backend.services.cells import numbers_where_numeric
 from backend.services.ingest import to_parquet
 from backend.services.runs import PARQUET
 from backend.settings import get_settings
@@ -39,6 +40,7 @@ from workers.dataset_cache import datasets as dataset_cache
 from workers.metrics import INTERNAL_ERRORS
 from workers.models.base import BinaryMatrix
 from workers.product_map import build_product_map
+from workers.row_key import hide_row_key, name_row_key
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ def _execute(run_id: str) -> None:
         params = spec.params.model_validate(run.params)
         reporter(0.0, "Fitting started.", phase=Phase.fitting)
         result = spec.load_fit()(data, params, reporter)
+        name_row_key(result, run.id_column)
         reporter(1.0, "Saving the results.", phase=Phase.saving)
         save_result(run_id, spec, result, store)
         log.info("run completed", extra={"seconds": round(time.monotonic() - reporter.started, 3)})
@@ -204,7 +207,10 @@ def parent_of(run_id: str) -> str | None:
 
 def load_matrix(run: Run) -> BinaryMatrix:
     frame = dataset_cache.frame(run.dataset_id)
-    return BinaryMatrix.from_frame(frame, run.product_columns, run.id_column, run.covariate_columns)
+    data = BinaryMatrix.from_frame(frame, run.product_columns, run.id_column, run.covariate_columns)
+    if data.covariates is not None:  # stored as the file's text; features are used as numbers
+        data.covariates = numbers_where_numeric(data.covariates)
+    return hide_row_key(data)
 
 
 # A finished fit is worth keeping: when the database is unreachable at save time, the save is

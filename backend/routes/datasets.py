@@ -14,7 +14,9 @@ from backend.uploads import read_limited
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 
-@router.post("", status_code=201, response_model=DatasetOut, responses=error_responses(413))
+@router.post(
+    "", status_code=201, response_model=DatasetOut, responses=error_responses(413, 415, 422)
+)
 async def upload_dataset(
     session: SessionDep,
     file: Annotated[UploadFile, File(description="CSV, XLSX or Parquet; one row per household.")],
@@ -22,10 +24,23 @@ async def upload_dataset(
     product_columns: Annotated[
         str | None, Form(description="Comma-separated product columns to check now (optional).")
     ] = None,
+    id_column: Annotated[
+        str | None,
+        Form(description="The household ID column, checked now: no missing or repeated IDs."),
+    ] = None,
+    sheet: Annotated[
+        str | None, Form(description="XLSX: the sheet to read (default: the first with data).")
+    ] = None,
 ) -> DatasetOut:
     content = await read_limited(file)
     dataset = service.upload_dataset(
-        session, content, filename=file.filename, name=name, product_columns=product_columns
+        session,
+        content,
+        filename=file.filename,
+        name=name,
+        product_columns=product_columns,
+        id_column=id_column,
+        sheet=sheet,
     )
     return service.dataset_out(dataset, preview=True)
 

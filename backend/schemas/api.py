@@ -17,15 +17,31 @@ from pydantic import (
 from backend.schemas.common import Phase, RunStatus
 
 
+class ValueRepeats(BaseModel):
+    """Values of a text column found on more than one row (what an ID column must not have)."""
+
+    n_values: int = Field(description="Distinct values found on more than one row.")
+    n_rows: int = Field(description="Rows holding one of them.")
+    examples: dict[str, int] = Field(description="The most repeated values → rows each.")
+
+
 class ColumnProfile(BaseModel):
     name: str
-    dtype: str
+    dtype: str = Field(description="How it is stored: float64 (0/1 columns) or string (text).")
     kind: str = Field(description="binary, numeric, categorical or empty")
     is_binary: bool
     n_missing: int
     n_unique: int
     prevalence: float | None = Field(None, description="Share of 1s among non-missing cells.")
     examples: list[Any] = Field(default_factory=list, description="A few non-0/1 values.")
+    repeats: ValueRepeats | None = Field(
+        None, description="Text columns: values on more than one row (an ID column has none)."
+    )
+    missing_rows: list[int] | None = Field(
+        None,
+        description="Text columns: where the first missing values are, as the file numbers "
+        "its rows (CSV line, sheet row, Parquet row).",
+    )
 
 
 class DatasetOut(BaseModel):
@@ -40,6 +56,14 @@ class DatasetOut(BaseModel):
     n_rows: int
     n_columns: int
     columns: list[ColumnProfile]
+    n_blank_rows: int = Field(
+        0, description="Blank rows between households, dropped at upload (not households)."
+    )
+    notes: Annotated[list[str], BeforeValidator(lambda value: value or [])] = Field(
+        default_factory=list,
+        description="What was read: the sheet, the delimiter hint, skipped comment lines, a "
+        "stored index read as a column, blank rows dropped.",
+    )
     created_at: datetime
     preview: list[dict[str, Any]] | None = None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,6 +11,7 @@ from backend.errors import Conflict, InvalidInput
 from backend.orm import Dataset, Run
 from backend.schemas.api import ColumnProfile, DatasetOut
 from backend.schemas.common import RunStatus
+from backend.services.household_ids import check_id_column
 from backend.services.ingest import (
     format_values,
     from_parquet,
@@ -26,20 +27,25 @@ MAX_NAME = 255  # names and file names are VARCHAR(255)
 
 def upload_dataset(
     session: Session,
-    content: bytes,
+    content: bytes | BinaryIO,
     *,
     filename: str | None,
     name: str | None = None,
     product_columns: str | None = None,
+    id_column: str | None = None,
+    sheet: str | None = None,
 ) -> Dataset:
     """Store an uploaded file as a dataset and commit it; `product_columns` is the form field
-    (comma-separated), checked now when given."""
+    (comma-separated) and `id_column` the ID's name, checked now when given; `sheet` picks an
+    XLSX workbook's sheet."""
     dataset = create_dataset(
         session,
         content,
         filename=filename,
         name=name,
         product_columns=split_columns(product_columns),
+        id_column=id_column,
+        sheet=sheet,
     )
     session.commit()
     return dataset
@@ -52,26 +58,39 @@ def split_columns(names: str | None) -> list[str] | None:
 
 def create_dataset(
     session: Session,
-    content: bytes,
+    content: bytes | BinaryIO,
     *,
     filename: str | None,
     name: str | None = None,
     product_columns: list[str] | None = None,
+    id_column: str | None = None,
+    sheet: str | None = None,
 ) -> Dataset:
     settings = get_settings()
     filename = clean_filename(filename)
     if name is not None:
         name = check_name(name, "name")
     parsed = parse_table(
-        content, filename, min_rows=settings.min_rows, max_columns=settings.max_columns
+        content,
+        filename,
+        min_rows=settings.min_rows,
+        max_columns=settings.max_columns,
+        sheet=sheet,
     )
-    if product_columns is not None:
-        resolve_product_columns(parsed.columns, product_columns)
-    elif sum(c.is_binary for c in parsed.columns) < 2:
-        raise InvalidInput(
-            "The file has fewer than 2 columns with only 0/1 values; product columns must be "
-            "0/1 (1 = bought). " + _describe_non_binary(parsed.columns)
-        )
+    try:
+        if id_column is not None:
+            check_id_column(parsed.columns, id_column, file_format=parsed.file_format)
+        if product_columns is not None:
+            resolve_product_columns(
+                parsed.columns, product_columns, exclude=[id_column] if id_column else None
+            )
+        elif sum(c.is_binary for c in parsed.columns) < 2:
+            raise InvalidInput(
+                "The file has fewer than 2 columns with only 0/1 values; product columns must "
+                "be 0/1 (1 = bought). " + _describe_non_binary(parsed.columns)
+            )
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message + parsed.hint) from exc
     dataset = Dataset(
         name=name or filename or "dataset",
         filename=filename,
@@ -80,7 +99,9 @@ def create_dataset(
         size_bytes=parsed.size_bytes,
         n_rows=len(parsed.frame),
         n_columns=len(parsed.frame.columns),
-        columns=[c.model_dump() for c in parsed.columns],
+        columns=[c.model_dump(exclude_none=True) for c in parsed.columns],
+        n_blank_rows=parsed.n_blank_rows,
+        notes=parsed.notes,
         data=to_parquet(parsed.frame),
     )
     session.add(dataset)
@@ -207,9 +228,16 @@ def load_frame(dataset: Dataset, columns: list[str] | None = None) -> Any:
 def dataset_out(dataset: Dataset, *, preview: bool = False) -> DatasetOut:
     out = DatasetOut.model_validate(dataset)
     if preview:
-        frame = load_frame(dataset).head(PREVIEW_ROWS)
-        out.preview = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        frame = load_frame(dataset).head(PREVIEW_ROWS).astype(object)
+        for column in out.columns:  # 0/1 columns are stored as floats: shown as 0 and 1
+            if column.is_binary and column.name in frame:
+                frame[column.name] = frame[column.name].map(_whole)
+        out.preview = frame.where(frame.notna(), None).to_dict(orient="records")
     return out
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def delete_dataset(session: Session, dataset: Dataset, *, force: bool) -> None:

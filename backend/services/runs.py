@@ -25,6 +25,7 @@ from backend.schemas.api import ColumnProfile, RunCreate, RunOut, RunUpdate
 from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
 from backend.schemas.params import ModelParams
 from backend.services.datasets import check_other_columns, create_dataset, resolve_product_columns
+from backend.services.household_ids import check_id_column
 from backend.services.sweeps import sweep_values, validate_params
 from backend.settings import get_settings
 
@@ -138,7 +139,10 @@ def _check_columns(dataset: Dataset, body: RunCreate, covariates: list[str]) -> 
     if body.id_column:
         check_other_columns(profiles, [body.id_column], "ID")
     check_other_columns(profiles, covariates, "covariate")
-    return resolve_product_columns(profiles, body.product_columns, exclude=others)
+    products = resolve_product_columns(profiles, body.product_columns, exclude=others)
+    if body.id_column:  # one ID per household: none missing, none repeated
+        check_id_column(profiles, body.id_column, dataset)
+    return products
 
 
 def _build_run(
