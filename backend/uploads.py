@@ -3,11 +3,13 @@
 Starlette's multipart parser spools a whole upload to a temporary file before the route runs,
 so a limit checked in the route comes too late. `BodyLimit` counts the body's bytes as the
 server hands them over and answers 413 as soon as the count passes the limit: a lying or
-missing Content-Length (chunked transfer) changes nothing. `read_limited` still checks the
+missing Content-Length (chunked transfer) changes nothing. `spooled_upload` still checks the
 file itself inside the route.
 """
 
 from __future__ import annotations
+
+from typing import BinaryIO
 
 from fastapi import UploadFile
 from starlette.datastructures import Headers
@@ -18,7 +20,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.errors import PayloadTooLarge
 from backend.settings import get_settings
 
-CHUNK = 1 << 20
 # Multipart framing (boundaries, part headers, form fields) on top of the file itself.
 FRAMING = 64 * 1024
 
@@ -83,13 +84,13 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-async def read_limited(file: UploadFile) -> bytes:
+def spooled_upload(file: UploadFile) -> BinaryIO:
+    """The uploaded file as Starlette spooled it (memory, then a temporary file), checked
+    against the limit and rewound: parsers stream from it instead of one joined copy."""
     limit = get_settings().max_upload_bytes
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await file.read(CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    source = file.file
+    source.seek(0, 2)
+    if source.tell() > limit:
+        raise too_large(limit)
+    source.seek(0)
+    return source

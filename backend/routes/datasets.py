@@ -9,7 +9,7 @@ from backend.errors import error_responses
 from backend.schemas.api import DatasetList, DatasetOut
 from backend.services import datasets as service
 from backend.services.basket import dataset_basket
-from backend.uploads import read_limited
+from backend.uploads import spooled_upload
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 @router.post(
     "", status_code=201, response_model=DatasetOut, responses=error_responses(413, 415, 422)
 )
-async def upload_dataset(
+def upload_dataset(
     session: SessionDep,
     file: Annotated[UploadFile, File(description="CSV, XLSX or Parquet; one row per household.")],
     name: Annotated[str | None, Form()] = None,
@@ -32,10 +32,11 @@ async def upload_dataset(
         str | None, Form(description="XLSX: the sheet to read (default: the first with data).")
     ] = None,
 ) -> DatasetOut:
-    content = await read_limited(file)
+    # A plain `def`: FastAPI runs it in its thread pool, so parsing a large file never holds
+    # the event loop (/live, progress streams) while it runs.
     dataset = service.upload_dataset(
         session,
-        content,
+        spooled_upload(file),
         filename=file.filename,
         name=name,
         product_columns=product_columns,
