@@ -18,6 +18,8 @@ from scipy.optimize import minimize
 LOWER_PSI = 0.005
 
 IterationCallback = Callable[[int, float], None]
+Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]  # ψ -> (value, gradient)
+Loadings = Callable[[np.ndarray, np.ndarray, int], np.ndarray]  # (R, ψ, k) -> Λ at the optimum
 
 
 @dataclass
@@ -42,51 +44,64 @@ def _top_eigen(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return values[order], vectors[:, order]
 
 
+def _scaled_top(values: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
+    """The top-k eigenvectors scaled by √max(λ, 0): loadings of a reduced correlation matrix."""
+    return vectors[:, :k] * np.sqrt(np.maximum(values[:k], 0.0))
+
+
 def _loadings_uls(r: np.ndarray, psi: np.ndarray, k: int) -> np.ndarray:
     """psych's FAout.wls: top-k eigenvectors of R - Ψ scaled by √max(λ, 0)."""
     values, vectors = _top_eigen(r - np.diag(psi), k)
-    return vectors[:, :k] * np.sqrt(np.maximum(values[:k], 0.0))
+    return _scaled_top(values, vectors, k)
+
+
+def _ml_from_eigen(values: np.ndarray, vectors: np.ndarray, psi: np.ndarray, k: int) -> np.ndarray:
+    """ML loadings from the eigenpairs of Ψ^-1/2 R Ψ^-1/2: Ψ^1/2 V_k √max(λ_k - 1, 0)."""
+    load = vectors[:, :k] * np.sqrt(np.maximum(values[:k] - 1.0, 0.0))
+    return load * np.sqrt(psi)[:, None]
 
 
 def _loadings_ml(r: np.ndarray, psi: np.ndarray, k: int) -> np.ndarray:
     """psych's FAout (factanal): from the eigenvectors of Ψ^-1/2 R Ψ^-1/2."""
     sc = 1.0 / np.sqrt(psi)
     values, vectors = _top_eigen(r * np.outer(sc, sc), k)
-    load = vectors[:, :k] * np.sqrt(np.maximum(values[:k] - 1.0, 0.0))
-    return load * np.sqrt(psi)[:, None]
+    return _ml_from_eigen(values, vectors, psi, k)
 
 
-def minres(
+def extract(
+    method: str,
     r: np.ndarray,
     k: int,
     max_iter: int,
     tol: float,
     callback: IterationCallback | None = None,
 ) -> Extraction:
+    """k factors of the correlation matrix r by psych's `fm` method: "minres" or "ml" (the
+    uniquenesses optimised by L-BFGS-B on that method's objective) or "pa" (principal axis).
+    `callback(iteration, objective or change)` after each iteration."""
+    if method == "pa":
+        return _principal_axis(r, k, max_iter, tol, callback)
+    objective, loadings = _OPTIMISED[method]
+    return _optimise(r, k, objective(r, k), loadings, max_iter, tol, callback)
+
+
+def _minres_objective(r: np.ndarray, k: int) -> Objective:
     """Unweighted least squares: minimise ½‖R - Ψ - ΛΛᵀ‖² over ψ with Λ from the top-k
     eigenpairs of R - Ψ. At the optimum the diagonal residuals vanish, so this is psych's
     minres solution (the sum of squared off-diagonal residuals); the gradient is exact."""
 
     def objective(psi: np.ndarray) -> tuple[float, np.ndarray]:
-        values, vectors = np.linalg.eigh(r - np.diag(psi))
-        order = np.argsort(values)[::-1]
-        values, vectors = values[order], vectors[:, order]
+        values, vectors = _top_eigen(r - np.diag(psi), k)
         rest = values.copy()
         rest[:k] = np.minimum(values[:k], 0.0)  # negative top roots are not fitted either
         f = 0.5 * float(np.sum(rest**2))
         grad = -((vectors**2) @ rest)
         return f, grad
 
-    return _optimise(r, k, objective, _loadings_uls, max_iter, tol, callback)
+    return objective
 
 
-def maximum_likelihood(
-    r: np.ndarray,
-    k: int,
-    max_iter: int,
-    tol: float,
-    callback: IterationCallback | None = None,
-) -> Extraction:
+def _ml_objective(r: np.ndarray, k: int) -> Objective:
     """factanal's / psych's ML objective and gradient in ψ (Jöreskog's concentrated form)."""
     p = r.shape[0]
 
@@ -95,19 +110,25 @@ def maximum_likelihood(
         values, vectors = _top_eigen(r * np.outer(sc, sc), k)
         e = values[k:]
         f = -float(np.sum(np.log(e) - e) - k + p)
-        load = vectors[:, :k] * np.sqrt(np.maximum(values[:k] - 1.0, 0.0))
-        load = load * np.sqrt(psi)[:, None]
+        load = _ml_from_eigen(values, vectors, psi, k)
         g = np.einsum("ij,ij->i", load, load) + psi - np.diag(r)
         return f, g / psi**2
 
-    return _optimise(r, k, objective, _loadings_ml, max_iter, tol, callback)
+    return objective
+
+
+# The methods that optimise ψ: the objective for (R, k) and the loadings at the optimum.
+_OPTIMISED: dict[str, tuple[Callable[[np.ndarray, int], Objective], Loadings]] = {
+    "minres": (_minres_objective, _loadings_uls),
+    "ml": (_ml_objective, _loadings_ml),
+}
 
 
 def _optimise(
     r: np.ndarray,
     k: int,
-    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    loadings: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
+    objective: Objective,
+    loadings: Loadings,
     max_iter: int,
     tol: float,
     callback: IterationCallback | None,
@@ -144,9 +165,7 @@ def _optimise(
     )
 
 
-def _at_stationary_point(
-    objective: Callable[[np.ndarray], tuple[float, np.ndarray]], psi: np.ndarray, tol: float
-) -> bool:
+def _at_stationary_point(objective: Objective, psi: np.ndarray, tol: float) -> bool:
     """L-BFGS-B sometimes stops on 'abnormal line search' exactly at the optimum: accept when
     the projected gradient is small."""
     _, grad = objective(psi)
@@ -154,12 +173,8 @@ def _at_stationary_point(
     return bool(np.max(np.abs(grad[free]), initial=0.0) < max(tol * 100, 1e-5))
 
 
-def principal_axis(
-    r: np.ndarray,
-    k: int,
-    max_iter: int,
-    tol: float,
-    callback: IterationCallback | None = None,
+def _principal_axis(
+    r: np.ndarray, k: int, max_iter: int, tol: float, callback: IterationCallback | None
 ) -> Extraction:
     """psych's iterated principal axes: SMCs on the diagonal, then the diagonal replaced by
     the communalities of the top-k eigenpairs until their sum moves less than `tol`."""
@@ -172,7 +187,7 @@ def principal_axis(
     load = np.zeros((r.shape[0], k))
     for iterations in range(1, max_iter + 1):
         values, vectors = _top_eigen(reduced, k)
-        load = vectors[:, :k] * np.sqrt(np.maximum(values[:k], 0.0))
+        load = _scaled_top(values, vectors, k)
         h2 = np.einsum("ij,ij->i", load, load)
         np.fill_diagonal(reduced, h2)
         new_total = float(h2.sum())
@@ -190,10 +205,3 @@ def principal_axis(
         converged=converged,
         objective=float("nan"),
     )
-
-
-EXTRACTIONS: dict[str, Callable[..., Extraction]] = {
-    "minres": minres,
-    "ml": maximum_likelihood,
-    "pa": principal_axis,
-}

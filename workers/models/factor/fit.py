@@ -32,7 +32,7 @@ from backend.schemas.factor import (
     VarianceRow,
 )
 from workers.models.base import BinaryMatrix, FitFunction, Progress
-from workers.models.factor.extraction import EXTRACTIONS, Extraction, minres
+from workers.models.factor.extraction import Extraction, IterationCallback, extract
 from workers.models.factor.rotation import Rotated, rotate
 from workers.models.factor.tetrachoric import (
     Tetrachoric,
@@ -78,7 +78,7 @@ def _fit(
     tet = tetrachoric(counts, data.products, params.correct, params.smooth)
     r = tet.rho
     eigenvalues = np.sort(np.linalg.eigvalsh(r))[::-1]
-    one_factor = minres(r, 1, params.max_iter, params.tol)
+    one_factor = extract("minres", r, 1, params.max_iter, params.tol)
     eigenvalues_factor = _reduced_eigenvalues(r, one_factor.loadings)
 
     random_pc = random_fa = None
@@ -99,27 +99,21 @@ def _fit(
         k = max(1, suggested_fa if suggested_fa is not None else _kaiser_count(eigenvalues))
         k = min(k, p - 1)
 
-    stage = sub_progress(progress, 0.7, 0.85)
-
-    def on_extract(iteration: int, value: float) -> None:
-        stage(
-            min(iteration / params.max_iter, 0.99),
-            f"Extracting {k} factor(s) ({params.extraction}), iteration {iteration}.",
-            iteration=iteration,
-            details={"stage": "extraction", "objective": value},
-        )
-
-    extraction = EXTRACTIONS[params.extraction](r, k, params.max_iter, params.tol, on_extract)
-    stage = sub_progress(progress, 0.85, 0.9)
-
-    def on_rotate(iteration: int, value: float) -> None:
-        stage(
-            min(iteration / params.max_iter, 0.99),
-            f"Rotating ({params.rotation}), iteration {iteration}.",
-            iteration=iteration,
-            details={"stage": "rotation", "criterion": value},
-        )
-
+    on_extract = _iterations(
+        sub_progress(progress, 0.7, 0.85),
+        params.max_iter,
+        f"Extracting {k} factor(s) ({params.extraction})",
+        stage="extraction",
+        value="objective",
+    )
+    extraction = extract(params.extraction, r, k, params.max_iter, params.tol, on_extract)
+    on_rotate = _iterations(
+        sub_progress(progress, 0.85, 0.9),
+        params.max_iter,
+        f"Rotating ({params.rotation})",
+        stage="rotation",
+        value="criterion",
+    )
     rotated = rotate(extraction.loadings, params.rotation, params.max_iter, on_rotate)
     progress(0.9, "Computing fit statistics and factor scores.")
     stats = fit_statistics(r, rotated, counts, n)
@@ -144,6 +138,23 @@ def _fit(
         stats,
         scores,
     )
+
+
+def _iterations(
+    report: Progress, max_iter: int, doing: str, stage: str, value: str
+) -> IterationCallback:
+    """The callback of an iterative stage (extraction, rotation): "<doing>, iteration i." at
+    i / max_iter of the stage (below its end), the iteration's value in details[value]."""
+
+    def on_iteration(iteration: int, current: float) -> None:
+        report(
+            min(iteration / max_iter, 0.99),
+            f"{doing}, iteration {iteration}.",
+            iteration=iteration,
+            details={"stage": stage, value: current},
+        )
+
+    return on_iteration
 
 
 def _reduced_eigenvalues(r: np.ndarray, loadings: np.ndarray) -> np.ndarray:
@@ -197,7 +208,7 @@ def parallel_analysis(
         except DataError:
             continue  # a very rare product lost all its buyers in the subsample
         pcs.append(np.sort(np.linalg.eigvalsh(tet.rho))[::-1])
-        fa1 = minres(tet.rho, 1, params.max_iter, params.tol)
+        fa1 = extract("minres", tet.rho, 1, params.max_iter, params.tol)
         fas.append(_reduced_eigenvalues(tet.rho, fa1.loadings))
         progress(
             (it + 1) / params.n_parallel,

@@ -55,28 +55,23 @@ def bvn_density(h: np.ndarray, k: np.ndarray, rho: np.ndarray) -> np.ndarray:
 
 
 def tetrachoric_ml(
-    n00: np.ndarray,
-    n01: np.ndarray,
-    n10: np.ndarray,
-    n11: np.ndarray,
-    tau_x: np.ndarray,
-    tau_y: np.ndarray,
-    max_iter: int = 100,
-    tol: float = 1e-12,
+    cells: np.ndarray, tau_x: np.ndarray, tau_y: np.ndarray, max_iter: int = 100, tol: float = 1e-12
 ) -> np.ndarray:
     """Maximum-likelihood correlation of each 2×2 table given fixed thresholds (vectorised).
 
-    The score n00/P00 - n01/P01 - n10/P10 + n11/P11 falls monotonically in rho, so its root is
-    found by Newton steps kept inside a shrinking bracket (bisection when a step leaves it).
+    `cells` stacks the tables' counts n00, n01, n10, n11 (4 × tables). The score
+    n00/P00 - n01/P01 - n10/P10 + n11/P11 falls monotonically in rho, so its root is found by
+    Newton steps kept inside a shrinking bracket (bisection when a step leaves it).
     Cells: first index x (tau_x), second y (tau_y); 0 = below the threshold = not bought.
     """
-    lo = np.full(n00.shape, -1.0 + 1e-9)
-    hi = np.full(n00.shape, 1.0 - 1e-9)
-    rho = np.zeros(n00.shape)
-    active = np.arange(n00.size)
+    shape = cells.shape[1:]
+    lo = np.full(shape, -1.0 + 1e-9)
+    hi = np.full(shape, 1.0 - 1e-9)
+    rho = np.zeros(shape)
+    active = np.arange(cells[0].size)
     for _ in range(max_iter):
         a = active
-        g, slope = _tetrachoric_score(rho[a], n00[a], n01[a], n10[a], n11[a], tau_x[a], tau_y[a])
+        g, slope = _tetrachoric_score(rho[a], cells[:, a], tau_x[a], tau_y[a])
         r, low, high = rho[a], lo[a], hi[a]
         low = np.where(g > 0, r, low)
         high = np.where(g <= 0, r, high)
@@ -93,15 +88,10 @@ def tetrachoric_ml(
 
 
 def _tetrachoric_score(
-    r: np.ndarray,
-    n00: np.ndarray,
-    n01: np.ndarray,
-    n10: np.ndarray,
-    n11: np.ndarray,
-    tau_x: np.ndarray,
-    tau_y: np.ndarray,
+    r: np.ndarray, cells: np.ndarray, tau_x: np.ndarray, tau_y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The log-likelihood's derivative in rho (up to the positive density factor) and its slope."""
+    n00, n01, n10, n11 = cells
     tiny = 1e-300
     fx, fy = ndtr(tau_x), ndtr(tau_y)
     p00 = bvn_lower(tau_x, tau_y, r)
@@ -174,7 +164,7 @@ def tetrachoric(
     empty = (cells == 0).any(axis=0) & (pair_n > 1) & (correct > 0)
     if correct > 0:
         cells = np.where((cells == 0) & empty, correct, cells)
-    r_pairs = tetrachoric_ml(cells[0], cells[1], cells[2], cells[3], tau[iu], tau[ju])
+    r_pairs = tetrachoric_ml(cells, tau[iu], tau[ju])
     rho = np.eye(p)
     rho[iu, ju] = r_pairs
     rho[ju, iu] = r_pairs
