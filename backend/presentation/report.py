@@ -4,8 +4,6 @@ under the names people gave them — to email or archive."""
 
 from __future__ import annotations
 
-import html
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -18,6 +16,7 @@ import pandas as pd
 
 from backend.presentation.charts import ChartView, draw, sections
 from backend.presentation.charts.palette import unit_color
+from backend.presentation.escape import html_text, script_json
 
 log = logging.getLogger(__name__)
 MAX_TABLE_ROWS = 60
@@ -93,10 +92,6 @@ def vega_bundle() -> str:
     return bundle
 
 
-def _script_json(value: Any) -> str:
-    return json.dumps(value).replace("</", "<\\/")
-
-
 def chart_blocks(view: ChartView) -> tuple[list[str], list[dict[str, Any]]]:
     """The report's chart sections (HTML) and their Vega-Lite specifications, in reading order;
     a section drawn with several option sets (chance and index) appears once per set."""
@@ -112,8 +107,8 @@ def chart_blocks(view: ChartView) -> tuple[list[str], list[dict[str, Any]]]:
                 title = f"{title} — {', '.join(extra)}"
             specs.append(draw(view, section, options).to_dict())
             blocks.append(
-                f'<section><h2>{html.escape(title)}</h2><p class="caption">'
-                f'{html.escape(section.caption)}</p><div id="chart{len(specs) - 1}"></div>'
+                f'<section><h2>{html_text(title)}</h2><p class="caption">'
+                f'{html_text(section.caption)}</p><div id="chart{len(specs) - 1}"></div>'
                 "</section>"
             )
     return blocks, specs
@@ -131,9 +126,11 @@ def table_blocks(tables: Mapping[str, pd.DataFrame], max_rows: int = MAX_TABLE_R
             if len(table) > max_rows
             else ""
         )
-        body = shown.to_html(index=False, float_format=lambda v: f"{v:,.3f}", na_rep="—")
+        body = shown.to_html(  # escapes every cell and header itself
+            index=False, escape=True, float_format=lambda v: f"{v:,.3f}", na_rep="—"
+        )
         blocks.append(
-            f"<section><h2>{html.escape(name.replace('_', ' ').capitalize())}</h2>{body}{more}"
+            f"<section><h2>{html_text(name.replace('_', ' ').capitalize())}</h2>{body}{more}"
             "</section>"
         )
     return blocks
@@ -143,23 +140,23 @@ def html_report(run: Mapping[str, Any], view: ChartView, tables: Mapping[str, pd
     """The report as one HTML string with every script inline."""
     charts, specs = chart_blocks(view)
     chips = "".join(
-        f'<span style="background:{unit_color(k)}">{html.escape(name)}</span>'
+        f'<span style="background:{unit_color(k)}">{html_text(name)}</span>'
         for k, name in enumerate(view.units.names)
     )
     stats = {k: view.result[k] for k in FIT_KEYS if isinstance(view.result.get(k), int | float)}
     stat_line = " · ".join(
         f"{k} {v:,.3f}" if isinstance(v, float) else f"{k} {v:,}" for k, v in stats.items()
     )
-    name = html.escape(str(run.get("name", "Report")))
-    created = html.escape(str(run.get("created_at", ""))[:16].replace("T", " "))
+    name = html_text(str(run.get("name", "Report")))
+    created = html_text(str(run.get("created_at", ""))[:16].replace("T", " "))
     units_block = (
-        f'<section><h2>{html.escape(view.units.plural)}</h2><div class="chips">{chips}</div>'
+        f'<section><h2>{html_text(view.units.plural)}</h2><div class="chips">{chips}</div>'
         "</section>"
         if view.units.names
         else ""
     )
     fit_block = (
-        f'<section><h2>Fit</h2><p class="caption">{html.escape(stat_line)}</p></section>'
+        f'<section><h2>Fit</h2><p class="caption">{html_text(stat_line)}</p></section>'
         if stat_line
         else ""
     )
@@ -171,7 +168,7 @@ def html_report(run: Mapping[str, Any], view: ChartView, tables: Mapping[str, pd
 <script type="text/javascript">{vega_bundle()}</script>
 </head><body><main>
 <h1>{name}</h1>
-<div class="meta">{html.escape(view.spec.title)} · run {html.escape(str(run.get("id", ""))[:8])} ·
+<div class="meta">{html_text(view.spec.title)} · run {html_text(str(run.get("id", ""))[:8])} ·
 created {created} · {len(run.get("product_columns") or [])} products · report made
 {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</div>
 {units_block}
@@ -180,7 +177,7 @@ created {created} · {len(run.get("product_columns") or [])} products · report 
 {"".join(table_blocks(tables))}
 </main>
 <script type="text/javascript">
-const specs = {_script_json(specs)};
+const specs = {script_json(specs)};
 specs.forEach((spec, i) => vegaEmbed("#chart" + i, spec, {{actions: false}})
   .catch(console.error));
 </script>
