@@ -102,10 +102,15 @@ def hostile_report() -> tuple[str, dict[str, str]]:
     res = json.loads(text)
     labels = {"Class 1": HOSTILE[0], "Class 2": HOSTILE[1], "Class 3": HOSTILE[3]}
     household_rows = rows("lca")
-    view = ChartView(spec, res, units(spec, res, labels), load_rows=lambda: household_rows,
-                     has_rows=True)
-    run = {"id": "r1", "name": HOSTILE[0] + " " + HOSTILE[2], "product_columns": res["products"],
-           "created_at": "2026-01-01T00:00:00"}
+    view = ChartView(
+        spec, res, units(spec, res, labels), load_rows=lambda: household_rows, has_rows=True
+    )
+    run = {
+        "id": "r1",
+        "name": HOSTILE[0] + " " + HOSTILE[2],
+        "product_columns": res["products"],
+        "created_at": "2026-01-01T00:00:00",
+    }
     return html_report(run, view, result_tables("lca", res, labels)), labels
 
 
