@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     min_rows: int = Field(10, ge=2)
     # Widest accepted table; checked on the header, before the file is parsed.
     max_columns: int = Field(2000, ge=2)
+    # Largest JSON request body, not counting an inline file (data.csv_base64, counted against
+    # MAX_UPLOAD_MB); checked while the body streams in (backend/json_limits.py).
+    max_json_kb: float = Field(1024.0, gt=0)
 
     # Logs and metrics
     log_format: Literal["json", "text"] = "json"

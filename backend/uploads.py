@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import PayloadTooLarge
+from backend.json_limits import JsonMeter
 from backend.settings import get_settings
 
 # Multipart framing (boundaries, part headers, form fields) on top of the file itself.
@@ -71,6 +72,7 @@ class BodyLimit:
             await response(scope, receive, send)
             return
         received = 0
+        meter = JsonMeter.for_request(headers)  # other bodies than uploads, by kind
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -79,6 +81,8 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise BodyTooLarge(get_settings().max_upload_bytes)
+                if meter is not None:
+                    meter.feed(message.get("body", b""))
             return message
 
         await self.app(scope, counting_receive, send)

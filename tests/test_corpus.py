@@ -398,6 +398,143 @@ def test_nul_characters_are_refused_not_stored(
     assert stored_state(app_client, reference["id"]) == before
 
 
+# Issue 12: hostile run requests (each a file in tests/corpus/runs): refused with a 4xx whose
+# detail names the problem, or accepted with the values checked one by one. Strict types (a
+# boolean is not a number, 3.0 is not a whole number), bounded seeds, NaN and Infinity, NUL,
+# nesting past MAX_JSON_DEPTH, column lists past MAX_COLUMNS or naming a column twice, the
+# range syntax in full, and inline base64 as the `base64` command writes it.
+HOSTILE_RUNS: list[tuple[str, int, list[str]]] = [
+    ("n_classes_true.json", 422, ['"params.n_classes"', "valid integer", "True"]),
+    ("n_classes_float.json", 422, ['"params.n_classes"', "valid integer", "3.0"]),
+    ("n_classes_text_number.json", 422, ['"params.n_classes"', "'3'"]),
+    ("n_classes_exponent.json", 422, ['"params.n_classes"', "valid integer", "2.0"]),
+    ("n_classes_huge_integer.json", 422, ['"params.n_classes"', "less than or equal to 30"]),
+    ("n_init_false.json", 422, ['"params.n_init"', "valid integer", "False"]),
+    ("max_iter_float.json", 422, ['"params.max_iter"', "valid integer", "100.5"]),
+    ("tol_true.json", 422, ['"params.tol"', "valid number", "True"]),
+    ("tol_text.json", 422, ['"params.tol"', "valid number", "'1e-6'"]),
+    ("tol_infinity.json", 422, ['"params.tol"', "finite number"]),
+    ("random_state_negative.json", 422, ['"params.random_state"', "greater than or equal to 0"]),
+    ("random_state_2_pow_70.json", 422, ['"params.random_state"', "4294967295"]),
+    ("random_state_float.json", 422, ['"params.random_state"', "valid integer", "1.5"]),
+    ("random_state_true.json", 422, ['"params.random_state"', "valid integer", "True"]),
+    ("covariates_standardize_one.json", 422, ['"params.standardize"', "valid boolean", "1"]),
+    ("nmf_alpha_nan.json", 422, ['"params.alpha_W"', "finite number"]),
+    ("nmf_components_true.json", 422, ['"params.n_components"', "integer or a valid list"]),
+    ("factor_n_factors_list.json", 422, ['"params.n_factors"', "valid integer"]),
+    ("network_threshold_text.json", 422, ['"params.threshold"', "valid number", "'high'"]),
+    ("dcm_feature_nan.json", 422, ['"params.product_features"', "record 2", "'price'", "nan"]),
+    ("dcm_feature_infinity.json", 422, ['"params.product_features"', "record 1", "-inf"]),
+    ("dcm_feature_nested_object.json", 422, ['"params.product_features.0.price"', "string or"]),
+    ("dcm_features_not_records.json", 422, ['"params.product_features.0"', "dictionary"]),
+    ("params_nested_200_deep.json", 422, ["32 levels deep", "MAX_JSON_DEPTH"]),
+    ("params_nested_lists_100_deep.json", 422, ["32 levels deep", "MAX_JSON_DEPTH"]),
+    ("body_nested_arrays_3000_deep.json", 422, ["32 levels deep", "MAX_JSON_DEPTH"]),
+    ("name_nested_lists_40_deep.json", 422, ["32 levels deep", "MAX_JSON_DEPTH"]),
+    ("sweep_list_with_true.json", 422, ['"params.n_classes"', "whole numbers", "True"]),
+    ("sweep_list_with_float.json", 422, ['"params.n_classes"', "whole numbers", "3.0"]),
+    ("sweep_empty_list.json", 422, ['"params.n_classes"', "whole numbers", "[]"]),
+    ("sweep_range_from_zero.json", 422, ['"params.n_classes"', "greater than or equal to 1"]),
+    ("sweep_range_negative.json", 422, ['"params.n_classes"', "'-1-3'", 'range like "1-8"']),
+    ("sweep_range_trailing_junk.json", 422, ['"params.n_classes"', "'2-4x'"]),
+    ("sweep_list_too_long.json", 422, ['"params.n_classes"', "22 fits", "at most 20"]),
+    ("product_columns_over_max_columns.json", 422, ["2001 columns", "MAX_COLUMNS"]),
+    ("product_columns_thousand_repeats.json", 422, ['"product_columns"', "twice", '"p1"']),
+    ("covariate_columns_twice.json", 422, ['"covariate_columns"', "twice", '"age"']),
+    ("id_column_is_a_covariate.json", 422, ['"id"', "both the ID column and a covariate"]),
+    ("product_columns_numbers.json", 422, ['"product_columns.0"', "valid string"]),
+    ("product_columns_null_entry.json", 422, ['"product_columns.1"', "valid string"]),
+    ("product_columns_empty.json", 422, ["At least 2 product columns", "got 0"]),
+    ("product_columns_object.json", 422, ['"product_columns"', "valid list"]),
+    ("id_column_number.json", 422, ['"id_column"', "valid string", "5"]),
+    ("covariate_columns_text.json", 422, ['"covariate_columns"', "valid list", "'age'"]),
+    ("product_column_nul.json", 422, ['"product_columns"', "NUL"]),
+    ("description_nul.json", 422, ['"description"', "NUL"]),
+    ("params_key_nul.json", 422, ['"params"', "NUL"]),
+    ("id_column_nul.json", 422, ['"id_column"', "NUL"]),
+    ("inline_base64_escaped_quote.json", 422, ["data.csv_base64", "base64", "escaped quote"]),
+    ("inline_base64_non_ascii.json", 422, ["data.csv_base64", "not valid base64", "'Ä'"]),
+    ("inline_base64_bad_padding.json", 422, ["data.csv_base64", "base64", "multiple of 4"]),
+    ("inline_data_url.json", 422, ["data.csv_base64", "not valid base64"]),
+    ("inline_base64_empty.json", 422, ['"data.csv_base64"', "at least 1 character"]),
+    ("inline_base64_number.json", 422, ['"data.csv_base64"', "valid string", "12345"]),
+    ("inline_covariate_names_twice.json", 422, ['"data.covariate_column_names"', "twice"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("filename", "status", "words"), HOSTILE_RUNS, ids=[r[0] for r in HOSTILE_RUNS]
+)
+def test_hostile_run_request_is_refused_and_nothing_changes(
+    app_client: httpx.Client,
+    reference: dict[str, Any],
+    filename: str,
+    status: int,
+    words: list[str],
+) -> None:
+    test_bad_run_request_is_refused_and_nothing_changes(
+        app_client, reference, filename, status, words
+    )
+
+
+# Accepted: file, the run's params (those named), the sweep's values (None: one fit).
+ACCEPTED_RUNS: list[tuple[str, dict[str, Any], list[int] | None]] = [
+    ("sweep_one_value_range.json", {"n_classes": 3, "n_init": 2}, None),  # "3-3": one fit
+    ("sweep_one_value_list.json", {"n_classes": 3, "n_init": 2}, None),  # [3]: one fit
+    ("sweep_dotted_range.json", {"n_classes": [2, 3, 4]}, [2, 3, 4]),  # "2..4"
+    ("sweep_colon_range.json", {"n_classes": [2, 3]}, [2, 3]),  # "2:3"
+    ("sweep_range_with_spaces.json", {"n_classes": [2, 3]}, [2, 3]),  # " 2 - 3 "
+    ("sweep_list_repeats.json", {"n_classes": [2, 3]}, [2, 3]),  # [3, 2, 3]
+    ("inline_base64_wrapped_76.json", {"n_classes": 2, "n_init": 2}, None),
+    ("inline_base64_wrapped_crlf.json", {"n_classes": 2, "n_init": 2}, None),
+    ("inline_base64_escaped_slashes.json", {"n_classes": 2, "n_init": 2}, None),  # "\/"
+]
+
+
+@pytest.mark.parametrize(
+    ("filename", "params", "sweep"), ACCEPTED_RUNS, ids=[r[0] for r in ACCEPTED_RUNS]
+)
+def test_near_miss_run_request_is_accepted_with_its_values(
+    app_client: httpx.Client,
+    reference: dict[str, Any],
+    filename: str,
+    params: dict[str, Any],
+    sweep: list[int] | None,
+) -> None:
+    body = (RUNS / filename).read_text().replace("$DATASET", reference["id"])
+    response = app_client.post(
+        f"{API}/runs", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 202, response.text
+    run = response.json()
+    try:
+        assert {k: run["params"][k] for k in params} == params
+        assert run["product_columns"] == PRODUCTS.split(",")
+        children = app_client.get(f"{API}/runs", params={"parent_id": run["id"]}).json()["items"]
+        if sweep is None:
+            assert run["child_ids"] == [] and children == []
+            assert run["sweep_value"] is None
+        else:
+            assert sorted(c["sweep_value"] for c in children) == sweep
+            assert sorted(c["params"]["n_classes"] for c in children) == sweep
+        if "data" in json.loads(body):
+            # The inline file is the reference data, value by value
+            stored = app_client.get(f"{API}/datasets/{run['dataset_id']}").json()
+            assert stored["sha256"] == reference["sha256"]
+            assert stored["columns"] == reference["columns"]
+            assert stored["n_rows"] == reference["n_rows"]
+    finally:
+        app_client.delete(f"{API}/runs/{run['id']}")
+        if run["dataset_id"] != reference["id"]:
+            app_client.delete(f"{API}/datasets/{run['dataset_id']}", params={"force": "true"})
+
+
+def test_every_run_request_in_the_corpus_is_checked() -> None:
+    listed = {r[0] for r in BAD_RUNS} | {r[0] for r in HOSTILE_RUNS} | {r[0] for r in ACCEPTED_RUNS}
+    assert {p.name for p in RUNS.iterdir()} == listed
+    assert len(HOSTILE_RUNS) + len(ACCEPTED_RUNS) >= 40
+
+
 def test_corpus_is_large_enough() -> None:
     files = [p for p in UPLOADS.iterdir() if p.name not in {a[0] for a in ACCEPTED}]
     assert len(files) + len(list(RUNS.iterdir())) >= 30

@@ -12,9 +12,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
 )
 
 from backend.schemas.common import Phase, RunStatus
+from backend.schemas.params import Seed
+from backend.validation import NUL_REFUSED, holds_nul
 
 
 class ValueRepeats(BaseModel):
@@ -139,6 +142,14 @@ class RunUpdate(BaseModel):
         "gives the unit its default back. Used in every chart, table, report and export.",
     )
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # Names, descriptions and labels (keys too) are stored as text: PostgreSQL refuses NUL.
+        if holds_nul(value):
+            raise ValueError(NUL_REFUSED)
+        return value
+
 
 class RunOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -250,7 +261,7 @@ class ClusteringRequest(BaseModel):
     n_clusters: int | None = Field(None, ge=2, le=100)
     max_k: int = Field(8, ge=2, le=100)
     linkage_method: str = Field("ward", pattern="^(ward|complete|average|single)$")
-    random_state: int = 0
+    random_state: Seed = 0
 
 
 class ClusteringOut(BaseModel):

@@ -8,9 +8,10 @@ intercepts and an optional latent household × product interaction.
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from backend.schemas.bayesian import (
     BayesianResult,
@@ -48,6 +49,19 @@ class DCMParams(NUTSParams):
     max_categories: int = Field(
         20, ge=2, le=200, description="Most levels a categorical feature may have."
     )
+
+    @field_validator("product_features", mode="before")
+    @classmethod
+    def _finite_features(cls, value: Any) -> Any:
+        # One sentence naming the cell (the union of value types would give four).
+        for number, record in enumerate(value if isinstance(value, list) else [], start=1):
+            for name, cell in record.items() if isinstance(record, dict) else ():
+                if isinstance(cell, float) and not math.isfinite(cell):
+                    raise ValueError(
+                        f"record {number}, feature {name!r} is {cell}; give a finite number, "
+                        "or null for a missing value"
+                    )
+        return value
 
 
 class FeatureEncoding(BaseModel):

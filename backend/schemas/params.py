@@ -3,9 +3,23 @@ with ranges; the API validates requests with them and publishes their JSON Schem
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# A seed NumPy accepts: 0 … 2**32 - 1, and a whole number (not true, not 3.0).
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1, strict=True)]
 
 
 class ModelParams(BaseModel):
-    # Unknown parameter names are refused, so a typo ("n_clases") never silently uses a default.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        # Unknown parameter names are refused, so a typo ("n_clases") never silently uses a
+        # default.
+        extra="forbid",
+        # JSON types as they are: a boolean is not a number (`n_classes: true` is not 1), a
+        # whole number is written as one (3, not 3.0 or "3"), text is not a number; a whole
+        # number is accepted where a decimal one is asked for (tol: 1).
+        strict=True,
+        # NaN and Infinity (which Python's JSON parser reads) are refused in every number.
+        allow_inf_nan=False,
+    )

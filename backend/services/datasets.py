@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
@@ -156,10 +157,10 @@ def resolve_product_columns(
 ) -> list[str]:
     """The run's product columns: named ones checked to be 0/1, or every 0/1 column."""
     by_name = {c.name: c for c in columns}
-    exclude = exclude or []
+    excluded = set(exclude or [])  # a set: every check below is linear in the lists
     if product_columns is None:
         chosen = [
-            c.name for c in columns if c.is_binary and c.name not in exclude and not _constant(c)
+            c.name for c in columns if c.is_binary and c.name not in excluded and not _constant(c)
         ]
     else:
         unknown = [n for n in product_columns if n not in by_name]
@@ -168,10 +169,10 @@ def resolve_product_columns(
                 f"Unknown product column(s): {format_values(unknown)}. "
                 f"The dataset has: {format_values(list(by_name)[:30])}."
             )
-        dupes = sorted({n for n in product_columns if product_columns.count(n) > 1})
+        dupes = sorted(n for n, count in Counter(product_columns).items() if count > 1)
         if dupes:
             raise InvalidInput(f"Product column(s) listed twice: {format_values(dupes)}.")
-        overlap = [n for n in product_columns if n in exclude]
+        overlap = [n for n in product_columns if n in excluded]
         if overlap:
             raise InvalidInput(
                 f"Column(s) {format_values(overlap)} cannot be both a product and the ID "

@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import json
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +16,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
+from backend.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from backend.families import FamilySpec, family
+from backend.json_limits import inline_too_large
 from backend.orm import Artifact, Dataset, IdempotencyKey, Run, is_id
 from backend.presentation.names import check_labels
 from backend.progress import ProgressStore, make_message
@@ -26,8 +28,10 @@ from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
 from backend.schemas.params import ModelParams
 from backend.services.datasets import check_other_columns, create_dataset, resolve_product_columns
 from backend.services.household_ids import check_id_column
+from backend.services.ingest import format_values
 from backend.services.sweeps import sweep_values, validate_params
 from backend.settings import get_settings
+from backend.validation import NUL_REFUSED, holds_nul
 
 log = logging.getLogger(__name__)
 WAITING = "Waiting for a worker."
@@ -78,22 +82,13 @@ def _earlier_run(session: Session, key: str, digest: str) -> Run | None:
     return run
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
-
-
 def create_run(
     session: Session, body: RunCreate, *, idempotency: tuple[str, str] | None = None
 ) -> Run:
     """Validate the request, store the run (a sweep's parent with its children), commit, then
     enqueue: a worker must find the rows, and the client hears 202 only once it is queued."""
     spec = _model_spec(body)
+    _check_column_lists(body)
     values, validated = _sweep_params(spec, body)
     dataset, covariates = _resolve_dataset(session, body)
     products = _check_columns(dataset, body, covariates)
@@ -106,14 +101,47 @@ def create_run(
 
 
 def _model_spec(body: RunCreate) -> FamilySpec:
-    if _holds_nul(body.model_dump()):  # stored as text and JSON, which PostgreSQL refuses
-        raise InvalidInput("The request holds a NUL character (\\u0000); remove it.")
+    for field, value in body.model_dump().items():  # stored as text and JSON: no NUL
+        if holds_nul(value):
+            raise InvalidInput(f'"{field}" {NUL_REFUSED}.')
     return family(body.model_type)
 
 
+def _check_column_lists(body: RunCreate) -> None:
+    """Column lists are at most MAX_COLUMNS long and name each column once; checked in linear
+    time, before anything looks the names up."""
+    limit = get_settings().max_columns
+    inline_covariates = body.data.covariate_column_names if body.data else None
+    for field, names in [
+        ("product_columns", body.product_columns),
+        ("covariate_columns", body.covariate_columns),
+        ("data.covariate_column_names", inline_covariates),
+    ]:
+        if names is None:
+            continue
+        if len(names) > limit:
+            raise InvalidInput(
+                f'"{field}" lists {len(names)} columns; at most {limit} (MAX_COLUMNS).'
+            )
+        twice = [name for name, count in Counter(names).items() if count > 1]
+        if twice:
+            listed = format_values(sorted(twice)[:10])
+            raise InvalidInput(
+                f'"{field}" lists {len(twice)} column(s) twice: {listed}; name each column once.'
+            )
+    covariates = body.covariate_columns or inline_covariates or []
+    if body.id_column is not None and body.id_column in set(covariates):
+        raise InvalidInput(
+            f'Column "{body.id_column}" cannot be both the ID column and a covariate.'
+        )
+
+
 def _sweep_params(spec: FamilySpec, body: RunCreate) -> tuple[list[int] | None, list[ModelParams]]:
-    """The sweep's values (None for a single fit) and one validated params object per fit."""
+    """The sweep's values (None for a single fit) and one validated params object per fit. A
+    list or range of one value ("3-3", [3]) is a single fit with that value."""
     values = sweep_values(spec, body.params)
+    if values is not None and len(values) == 1:
+        return None, validate_params(spec, {**body.params, str(spec.sweep_param): values[0]}, None)
     return values, validate_params(spec, body.params, values)
 
 
@@ -222,18 +250,32 @@ def params_summary(params: dict[str, object]) -> str:
     return ", ".join(f"{k}={params[k]}" for k in keys) or "defaults"
 
 
+def decode_inline(text: str) -> bytes:
+    """The inline file's bytes. Line breaks and spaces are ignored (the `base64` command wraps
+    its output at 76 characters); anything else outside the base64 alphabet is refused."""
+    try:
+        encoded = text.encode("ascii").translate(None, b" \t\r\n\v\f")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"data.csv_base64 is not valid base64: it holds {text[exc.start]!r} at character "
+            f"{exc.start}; base64 uses only A-Z, a-z, 0-9, +, / and = (encode the file, e.g. "
+            "base64 purchases.csv)."
+        ) from exc
+    limit = get_settings().max_upload_bytes
+    if len(encoded) * 3 // 4 > limit:
+        raise inline_too_large(limit)
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput(
+            f"data.csv_base64 is not valid base64 ({exc}); base64 uses only A-Z, a-z, 0-9, +, / "
+            "and = padding, in groups of 4 (encode the file, e.g. base64 purchases.csv)."
+        ) from exc
+
+
 def _dataset_from_inline(session: Session, body: RunCreate) -> Dataset:
     assert body.data is not None
-    limit = get_settings().max_upload_bytes
-    if len(body.data.csv_base64) * 3 // 4 > limit:
-        raise PayloadTooLarge(
-            f"data.csv_base64 is larger than the upload limit of {limit / 2**20:.3g} MB "
-            "(MAX_UPLOAD_MB); upload the file to /datasets and submit its dataset_id."
-        )
-    try:
-        content = base64.b64decode(body.data.csv_base64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("data.csv_base64 is not valid base64.") from exc
+    content = decode_inline(body.data.csv_base64)
     filename = body.data.filename or f"{body.name or 'inline'}.csv"
     return create_dataset(session, content, filename=filename, name=body.name or filename)
 

@@ -1,8 +1,9 @@
-"""Sweeps: `n_classes: [1, 2, ..., 8]` (or "1-8") asks for one fit per value.
+"""Sweeps: `n_classes: [1, 2, ..., 8]` (or "1-8", "1..8", "1:8") asks for one fit per value.
 
 The request becomes a parent run with one child run per value. Children are ordinary runs,
 each its own Dramatiq message, so several workers share a sweep; the worker that finishes
-the last child writes the parent's comparison (workers/sweep.py).
+the last child writes the parent's comparison (workers/sweep.py). A list or range of one value
+("3-3", [3]) is one ordinary fit with that value, not a sweep of one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ RANGE = re.compile(r"^\s*(\d{1,6})\s*(?:-|\.\.|:)\s*(\d{1,6})\s*$")
 
 
 def sweep_values(spec: FamilySpec, params: dict[str, Any]) -> list[int] | None:
-    """The values asked for, or None when the request is a single fit."""
+    """The values a list or range asks for (sorted, each once), or None when the sweep
+    parameter is a single value (or the family has none)."""
     if spec.sweep_param is None:
         return None
     raw = params.get(spec.sweep_param)
@@ -42,8 +44,8 @@ def sweep_values(spec: FamilySpec, params: dict[str, Any]) -> list[int] | None:
             )
         values = list(range(low, high + 1))
     elif isinstance(raw, list):
-        if not raw or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
-            raise InvalidInput(f'"{name}" must list whole numbers; got {raw!r}.')
+        if not raw or not all(type(v) is int for v in raw):  # not true, not 3.0
+            raise InvalidInput(f'"{name}" must list whole numbers; got {raw!r:.200}.')
         values = sorted(set(raw))
     else:
         return None
@@ -51,18 +53,15 @@ def sweep_values(spec: FamilySpec, params: dict[str, Any]) -> list[int] | None:
         raise InvalidInput(
             f'"{name}" asks for {len(values)} fits; at most {MAX_SWEEP_VALUES} per run.'
         )
-    if len(values) == 1:
-        return None
     return values
 
 
 def validate_params(
     spec: FamilySpec, params: dict[str, Any], values: list[int] | None
 ) -> list[ModelParams]:
-    """One validated params object per fit (a single one when there is no sweep)."""
+    """One validated params object per fit (a single one when there is no sweep, or a sweep
+    of one value)."""
     requests = [params] if values is None else [{**params, spec.sweep_param: v} for v in values]
-    if values is None and spec.sweep_param and isinstance(params.get(spec.sweep_param), list):
-        requests = [{**params, spec.sweep_param: params[spec.sweep_param][0]}]
     validated = []
     for request in requests:
         try:
