@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
+import redis
+import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -70,10 +72,39 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+# Seconds a client is asked to wait when the database or Redis is away (503).
+RETRY_AFTER_SECONDS = 5
+RETRY_LATER = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+# The database or Redis unreachable (refused, dropped, timed out, locked): the client may retry.
+DATABASE_AWAY = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free
+)
+REDIS_AWAY = (redis.ConnectionError, redis.TimeoutError)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return error_body(exc.status_code, exc.title, exc.message, **exc.extra)
+        headers = RETRY_LATER if exc.status_code == 503 else None
+        return error_body(exc.status_code, exc.title, exc.message, headers=headers, **exc.extra)
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        what = "Redis" if isinstance(exc, REDIS_AWAY) else "The database"
+        # One line, not a traceback per request while the outage lasts; no connection details.
+        log.warning(
+            "%s %s: %s unreachable (%s)", request.method, request.url.path, what, type(exc).__name__
+        )
+        return error_body(
+            503,
+            "Service unavailable",
+            f"{what} is unreachable right now; try again in a few seconds (Retry-After).",
+            headers=RETRY_LATER,
+        )
+
+    for away in (*DATABASE_AWAY, *REDIS_AWAY):
+        app.add_exception_handler(away, unavailable)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -126,6 +157,6 @@ def create_app() -> FastAPI:
             router,
             prefix=API_PREFIX,
             dependencies=[Depends(bearer_scheme)] if guarded else [],
-            responses=error_responses(*((400, 401, 422) if guarded else (400, 422))),
+            responses=error_responses(*((400, 401, 422, 503) if guarded else (400, 422, 503))),
         )
     return app
