@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from backend.errors import DataError
-from backend.schemas.lca import LCACovariatesParams, LCAParams
-from tests.support.data import TRUE_PROBS, match_classes
+from backend.schemas.lca import CovariateTerm, LCACovariatesParams, LCAParams
+from tests.support.data import TRUE_PROBS, match_classes, simulate_lca
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.lca import covariates as C
 from workers.models.lca.engine import prepare
@@ -177,3 +177,42 @@ def test_many_products_fall_back_to_standard_errors_with_theta_fixed(
     for a, b in zip(full.coefficients, fixed.coefficients, strict=True):
         assert a.coef == b.coef
         assert a.se is not None and b.se is not None and b.se <= a.se * 1.0001
+
+
+def test_an_enormous_standard_error_gives_an_unbounded_interval_not_a_crash() -> None:
+    # Given a coefficient whose standard error is 87,141 (a six-level feature, one level ~1 %
+    # of households, K = 3: exp(coef + 1.96 se) overflowed, "math range error")
+    terms = [CovariateTerm(name="region=north", covariate="region", kind="category")]
+    beta = np.array([[0.0, 2.0]])
+    covariance = np.array([[87_141.0**2]])
+    # When its odds ratio and interval are reported
+    (coefficient,) = C._coefficients(beta, covariance, terms, ["Class 1", "Class 2"], ref=0)
+    # Then the interval is computed in log space: 0.0 below, unbounded (null) above
+    assert coefficient.se == pytest.approx(87_141.0)
+    assert coefficient.odds_ratio == pytest.approx(np.exp(2.0))
+    assert coefficient.ci_low == 0.0 and coefficient.ci_high is None
+    assert "null" in coefficient.model_dump_json()  # JSON (and PostgreSQL) can hold it
+    # and ordinary intervals are unchanged
+    assert C.odds_interval(0.5, 0.1) == pytest.approx((np.exp(0.304), np.exp(0.696)))
+
+
+def test_a_rare_category_level_no_longer_crashes_the_fit() -> None:
+    # Given a six-level household feature, one level held by about 1 % of households, K = 4
+    # (issue 13: the fit failed with "math range error")
+    sim = simulate_lca(n=2000, seed=3)
+    levels = np.random.default_rng(3).choice(
+        ["a", "b", "c", "d", "e", "rare"], size=2000, p=[0.3, 0.25, 0.2, 0.14, 0.1, 0.01]
+    )
+    products = [c for c in sim.frame.columns if c.startswith("prod_")]
+    data = BinaryMatrix(
+        values=sim.frame[products].to_numpy(float),
+        products=products,
+        covariates=pd.DataFrame({"region": levels}),
+    )
+    # When fitted
+    result = C.fit(data, LCACovariatesParams(n_classes=4, n_init=3, random_state=3), no_progress)
+    # Then it finishes, and a coefficient without a finite upper bound says so (null)
+    unbounded = [c for c in result.coefficients if c.se is not None and c.ci_high is None]
+    assert unbounded and all(c.ci_low is not None for c in unbounded)
+    bounded = [c for c in result.coefficients if c.ci_high is not None]
+    assert all(c.ci_low <= c.odds_ratio <= c.ci_high for c in bounded)  # type: ignore[operator]

@@ -174,8 +174,17 @@ class LogitCoefficient(BaseModel):
     z: float | None
     p_value: float | None
     odds_ratio: float
-    ci_low: float | None = Field(None, description="95% interval of the odds ratio.")
-    ci_high: float | None = None
+    ci_low: float | None = Field(
+        None,
+        description="95% interval of the odds ratio, computed in log space (exp(coef ± 1.96 "
+        "se)); null without a standard error, 0.0 below the smallest float.",
+    )
+    ci_high: float | None = Field(
+        None,
+        description="Upper end of the interval; null without a standard error, or when it "
+        "is unbounded (past the largest float, about 1.8e308: the feature all but separates "
+        "the classes) while `se` is given.",
+    )
 
 
 class LCACovariatesResult(LCAResult):

@@ -11,6 +11,7 @@ log-likelihood (Louis' formula, all parameters; item probabilities at the bound 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -469,7 +470,7 @@ def _coefficients(
                     se = float(math.sqrt(var))
                     z = coef / se
                     pv = float(math.erfc(abs(z) / math.sqrt(2)))
-                    lo, hi = math.exp(coef - 1.96 * se), math.exp(coef + 1.96 * se)
+                    lo, hi = odds_interval(coef, se)
             out.append(
                 LogitCoefficient(
                     class_name=classes[c],
@@ -484,6 +485,21 @@ def _coefficients(
                 )
             )
     return out
+
+
+# exp() of more than this is not a float (about 1.8e308).
+LOG_FLOAT_MAX = math.log(sys.float_info.max)
+
+
+def odds_interval(coef: float, se: float) -> tuple[float | None, float | None]:
+    """The odds ratio's 95% interval, computed in log space: a bound below the smallest float
+    is 0.0, and one past the largest float is None (unbounded: the feature all but separates
+    the classes, or barely varies among some of them)."""
+    return _odds(coef - 1.96 * se), _odds(coef + 1.96 * se)
+
+
+def _odds(log_odds: float) -> float | None:
+    return math.exp(log_odds) if log_odds < LOG_FLOAT_MAX else None
 
 
 def _with_dropped(data: BinaryMatrix, rows: pd.DataFrame | None, kept: np.ndarray) -> pd.DataFrame:
