@@ -217,8 +217,10 @@ def test_chunked_counts_equal_direct_counts_with_missing_cells() -> None:
 def test_progress_is_reported_and_cancel_stops_the_fit() -> None:
     data = load("factor_binary.csv")
     calls = assert_reports_progress_and_cancels(
-        lambda progress: fit(data, params(n_parallel=3, random_state=0), progress),
-        lambda progress: fit(data, params(n_parallel=50), progress),
+        fit,
+        data,
+        params(n_parallel=3, random_state=0),
+        params(n_parallel=50),
         cancel_when=lambda message: "Parallel analysis" in message,
     )
     messages = " ".join(c["message"] for c in calls)

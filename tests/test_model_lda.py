@@ -72,10 +72,7 @@ def test_empty_households_and_missing_cells_are_reported() -> None:
 def test_progress_and_cancel() -> None:
     data = simulate_topics(n=600)
     online = LDAParams(n_topics=3, learning_method="online", batch_size=100, max_iter=3)
-    calls = assert_reports_progress_and_cancels(
-        lambda progress: fit(data, online, progress),
-        lambda progress: fit(data, LDAParams(n_topics=3), progress),
-    )
+    calls = assert_reports_progress_and_cancels(fit, data, online, LDAParams(n_topics=3))
     assert len(calls) >= 18  # 6 mini-batches × 3 passes, then the final step
 
 

@@ -117,7 +117,7 @@ def test_recovers_two_independent_product_blocks() -> None:
 
 def test_progress_and_cancel() -> None:
     data, _ = load("factor_binary.csv")
-    assert_reports_progress_and_cancels(lambda progress: fit(data, MCAParams(), progress))
+    assert_reports_progress_and_cancels(fit, data, MCAParams())
 
 
 def test_refusals() -> None:

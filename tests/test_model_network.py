@@ -82,8 +82,7 @@ def test_a_threshold_nothing_passes_leaves_isolated_products_and_a_warning() -> 
 
 
 def test_progress_and_cancel() -> None:
-    data = three_groups(n=1000)
-    assert_reports_progress_and_cancels(lambda progress: fit(data, NetworkParams(), progress))
+    assert_reports_progress_and_cancels(fit, three_groups(n=1000), NetworkParams())
 
 
 @pytest.mark.parametrize(

@@ -109,10 +109,8 @@ def test_elbow() -> None:
 
 def test_progress_and_cancel() -> None:
     data = simulate_baskets(n=1000)
-    calls = assert_reports_progress_and_cancels(
-        lambda progress: fit(data, NMFParams(n_components=[2, 3], random_state=0), progress),
-        lambda progress: fit(data, NMFParams(n_components=3), progress),
-    )
+    sweep = NMFParams(n_components=[2, 3], random_state=0)
+    calls = assert_reports_progress_and_cancels(fit, data, sweep, NMFParams(n_components=3))
     assert calls[-1]["iteration"] >= 1
 
 

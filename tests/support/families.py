@@ -13,9 +13,10 @@ import pytest
 from backend.families import family
 from backend.presentation.tables import result_tables
 from backend.progress import RunCancelled
+from backend.schemas.params import ModelParams
 from backend.schemas.results import FitResult
 from workers.executor import stored_payload
-from workers.models.base import Progress
+from workers.models.base import BinaryMatrix, Progress
 
 # What the form of every family sampled with NUTS offers: the sampler's settings and the link.
 NUTS_PARAMETERS = frozenset(
@@ -48,20 +49,23 @@ def assert_export_tables(
 
 
 def assert_reports_progress_and_cancels(
-    run_fit: Callable[[Progress], object],
-    cancel_fit: Callable[[Progress], object] | None = None,
+    fit: Callable[[BinaryMatrix, Any, Progress], object],
+    data: BinaryMatrix,
+    params: ModelParams,
+    cancel_params: ModelParams | None = None,
     cancel_when: Callable[[str], bool] = lambda message: True,
 ) -> list[dict[str, Any]]:
-    """`run_fit(progress)` with a progress that records each call: there are some, and their
-    fractions never fall and stay within 0..1. Then `cancel_fit` (default: `run_fit`) with a
-    progress raising RunCancelled at the first call whose message `cancel_when` accepts: the
-    fit stops with it. Answers the recorded calls ({"fraction", "message", **fields})."""
+    """A family's `fit(data, params, progress)` with a progress that records each call: there
+    are some, and their fractions never fall and stay within 0..1. Then the fit with
+    `cancel_params` (default: `params`) and a progress raising RunCancelled at the first call
+    whose message `cancel_when` accepts: the fit stops with it. Answers the recorded calls
+    ({"fraction", "message", **fields})."""
     calls: list[dict[str, Any]] = []
 
     def record(fraction: float, message: str, **fields: Any) -> None:
         calls.append({"fraction": fraction, "message": message, **fields})
 
-    run_fit(record)
+    fit(data, params, record)
     fractions = [c["fraction"] for c in calls]
     assert fractions and fractions == sorted(fractions)
     assert fractions[0] >= 0 and fractions[-1] <= 1
@@ -71,5 +75,5 @@ def assert_reports_progress_and_cancels(
             raise RunCancelled("test")
 
     with pytest.raises(RunCancelled):
-        (cancel_fit or run_fit)(cancel)
+        fit(data, cancel_params or params, cancel)
     return calls
