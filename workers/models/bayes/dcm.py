@@ -15,6 +15,8 @@ how); product features come from the `product_features` parameter.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -80,19 +82,9 @@ def fit(data: BinaryMatrix, params: DCMParams, progress: Progress) -> DCMResult:
         data=containers,
         var_names=var_names,
     )
-    progress(
-        SUMMARY.start,
-        "Summarising the posterior.",
-        phase="sampling",
-        details={"stage": "diagnostics"},
-    )
+    bs.SUMMARISING.report(progress, SUMMARY.start)
     result = _assemble(data, fd, hh, pf, params, outcome, seed, progress)
-    progress(
-        SUMMARY.end,
-        "Writing the posterior (NetCDF).",
-        phase="sampling",
-        details={"stage": "artifact"},
-    )
+    bs.WRITING.report(progress, SUMMARY.end)
     bs.bound_household_draws(outcome.idata, ["household_intercept", "latent_scores"])
     bs.attach_posterior(result, outcome.idata, params)
     return result
@@ -277,22 +269,11 @@ def _assemble(
         )
 
     diagnostics = bs.nuts_diagnostics(outcome, summaries)
-    progress(
-        SUMMARY.at(0.2),
-        "Computing PSIS-LOO and WAIC.",
-        phase="sampling",
-        details={"stage": "diagnostics"},
-    )
-    comparison, loglik = _compare(fd, hh.matrix, draws, params, seed, progress)
-    progress(
-        SUMMARY.at(0.8),
-        "Posterior predictive check.",
-        phase="sampling",
-        details={"stage": "predictive_check"},
-    )
-    ppc = bs.predictive_check(
-        products, fd.observed_rates, _replicate(fd, hh.matrix, draws, params, seed)
-    )
+    bs.COMPARING.report(progress, SUMMARY.at(0.2))
+    posterior_draws = _Posterior(fd, hh.matrix, draws, params)
+    comparison, loglik = _compare(posterior_draws, seed)
+    bs.CHECKING.report(progress, SUMMARY.at(0.8))
+    ppc = bs.predictive_check(products, fd.observed_rates, _replicate(posterior_draws, seed))
 
     d, q, p = len(hh.names), len(pf.names), fd.p
     npar = p + 2 + q + d * p + 2 * d
@@ -345,6 +326,17 @@ def _assemble(
     return result
 
 
+@dataclass
+class _Posterior:
+    """What the checks after sampling evaluate: the purchases, the encoded household features
+    and the posterior draws (chain, draw, ...) of the model `params` describe."""
+
+    fd: fm.FactorData
+    x: np.ndarray
+    draws: dict[str, np.ndarray]
+    params: DCMParams
+
+
 def _latent_dim(params: DCMParams) -> int:
     return int(params.random_intercepts) + params.n_latent
 
@@ -376,15 +368,15 @@ def _random_shift(
 
 
 def _marginal_loglik(
-    fd: fm.FactorData,
-    x: np.ndarray,
-    draws: dict[str, np.ndarray],
-    params: DCMParams,
+    post: _Posterior,
     index: np.ndarray,
     households: np.ndarray,
     nodes: np.ndarray,
     logw: np.ndarray,
 ) -> np.ndarray:
+    """log p(y_i | draw s) with the household random terms integrated over the nodes, for the
+    draws `index` (flattened over chains) and the given households: (draws, households)."""
+    fd, x, draws, params = post.fd, post.x, post.draws, post.params
     y1 = fd.y[households]
     y0 = (1.0 - y1) if fd.mask is None else (fd.mask[households] - y1)
     out = np.empty((index.size, households.size))
@@ -402,14 +394,10 @@ def _marginal_loglik(
     return out
 
 
-def _compare(
-    fd: fm.FactorData,
-    x: np.ndarray,
-    draws: dict[str, np.ndarray],
-    params: DCMParams,
-    seed: int,
-    progress: Progress,
-) -> tuple[bs.ModelComparison, float]:
+def _compare(post: _Posterior, seed: int) -> tuple[bs.ModelComparison, float]:
+    """PSIS-LOO and WAIC over (a sample of) the households, and the log-likelihood at the
+    posterior mean."""
+    fd, draws, params = post.fd, post.draws, post.params
     chains, n_draws = draws["intercept"].shape[:2]
     nodes, logw = bs.latent_nodes(_latent_dim(params), seed, grid=(30, 12), sobol=256)
     rng = np.random.default_rng(seed)
@@ -423,10 +411,10 @@ def _compare(
     keep = bs.thin_index(chains, n_draws, limit)
     flat_index = (np.arange(chains)[:, None] * n_draws + keep[None, :]).ravel()
     with threadpool_limits(limits=1, user_api="blas"):
-        ll = _marginal_loglik(fd, x, draws, params, flat_index, households, nodes, logw)
+        ll = _marginal_loglik(post, flat_index, households, nodes, logw)
         means = {k: v.mean(axis=(0, 1), keepdims=True) for k, v in draws.items()}
         at_mean = _marginal_loglik(
-            fd, x, means, params, np.array([0]), np.arange(fd.n), nodes, logw
+            replace(post, draws=means), np.array([0]), np.arange(fd.n), nodes, logw
         )
     integration = (
         "none needed (no household random terms)"
@@ -439,9 +427,9 @@ def _compare(
     return comparison, float(at_mean.sum())
 
 
-def _replicate(
-    fd: fm.FactorData, x: np.ndarray, draws: dict[str, np.ndarray], params: DCMParams, seed: int
-) -> np.ndarray:
+def _replicate(post: _Posterior, seed: int) -> np.ndarray:
+    """Replicated purchase rates per product (draws × products) from posterior draws."""
+    fd, x, draws, params = post.fd, post.x, post.draws, post.params
     rng = np.random.default_rng(seed + 1)
     total = int(np.prod(draws["intercept"].shape[:2]))
     pick = rng.integers(0, total, size=min(total, bs.PPC_DRAWS))
@@ -470,18 +458,10 @@ def _household_rows(
     frame = pd.DataFrame({index.name or "row": index.to_numpy()})
     if params.random_intercepts:
         u = bs.summarise(draws["household_intercept"], diagnostics=False)
-        frame["household_intercept"] = u.mean
-        frame["household_intercept_sd"] = u.sd
-        frame["household_intercept_hdi_low"] = u.hdi_low
-        frame["household_intercept_hdi_high"] = u.hdi_high
+        bs.add_household_columns(frame, "household_intercept", u)
     if params.n_latent:
         theta = bs.summarise(draws["latent_scores"], diagnostics=False)
-        for k in range(params.n_latent):
-            name = f"latent_{k + 1}"
-            frame[name] = theta.mean[:, k]
-            frame[f"{name}_sd"] = theta.sd[:, k]
-            frame[f"{name}_hdi_low"] = theta.hdi_low[:, k]
-            frame[f"{name}_hdi_high"] = theta.hdi_high[:, k]
+        bs.add_household_columns(frame, "latent", theta, params.n_latent)
     return frame
 
 

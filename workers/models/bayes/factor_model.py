@@ -338,12 +338,7 @@ def compare(
     lam = fit.loadings[:, keep].reshape(-1, fd.p, fd.n_factors)
 
     def check(fraction: float) -> None:
-        progress(
-            span.at(fraction),
-            "Computing PSIS-LOO and WAIC.",
-            phase="sampling",
-            details={"stage": "diagnostics"},
-        )
+        bs.COMPARING.report(progress, span.at(fraction))
 
     with threadpool_limits(limits=1, user_api="blas"):
         ll = marginal_loglik(fd, households, a, lam, link, check)
@@ -460,12 +455,7 @@ def assemble(
         fit.diagnostics = bs.nuts_diagnostics(fit.outcome, summaries)
     assert fit.diagnostics is not None
 
-    progress(
-        span.at(0.1),
-        "Computing PSIS-LOO and WAIC.",
-        phase="sampling",
-        details={"stage": "diagnostics"},
-    )
+    bs.COMPARING.report(progress, span.at(0.1))
     comparison = compare(fd, fit, link, seed, progress, Span(span.at(0.1), span.at(0.7)))
     a_mean = fit.intercept.mean(axis=(0, 1))
     lam_mean = fit.loadings.mean(axis=(0, 1))
@@ -475,12 +465,7 @@ def assemble(
     npar = p + int(rows_.size) + k_count
     n_obs = fd.n
 
-    progress(
-        span.at(0.75),
-        "Posterior predictive check.",
-        phase="sampling",
-        details={"stage": "predictive_check"},
-    )
+    bs.CHECKING.report(progress, span.at(0.75))
     rng = np.random.default_rng(seed + 1)
     ppc: list[PredictiveCheckRow] = bs.predictive_check(
         products, fd.observed_rates, replicate_rates(fd, fit, link, rng)
@@ -551,12 +536,7 @@ def assemble(
 def score_rows(data: BinaryMatrix, fd: FactorData, scores: ScorePosterior) -> pd.DataFrame:
     index = data.row_index()
     frame = pd.DataFrame({index.name or "row": index.to_numpy()})
-    for k in range(fd.n_factors):
-        name = f"factor_{k + 1}"
-        frame[name] = scores.mean[:, k]
-        frame[f"{name}_sd"] = scores.sd[:, k]
-        frame[f"{name}_hdi_low"] = scores.hdi_low[:, k]
-        frame[f"{name}_hdi_high"] = scores.hdi_high[:, k]
+    bs.add_household_columns(frame, "factor", scores, fd.n_factors)
     return frame
 
 

@@ -54,12 +54,7 @@ def fit(
         outcome=outcome,
         flipped=flipped,
     )
-    progress(
-        SUMMARY.start,
-        "Summarising the posterior.",
-        phase="sampling",
-        details={"stage": "diagnostics"},
-    )
+    bs.SUMMARISING.report(progress, SUMMARY.start)
     result = fm.assemble(
         data,
         fd,
@@ -72,12 +67,7 @@ def fit(
         span=SUMMARY,
         model_type=MODEL_TYPE,
     )
-    progress(
-        SUMMARY.end,
-        "Writing the posterior (NetCDF).",
-        phase="sampling",
-        details={"stage": "artifact"},
-    )
+    bs.WRITING.report(progress, SUMMARY.end)
     bs.bound_household_draws(idata, ["scores"])
     bs.attach_posterior(result, idata, params, anchors=",".join(result.anchors))
     return result

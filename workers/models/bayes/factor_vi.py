@@ -165,12 +165,7 @@ def fit(
         span=SUMMARY,
         model_type=MODEL_TYPE,
     )
-    progress(
-        SUMMARY.end,
-        "Writing the posterior (NetCDF).",
-        phase="fitting",
-        details={"stage": "artifact"},
-    )
+    bs.WRITING.report(progress, SUMMARY.end, phase="fitting")
     idata = _inference_data(fd, intercept, loadings, score_mean, score_sd, losses)
     bs.attach_posterior(result, idata, params, anchors=",".join(result.anchors))
     return result

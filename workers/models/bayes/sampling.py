@@ -71,6 +71,42 @@ class NUTSSettings:
             seed=seed,
         )
 
+    @property
+    def cores(self) -> int:
+        """Processes (PyMC) or threads (nutpie) to sample with: one per chain, up to the CPUs."""
+        return max(1, min(self.chains, os.cpu_count() or 1))
+
+    def outcome(
+        self,
+        idata: az.InferenceData,
+        sampler: str,
+        compile_seconds: float,
+        sampling_seconds: float,
+        extra: dict[str, Any] | None = None,
+    ) -> SamplingOutcome:
+        """What sampling with these settings gave."""
+        return SamplingOutcome(
+            idata=idata,
+            sampler=sampler,
+            compile_seconds=compile_seconds,
+            sampling_seconds=sampling_seconds,
+            chains=self.chains,
+            draws=self.draws,
+            tune=self.tune,
+            extra=extra or {},
+        )
+
+
+def _report_compiling(progress: Progress, span: Span, sampler: str, message: str) -> None:
+    """The first event of sampling, before compiling the model (which may take a while)."""
+    progress(
+        span.start,
+        message,
+        phase="loading",
+        force=True,
+        details={"stage": "compiling", "sampler": sampler},
+    )
+
 
 def sample_nuts(
     model: pm.Model,
@@ -171,12 +207,11 @@ def _sample_nutpie(
     import nutpie
     from nutpie import _lib
 
-    progress(
-        span.start,
+    _report_compiling(
+        progress,
+        span,
+        "nutpie",
         "Compiling the model (nutpie, Numba); the first run of a model shape takes longest.",
-        phase="loading",
-        force=True,
-        details={"stage": "compiling", "sampler": "nutpie"},
     )
     started = time.monotonic()
     compiled, reused = COMPILED.get_or_compile(
@@ -191,7 +226,6 @@ def _sample_nutpie(
     nuts.num_draws = settings.draws
     nuts.num_chains = settings.chains
     nuts.target_accept = settings.target_accept
-    cores = max(1, min(settings.chains, os.cpu_count() or 1))
 
     latest: dict[str, str | None] = {"text": None}
 
@@ -210,7 +244,7 @@ def _sample_nutpie(
         details={"stage": "sampling", "sampler": "nutpie", "compile_seconds": compile_seconds},
     )
     started = time.monotonic()
-    sampler = _nutpie_sampler(compiled, nuts, cores, on_progress)
+    sampler = _nutpie_sampler(compiled, nuts, settings.cores, on_progress)
     try:
         while True:
             try:
@@ -223,15 +257,8 @@ def _sample_nutpie(
         raise
     idata = sampler.wait()
     sampling_seconds = time.monotonic() - started
-    return SamplingOutcome(
-        idata=idata,
-        sampler="nutpie",
-        compile_seconds=compile_seconds,
-        sampling_seconds=sampling_seconds,
-        chains=settings.chains,
-        draws=settings.draws,
-        tune=settings.tune,
-        extra={"compiled_model_reused": reused},
+    return settings.outcome(
+        idata, "nutpie", compile_seconds, sampling_seconds, {"compiled_model_reused": reused}
     )
 
 
@@ -327,12 +354,11 @@ def _sample_pymc(
     span: Span,
     var_names: list[str] | None,
 ) -> SamplingOutcome:
-    progress(
-        span.start,
+    _report_compiling(
+        progress,
+        span,
+        "pymc",
         "Compiling the model (PyTensor C code; cached on disk after the first run).",
-        phase="loading",
-        force=True,
-        details={"stage": "compiling", "sampler": "pymc"},
     )
     total = settings.chains * (settings.tune + settings.draws)
     per_chain = [
@@ -376,14 +402,13 @@ def _sample_pymc(
             sampler="pymc",
         )
 
-    cores = max(1, min(settings.chains, os.cpu_count() or 1))
     started = time.monotonic()
     with model:
         idata = pm.sample(
             draws=settings.draws,
             tune=settings.tune,
             chains=settings.chains,
-            cores=cores,
+            cores=settings.cores,
             target_accept=settings.target_accept,
             random_seed=settings.seed,
             progressbar=False,
@@ -394,12 +419,4 @@ def _sample_pymc(
     ended = time.monotonic()
     first = clock["first"] or ended
     # Compiling (and starting the chain processes) happens before the first draw arrives.
-    return SamplingOutcome(
-        idata=idata,
-        sampler="pymc",
-        compile_seconds=first - started,
-        sampling_seconds=ended - first,
-        chains=settings.chains,
-        draws=settings.draws,
-        tune=settings.tune,
-    )
+    return settings.outcome(idata, "pymc", first - started, ended - first)

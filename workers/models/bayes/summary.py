@@ -8,10 +8,11 @@ import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import xarray as xr
 from pydantic import BaseModel
 from scipy import stats
@@ -27,6 +28,7 @@ from backend.schemas.bayesian import (
     SamplingDiagnostics,
 )
 from backend.schemas.results import FitResult
+from workers.models.base import Progress
 from workers.models.bayes.sampling import SamplingOutcome
 
 R_HAT_LIMIT = 1.01
@@ -115,6 +117,51 @@ def summarise_rhat(draws: np.ndarray) -> np.ndarray:
 
 def draws_of(idata: az.InferenceData, name: str) -> np.ndarray:
     return np.asarray(idata["posterior"][name].values, dtype=np.float64)
+
+
+class Intervals(Protocol):
+    """Posterior mean, sd and 94% HDI bounds, elementwise (a Summary, factor scores)."""
+
+    mean: np.ndarray
+    sd: np.ndarray
+    hdi_low: np.ndarray
+    hdi_high: np.ndarray
+
+
+def add_household_columns(
+    frame: pd.DataFrame, name: str, posterior: Intervals, count: int | None = None
+) -> None:
+    """Per-household posterior columns `<name>`, `<name>_sd`, `<name>_hdi_low`, `<name>_hdi_high`:
+    once for a vector (count None), or for each of the `count` columns of a households × count
+    posterior as `<name>_1`, `<name>_2`, ..."""
+    named = [(name, None)] if count is None else [(f"{name}_{k + 1}", k) for k in range(count)]
+    for column, k in named:
+        for suffix, values in (
+            ("", posterior.mean),
+            ("_sd", posterior.sd),
+            ("_hdi_low", posterior.hdi_low),
+            ("_hdi_high", posterior.hdi_high),
+        ):
+            frame[column + suffix] = values if k is None else values[:, k]
+
+
+# ---------------------------------------------------------------------------------------------
+# The steps after sampling, reported alike by every Bayesian family
+
+
+@dataclass(frozen=True)
+class Step:
+    message: str
+    stage: str  # details.stage of the progress event
+
+    def report(self, progress: Progress, fraction: float, phase: str = "sampling") -> None:
+        progress(fraction, self.message, phase=phase, details={"stage": self.stage})
+
+
+SUMMARISING = Step("Summarising the posterior.", "diagnostics")
+COMPARING = Step("Computing PSIS-LOO and WAIC.", "diagnostics")
+CHECKING = Step("Posterior predictive check.", "predictive_check")
+WRITING = Step("Writing the posterior (NetCDF).", "artifact")
 
 
 # ---------------------------------------------------------------------------------------------
