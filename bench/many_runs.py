@@ -13,18 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.data import SEGMENT_MODEL, simulate_lca
-from tests.support.runs import upload
-from tests.support.services import IsolatedStack
+from bench.common import segment_run, stack_client
+from tests.support.data import simulate_lca
 
 
 def main() -> None:
@@ -33,35 +29,23 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
-    stack = IsolatedStack(Path(tempfile.mkdtemp(prefix="bench-many-")))
-    stack.start_api()
-    stack.start_worker(processes=args.processes)
-    try:
-        with httpx.Client(base_url=f"{stack.api_url}/api/v1", timeout=60) as client:
-            dataset = upload(client, simulate_lca(n=300, seed=1).csv()).json()
-            body = {
-                "model_type": SEGMENT_MODEL,
-                "dataset_id": dataset["id"],
-                "params": {"n_classes": 2, "n_init": 2, "random_state": 1},
-            }
-            started = time.perf_counter()
-            with ThreadPoolExecutor(8) as pool:
-                ids = list(
-                    pool.map(
-                        lambda _: client.post("/runs", json=body).json()["id"], range(args.runs)
-                    )
-                )
-            submitted = time.perf_counter() - started
-            deadline = started + args.timeout
-            while True:
-                done = client.get("/runs", params={"status": "completed", "limit": 1}).json()[
-                    "total"
-                ]
-                if done >= args.runs or time.perf_counter() > deadline:
-                    break
-                time.sleep(1)
-            finished = time.perf_counter() - started
-            runs = [client.get(f"/runs/{i}").json() for i in ids]
+    with stack_client("many", processes=args.processes) as (stack, client):
+        params = {"n_classes": 2, "n_init": 2, "random_state": 1}
+        body = segment_run(client, simulate_lca(n=300, seed=1).csv(), params)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(
+                pool.map(lambda _: client.post("/runs", json=body).json()["id"], range(args.runs))
+            )
+        submitted = time.perf_counter() - started
+        deadline = started + args.timeout
+        while True:
+            done = client.get("/runs", params={"status": "completed", "limit": 1}).json()["total"]
+            if done >= args.runs or time.perf_counter() > deadline:
+                break
+            time.sleep(1)
+        finished = time.perf_counter() - started
+        runs = [client.get(f"/runs/{i}").json() for i in ids]
         redis = stack.redis()
         prefix = stack.environment.prefix
         completed_events = [
@@ -71,8 +55,6 @@ def main() -> None:
             )
             for i in ids
         ]
-    finally:
-        stack.close()
     statuses = {s: sum(r["status"] == s for r in runs) for s in {r["status"] for r in runs}}
     once = sum(r["status"] == "completed" and r["attempts"] == 1 for r in runs)
     print(f"{args.runs} small LCA runs, {args.processes} worker processes")

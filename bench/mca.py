@@ -11,23 +11,17 @@ a dense n × 2p matrix and runs CA on it; it is run at smaller n and its eigenva
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from bench.common import in_own_process, peak_mb, report_to_parent, size_parser
 
 
 def simulate(n: int, p: int, seed: int = 0) -> np.ndarray:
@@ -48,7 +42,20 @@ def simulate(n: int, p: int, seed: int = 0) -> np.ndarray:
     return X
 
 
-def run_ours(n: int, p: int) -> dict:
+def measured(started: float, data_mb: float, eigenvalues: list[float]) -> dict[str, Any]:
+    """Seconds since `started`, peak memory, and the memory above the data's."""
+    elapsed = time.perf_counter() - started
+    peak = peak_mb()
+    return {
+        "seconds": elapsed,
+        "peak_mb": peak,
+        "data_mb": data_mb,
+        "extra_mb": peak - data_mb,
+        "eigenvalues": eigenvalues,
+    }
+
+
+def run_ours(n: int, p: int) -> dict[str, Any]:
     from backend.schemas.mca import MCAParams
     from workers.models.base import BinaryMatrix, no_progress
     from workers.models.mca import fit
@@ -58,17 +65,10 @@ def run_ours(n: int, p: int) -> dict:
     t0 = time.perf_counter()
     result = fit(BinaryMatrix(X, [f"p{j}" for j in range(p)]), MCAParams(n_components=5),
                  no_progress)  # fmt: skip
-    elapsed = time.perf_counter() - t0
-    return {
-        "seconds": elapsed,
-        "peak_mb": peak_mb(),
-        "data_mb": data_mb,
-        "extra_mb": peak_mb() - data_mb,
-        "eigenvalues": result.eigenvalues[:5],
-    }
+    return measured(t0, data_mb, result.eigenvalues[:5])
 
 
-def run_prince(n: int, p: int) -> dict:
+def run_prince(n: int, p: int) -> dict[str, Any]:
     import pandas as pd
     import prince
 
@@ -77,33 +77,20 @@ def run_prince(n: int, p: int) -> dict:
     data_mb = peak_mb()
     t0 = time.perf_counter()
     model = prince.MCA(n_components=5, engine="scipy").fit(frame)
-    elapsed = time.perf_counter() - t0
-    return {
-        "seconds": elapsed,
-        "peak_mb": peak_mb(),
-        "data_mb": data_mb,
-        "extra_mb": peak_mb() - data_mb,
-        "eigenvalues": [float(v) for v in np.asarray(model.eigenvalues_)[:5]],
-    }
+    return measured(t0, data_mb, [float(v) for v in np.asarray(model.eigenvalues_)[:5]])
 
 
-def child(which: str, n: int, p: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", which, "--n", str(n), "--p", str(p)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # as workers run
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+def child(which: str, n: int, p: int) -> dict[str, Any]:
+    return in_own_process(__file__, which, "--n", str(n), "--p", str(p))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--p", type=int, default=100)
+    parser = size_parser(__doc__, n=1_000_000, p=100)
     parser.add_argument("--prince", type=int, nargs="*", default=[100_000, 200_000])
-    parser.add_argument("--child")
     args = parser.parse_args()
     if args.child:
         runner = run_ours if args.child == "ours" else run_prince
-        print(json.dumps(runner(args.n, args.p)))
+        report_to_parent(runner(args.n, args.p))
         return
     print(f"MCA, {args.p} products; load average {os.getloadavg()[0]:.2f}")
     rows = [("ours", args.n, child("ours", args.n, args.p))]

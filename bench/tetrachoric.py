@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import in_own_process, peak_mb, report_to_parent, size_parser
 
 
 def simulate(n: int, p: int, seed: int = 0) -> np.ndarray:
@@ -48,10 +48,6 @@ def simulate(n: int, p: int, seed: int = 0) -> np.ndarray:
         n=n, loadings=loadings, phi=phi, penetration=penetration, seed=seed, id_column=None
     )
     return sim.frame.to_numpy(dtype=float)
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_ours(args: argparse.Namespace) -> dict:
@@ -163,26 +159,19 @@ def run_psych(args: argparse.Namespace) -> dict:
 
 
 def child(which: str, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--child", which, "--n", str(args.n), "--p", str(args.p),
-           "--pairs", str(args.pairs), "--work", str(args.work)]  # fmt: skip
-    # One BLAS thread per process, as the worker package sets it.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return in_own_process(__file__, which, "--n", str(args.n), "--p", str(args.p),
+                          "--pairs", str(args.pairs), "--work", str(args.work))  # fmt: skip
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--p", type=int, default=100)
+    parser = size_parser(__doc__, n=200_000, p=100)
     parser.add_argument("--pairs", type=int, default=100)
     parser.add_argument("--no-r", action="store_true")
-    parser.add_argument("--child")
-    parser.add_argument("--work", type=Path)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         runner = {"ours": run_ours, "per_pair": run_per_pair, "psych": run_psych}[args.child]
-        print(json.dumps(runner(args)))
+        report_to_parent(runner(args))
         return
     with tempfile.TemporaryDirectory() as tmp:
         args.work = Path(tmp)
