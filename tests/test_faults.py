@@ -59,16 +59,23 @@ def worker_children(master: psutil.Popen | object, pid: int) -> list[psutil.Proc
     raise TimeoutError("dramatiq started no worker process")
 
 
+def kill_worker_mid_fit(stack: IsolatedStack, client: httpx.Client) -> dict:
+    """Starts a worker and a slow run, SIGKILLs the worker's processes in the middle of the fit
+    (as the OOM killer does) and waits for the Dramatiq master to give up too (DESIGN.md:
+    whoever runs workers restarts them). Answers the run."""
+    master = stack.start_worker()
+    run = slow_run(client)
+    wait_for_phase(client, run["id"], "fitting")
+    for child in worker_children(master, master.pid):
+        child.send_signal(signal.SIGKILL)
+    master.wait(timeout=30)
+    return run
+
+
 def test_sigkilled_worker_run_is_picked_up_again_and_completes(stack: IsolatedStack) -> None:
     with http(stack) as client:
-        master = stack.start_worker()
-        run = slow_run(client)
-        wait_for_phase(client, run["id"], "fitting")
-        # When the worker process is SIGKILLed in the middle of the fit (as the OOM killer does)
-        for child in worker_children(master, master.pid):
-            child.send_signal(signal.SIGKILL)
-        # Then the Dramatiq master gives up too (DESIGN.md): whoever runs workers restarts them
-        master.wait(timeout=30)
+        # When the worker is SIGKILLed mid-fit and its master gives up, the run still reads running
+        run = kill_worker_mid_fit(stack, client)
         assert client.get(f"/runs/{run['id']}").json()["status"] == "running"
         stack.start_worker()
         # And the reconciler sees the stale heartbeat, queues the run again, and it completes
@@ -83,12 +90,7 @@ def test_worker_killed_on_every_attempt_ends_failed_not_running(tmp_path: Path) 
     isolated.start_api()
     try:
         with http(isolated) as client:
-            master = isolated.start_worker()
-            run = slow_run(client)
-            wait_for_phase(client, run["id"], "fitting")
-            for child in worker_children(master, master.pid):
-                child.send_signal(signal.SIGKILL)
-            master.wait(timeout=30)
+            run = kill_worker_mid_fit(isolated, client)
             isolated.start_worker()
             final = wait_for(client, run["id"], timeout=60)
             assert final["status"] == "failed"
