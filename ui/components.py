@@ -14,6 +14,7 @@ from ui.formatting import (
     PHASES,
     TERMINAL_PHASES,
     TERMINAL_STATUSES,
+    escape_markdown,
     format_duration,
     format_eta,
     status_color,
@@ -25,14 +26,15 @@ POLL_SECONDS = 1.0
 
 
 def show_error(exc: ApiError) -> None:
-    """The API's sentence for the person; a friendly note when the service is unreachable."""
+    """The API's sentence for the person (it may quote names: shown literally); a friendly note
+    when the service is unreachable (the app's own words)."""
     if isinstance(exc, BackendUnavailable):
         st.error(
             f"**The analysis service is not reachable.** {exc.detail}",
             icon=":material/cloud_off:",
         )
     else:
-        st.error(exc.detail, icon=":material/error:")
+        st.error(escape_markdown(exc.detail), icon=":material/error:")
 
 
 def finished_runs(limit: int = 100) -> list[dict[str, Any]]:
@@ -160,7 +162,7 @@ def live_progress(run_id: str) -> None:
     with st.container(border=True):
         st.badge(status_label(status), color=status_color(status))
         st.progress(value, text=f"**{PHASES.get(phase, phase)}** · {value:.0%}")
-        st.markdown(progress.get("message") or "")
+        st.markdown(escape_markdown(progress.get("message") or ""))
         facts = [format_eta(progress.get("eta_seconds"))]
         if progress.get("elapsed_seconds") is not None:
             facts.append(f"running for {format_duration(progress['elapsed_seconds'])}")

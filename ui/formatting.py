@@ -1,7 +1,9 @@
-"""Small pure formatters: durations, ETAs, run statuses in plain words."""
+"""Small pure formatters: durations, ETAs, run statuses in plain words, and user text made
+literal for Streamlit's Markdown."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -81,3 +83,27 @@ def run_label(run: dict[str, Any]) -> str:
 
 def percent(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}%"
+
+
+# Every ASCII punctuation mark that Markdown, GitHub's extensions or Streamlit's own syntax
+# (`:red[…]`, `:material/…:`, `$…$`) gives a meaning; CommonMark reads each, backslashed, as
+# itself.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&\"'=@^%/])")
+# GitHub Markdown still links a bare URL, a www. address or an e-mail address once the
+# backslashes are read; a word joiner (zero width, invisible) inside each breaks the link.
+_WORD_JOINER = "\u2060"
+_WWW = re.compile(r"(?i)(w)(ww\\\.)")
+
+
+def escape_markdown(text: object) -> str:
+    """`text` (a name, a label, a sentence from the API) to show literally wherever Streamlit
+    renders Markdown: st.markdown, captions, alerts, toasts, widget, tab, expander and metric
+    labels. No bold, link, image, colour, icon or formula comes out of it; line breaks become
+    spaces. The app's one Markdown escaper: wrap user text in it, never the app's own Markdown."""
+    value = str(text)
+    if "\n" in value or "\r" in value:
+        value = " ".join(value.split())
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", value)
+    escaped = escaped.replace(r"\:\/\/", "\\:" + _WORD_JOINER + r"\/\/")
+    escaped = escaped.replace(r"\@", "\\@" + _WORD_JOINER)
+    return _WWW.sub(r"\1" + _WORD_JOINER + r"\2", escaped)

@@ -15,6 +15,7 @@ from ui import cached
 from ui.api_client import ApiError
 from ui.bundle import Table
 from ui.families import plural
+from ui.formatting import escape_markdown
 
 
 @dataclass
@@ -70,9 +71,10 @@ class View:
 
 
 def heading(title: str, caption: str | None = None) -> None:
-    st.markdown(f"#### {title}")
+    """A served section's title and caption, shown as the API wrote them."""
+    st.markdown(f"#### {escape_markdown(title)}")
     if caption:
-        st.caption(caption)
+        st.caption(escape_markdown(caption))
 
 
 def _query_value(option: Mapping[str, Any], value: Any) -> str | None:
@@ -96,23 +98,27 @@ def controls(view: View, section: Mapping[str, Any], fixed: Mapping[str, Any]) -
         key = f"chart.{view.run_id}.{section['id']}.{option['name']}"
         with column:
             if option["kind"] == "choice":
-                labels = {c["value"]: c["label"] for c in option.get("choices", [])}
+                labels = {c["value"]: escape_markdown(c["label"])
+                          for c in option.get("choices", [])}
                 if len(labels) < 2:
                     value: Any = option["default"]
                 else:
                     value = st.segmented_control(
-                        option["label"], list(labels), format_func=labels.__getitem__,
+                        escape_markdown(option["label"]), list(labels),
+                        format_func=labels.__getitem__,
                         default=option["default"], key=key, help=option.get("help") or None,
                     ) or option["default"]
             elif option["kind"] == "bool":
-                value = st.toggle(option["label"], value=bool(option["default"]), key=key,
+                value = st.toggle(escape_markdown(option["label"]),
+                                  value=bool(option["default"]), key=key,
                                   help=option.get("help") or None)
             elif option["kind"] == "units":
-                value = st.multiselect(option["label"], view.keys, default=option["default"],
+                value = st.multiselect(escape_markdown(option["label"]), view.keys,
+                                       default=option["default"],
                                        format_func=lambda k: names.get(k, k), key=key)
             else:
                 positions = list(range(len(view.keys)))
-                value = st.selectbox(option["label"], positions,
+                value = st.selectbox(escape_markdown(option["label"]), positions,
                                      format_func=lambda k: names.get(view.keys[k], str(k)),
                                      index=min(int(option["default"]), len(positions) - 1),
                                      key=key)
@@ -126,7 +132,7 @@ def vega(run_id: str, chart_id: str, options: Mapping[str, str],
     try:
         spec = cached.chart(run_id, chart_id, options, labels)
     except ApiError as exc:
-        st.caption(f"This chart could not be drawn: {exc.detail}")
+        st.caption(f"This chart could not be drawn: {escape_markdown(exc.detail)}")
         return
     st.vega_lite_chart(spec, width="stretch" if stretch else "content")
 
@@ -154,7 +160,7 @@ def table(frame: pd.DataFrame | None, **kwargs: Any) -> None:
 
 def warnings(result: dict[str, Any]) -> None:
     for text in (result.get("provenance") or {}).get("warnings", []):
-        st.warning(text, icon=":material/warning:")
+        st.warning(escape_markdown(text), icon=":material/warning:")
 
 
 def number(value: Any, digits: int = 2) -> str:
@@ -174,4 +180,5 @@ def settings(view: View) -> None:
     st.json({**params, "random_state": provenance.get("random_state")}, expanded=False)
     versions = provenance.get("library_versions") or {}
     if versions:
-        st.caption("Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+        st.caption("Libraries: "
+                   + escape_markdown(", ".join(f"{k} {v}" for k, v in versions.items())))

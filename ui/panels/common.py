@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui.api_client import ApiError
 from ui.components import basket_panel
+from ui.formatting import escape_markdown
 from ui.panels.base import View, chart
 from ui.prep import basket_from_api
 
@@ -27,7 +28,7 @@ def render(view: View) -> None:
     for chart_id in shown:
         with drawn[titles[chart_id]]:
             section = view.section(chart_id) or {}
-            st.caption(section.get("caption", ""))
+            st.caption(escape_markdown(section.get("caption", "")))
             options = chart(view, chart_id, titled=False) or {}
             if options.get("colour") == "clusters":
                 _clusters_note(view)
@@ -39,7 +40,7 @@ def render(view: View) -> None:
         try:
             basket_panel(basket_from_api(view.load_basket(products)))
         except ApiError as exc:
-            st.caption(f"Basket statistics are not available: {exc.detail}")
+            st.caption(f"Basket statistics are not available: {escape_markdown(exc.detail)}")
 
 
 def _clusters_note(view: View) -> None:
@@ -48,7 +49,7 @@ def _clusters_note(view: View) -> None:
     try:
         found = view.load_clusters()
     except ApiError as exc:
-        st.caption(f"No clusters: {exc.detail}")
+        st.caption(f"No clusters: {escape_markdown(exc.detail)}")
         return
     score = found.get("silhouette_score")
     st.caption(f"{found.get('n_clusters')} clusters of products found by k-means"

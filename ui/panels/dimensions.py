@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ui.formatting import escape_markdown
 from ui.panels.base import View, chart, number, settings, table, warnings
 
 
@@ -46,5 +47,6 @@ def render(view: View) -> None:
         chart(view, "correlations", stretch=False)
         if result.get("heywood_products"):
             st.warning("Heywood cases (communality ≥ 1): "
-                       + ", ".join(result["heywood_products"]), icon=":material/warning:")
+                       + escape_markdown(", ".join(result["heywood_products"])),
+                       icon=":material/warning:")
         settings(view)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.formatting import escape_markdown
 from ui.panels.base import View, chart
 
 
@@ -23,8 +24,9 @@ def tables(view: View) -> None:
     if view.load_tables is None:
         return
     for name, found in view.load_tables().items():
-        with st.expander(name.replace("_", " ").capitalize(), icon=":material/table:"):
-            st.caption(found.description)
+        title = escape_markdown(name.replace("_", " ").capitalize())
+        with st.expander(title, icon=":material/table:"):
+            st.caption(escape_markdown(found.description))
             st.dataframe(found.frame, hide_index=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.formatting import percent
+from ui.formatting import escape_markdown, percent
 from ui.panels.base import View, chart, settings, table, warnings
 from ui.tables import fit_table
 
@@ -84,7 +84,8 @@ def _covariates(view: View) -> None:
     reference = result.get("reference_class")
     names = dict(zip(view.keys, view.names, strict=False))
     if reference in names:
-        st.caption(f"Against “{names[reference]}”, the reference {view.unit.lower()}.")
+        st.caption(f"Against “{escape_markdown(names[reference])}”, the reference "
+                   f"{view.unit.lower()}.")
     chart(view, "odds_ratios", stretch=False)
     with st.expander("Coefficients", icon=":material/table:"):
         table(view.table("coefficients"))

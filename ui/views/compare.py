@@ -12,7 +12,7 @@ from ui import cached, state
 from ui.api_client import ApiError
 from ui.components import finished_runs, model_title, show_error
 from ui.families import fit_statistics, unit
-from ui.formatting import format_duration, run_label
+from ui.formatting import escape_markdown, format_duration, run_label
 from ui.panels.base import vega
 
 MAX_RUNS = 4
@@ -99,12 +99,12 @@ st.markdown("#### Profiles")
 columns = st.columns(len(items))
 for col, (run, _result, catalogue, labels) in zip(columns, items, strict=True):
     with col:
-        st.markdown(f"**{run['name']}**")
+        st.markdown(f"**{escape_markdown(run['name'])}**")
         shown = _tagged(catalogue, "profile")
         if not shown:
             st.caption("No profile to show for this kind of result.")
         for section in shown:
-            st.caption(section["title"])
+            st.caption(escape_markdown(section["title"]))
             vega(run["id"], section["id"], {}, labels)
 
 # -- product maps ------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ st.markdown("#### Product maps")
 columns = st.columns(len(items))
 for col, (run, _result, catalogue, labels) in zip(columns, items, strict=True):
     with col:
-        st.markdown(f"**{run['name']}**")
+        st.markdown(f"**{escape_markdown(run['name'])}**")
         maps = _tagged(catalogue, "map")
         if not maps:
             st.caption("No product map for this kind of result.")
@@ -125,8 +125,8 @@ if len(segmentations) >= 2:
     run_a, labels_a = segmentations[0][0], segmentations[0][3]
     run_b, labels_b = segmentations[1][0], segmentations[1][3]
     st.markdown("#### How households move between two segmentations")
-    st.caption(f"Households by their segment in “{run_a['name']}” (rows) and in "
-               f"“{run_b['name']}” (columns).")
+    st.caption(f"Households by their segment in “{escape_markdown(run_a['name'])}” (rows) and "
+               f"in “{escape_markdown(run_b['name'])}” (columns).")
     if run_a["dataset_id"] != run_b["dataset_id"]:
         st.caption("Only for runs on the same dataset.")
     else:

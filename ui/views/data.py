@@ -11,7 +11,7 @@ from ui import cached, state
 from ui.api_client import ApiError, get_client
 from ui.components import basket_panel, show_error
 from ui.demo import COVARIATES, DEMO_FILENAME, DEMO_NAME, ID_COLUMN, demo_frame
-from ui.formatting import format_timestamp
+from ui.formatting import escape_markdown, format_timestamp
 from ui.prep import (
     PrepError,
     basket_from_api,
@@ -71,7 +71,7 @@ if source == "upload":
         # Each file is read once; a refusal stays on screen until another file is chosen.
         st.session_state[state.UPLOADED_FILE_ID] = uploaded.file_id
         st.session_state[UPLOAD_ERROR] = None
-        with st.spinner(f"Reading {uploaded.name}…"):
+        with st.spinner(f"Reading {escape_markdown(uploaded.name)}…"):
             try:
                 _take(read_table(uploaded.name, uploaded.getvalue()), uploaded.name,
                       uploaded.file_id)
@@ -79,7 +79,7 @@ if source == "upload":
                 st.session_state[UPLOAD_ERROR] = str(exc)
     failed = st.session_state.get(UPLOAD_ERROR)
     if uploaded is not None and failed:
-        st.error(failed, icon=":material/error:")
+        st.error(escape_markdown(failed), icon=":material/error:")
 elif source == "demo":
     with st.container(border=True):
         st.markdown(
@@ -156,7 +156,7 @@ def _transactions(frame: pd.DataFrame) -> pd.DataFrame:
         return pivot_transactions(frame, customer, product, quantity if has_qty else None,
                                   float(minimum))
     except PrepError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(escape_markdown(exc), icon=":material/error:")
         return frame
 
 
@@ -165,7 +165,7 @@ def _save(frame: pd.DataFrame, name: str, id_column: str | None, products: list[
     try:
         content = dataset_bytes(frame, id_column, products, covariates)
     except PrepError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(escape_markdown(exc), icon=":material/error:")
         return
     filename = DEMO_FILENAME.replace(".csv", ".parquet") if name == DEMO_NAME else (
         name.rsplit(".", 1)[0] + ".parquet")
@@ -180,7 +180,8 @@ def _save(frame: pd.DataFrame, name: str, id_column: str | None, products: list[
     state.set_roles(dataset["id"], {"id_column": id_column, "products": products,
                                     "covariates": covariates})
     st.session_state[state.FRAME] = None
-    state.flash(f"Saved “{name}”: {dataset['n_rows']:,} households, {len(products)} products.")
+    state.flash(f"Saved “{escape_markdown(name)}”: {dataset['n_rows']:,} households, "
+                f"{len(products)} products.")
     st.rerun()
 
 
@@ -191,7 +192,7 @@ def prepare(raw: pd.DataFrame, name: str) -> None:
     columns = [str(c) for c in frame.columns]
     binary = report.loc[report["Type"] == "0/1 purchase", "Column"].tolist()
 
-    st.subheader(name)
+    st.subheader(escape_markdown(name))
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Households", f"{len(frame):,}")
     c2.metric("Columns", f"{frame.shape[1]:,}")
@@ -247,10 +248,10 @@ def prepare(raw: pd.DataFrame, name: str) -> None:
         kept, dropped = penetration_filter(frame, products, minimum) if products else ([], [])
         if dropped:
             st.caption(f":material/filter_alt: {len(dropped)} product(s) below "
-                       f"{minimum:.1%}: {', '.join(dropped[:12])}"
+                       f"{minimum:.1%}: {escape_markdown(', '.join(dropped[:12]))}"
                        f"{'…' if len(dropped) > 12 else ''}")
         st.caption(f"{len(kept)} products, {len(covariates)} household features"
-                   f"{', ID ' + id_column if id_column else ''}.")
+                   f"{', ID ' + escape_markdown(id_column) if id_column else ''}.")
         dataset_name = st.text_input("Dataset name", value=name, key="prep.name")
         if st.button("Save as dataset", type="primary", icon=":material/save:",
                      disabled=len(kept) < 2):
@@ -279,7 +280,7 @@ n_binary = sum(1 for c in columns if c.get("is_binary"))
 
 with st.container(border=True):
     head, action = st.columns([3, 1], vertical_alignment="center")
-    head.markdown(f"#### :material/dataset: {dataset['name']}")
+    head.markdown(f"#### :material/dataset: {escape_markdown(dataset['name'])}")
     head.caption(
         f"Saved dataset · {dataset['n_rows']:,} households · {dataset['n_columns']} columns · "
         f"{n_binary} 0/1 columns" + (f" · {len(roles['products'])} products chosen"

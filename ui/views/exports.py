@@ -12,7 +12,7 @@ import streamlit as st
 from ui import bundle, cached, state
 from ui.api_client import ApiError
 from ui.components import finished_runs, show_error
-from ui.formatting import run_label
+from ui.formatting import escape_markdown, run_label
 
 st.title("Exports")
 st.caption("Take the results with you: tables for Excel or your own tools, one row per household "
@@ -48,7 +48,7 @@ def _file(name: str) -> Callable[[], bytes]:
 stem = f"{run['name'][:40]}_{run_id[:8]}".replace(" ", "_").replace("/", "-")
 names = [u["name"] for u in catalogue.get("units") or []]
 if labels:
-    st.caption(":material/label: Named: " + ", ".join(names))
+    st.caption(":material/label: Named: " + escape_markdown(", ".join(names)))
 else:
     st.caption(":material/label: No names given yet: name the units on the Results page and they "
                "appear in every file.")
@@ -72,7 +72,7 @@ with st.container(border=True):
     with right:
         st.markdown("**Household memberships**")
         if "memberships" in tables:
-            st.caption(tables["memberships"].description)
+            st.caption(escape_markdown(tables["memberships"].description))
             c1, c2 = st.columns(2)
             c1.download_button("CSV", data=_file("memberships.csv"),
                                file_name=f"{stem}_memberships.csv", mime="text/csv",
@@ -93,7 +93,7 @@ for name, found in tables.items():
         count = len(found.frame)
         text.markdown(f"**{name.replace('_', ' ').capitalize()}** · {count:,} "
                       f"row{'' if count == 1 else 's'}")
-        text.caption(found.description)
+        text.caption(escape_markdown(found.description))
         csv_col.download_button("CSV", data=_file(f"{name}.csv"), file_name=f"{stem}_{name}.csv",
                                 mime="text/csv", key=f"csv-{name}", on_click="ignore",
                                 icon=":material/download:")

@@ -10,6 +10,7 @@ from ui import cached, state
 from ui.api_client import ApiError, get_client
 from ui.components import param_input, param_inputs, show_error
 from ui.families import household_features, plural, unit
+from ui.formatting import escape_markdown
 from ui.params_form import specs_from_schema, sweep_value, sweepable, validate
 from ui.tables import default_covariates, default_products, guess_id_column
 
@@ -67,7 +68,7 @@ def _id_changed() -> None:
 
 
 st.caption(
-    f"Data: **{dataset['name']}** · {dataset['n_rows']:,} households · "
+    f"Data: **{escape_markdown(dataset['name'])}** · {dataset['n_rows']:,} households · "
     f"{dataset['n_columns']} columns"
 )
 
@@ -105,7 +106,8 @@ with right:
         not_binary = [p for p in products if not by_name[p].get("is_binary")]
         if not_binary:
             st.warning(
-                f"{', '.join(not_binary)} {'has' if len(not_binary) == 1 else 'have'} values "
+                f"{escape_markdown(', '.join(not_binary))} "
+                f"{'has' if len(not_binary) == 1 else 'have'} values "
                 "other than 0/1 and will be refused. Remove them or recode them as 0/1.",
                 icon=":material/warning:",
             )
@@ -162,7 +164,7 @@ with st.container(border=True):
     if features_wanted == "required" and not covariates:
         problems.append("Choose at least one household feature for this kind of analysis.")
     for problem in problems:
-        st.caption(f":material/info: {problem}")
+        st.caption(f":material/info: {escape_markdown(problem)}")
     start = st.button("Start analysis", type="primary", icon=":material/play_arrow:",
                       disabled=bool(problems))
 
@@ -183,5 +185,5 @@ if start:
         show_error(exc)
     else:
         st.session_state[state.RUN_ID] = run["id"]
-        state.flash(f"Started “{run['name']}”.", icon=":material/rocket_launch:")
+        state.flash(f"Started “{escape_markdown(run['name'])}”.", icon=":material/rocket_launch:")
         st.switch_page("views/results.py")

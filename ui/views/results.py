@@ -13,6 +13,7 @@ from ui.components import live_progress, model_title, show_error
 from ui.families import plural, unit
 from ui.formatting import (
     ACTIVE_STATUSES,
+    escape_markdown,
     format_duration,
     format_timestamp,
     run_label,
@@ -70,12 +71,12 @@ except ApiError as exc:
 
 model_type = str(run["model_type"])
 head, badge = st.columns([5, 1], vertical_alignment="center")
-head.subheader(run["name"])
+head.subheader(escape_markdown(run["name"]))
 if run["status"] not in ACTIVE_STATUSES:  # a live run's status is drawn by its progress panel
     with badge:
         st.badge(status_label(run["status"]), color=status_color(run["status"]))
 facts = [
-    model_title(model_type),
+    escape_markdown(model_title(model_type)),
     f"{len(run['product_columns'])} products",
     f"started {format_timestamp(run.get('started_at') or run.get('created_at'))}",
 ]
@@ -89,7 +90,8 @@ if run["status"] in ACTIVE_STATUSES:
     live_progress(run_id)
     st.stop()
 if run["status"] == "failed":
-    st.error(run.get("error") or "The run failed without saying why.", icon=":material/error:")
+    st.error(escape_markdown(run.get("error") or "The run failed without saying why."),
+             icon=":material/error:")
     st.page_link("views/new_analysis.py", label="Try again with other settings",
                  icon=":material/replay:")
     st.stop()
@@ -165,8 +167,8 @@ if units:
             cols = st.columns(min(4, len(units)))
             entered = {
                 u["key"]: cols[k % len(cols)].text_input(
-                    u["default"], value=labels.get(u["key"], ""), placeholder=u["default"],
-                    max_chars=80, key=f"label.{shown_id}.{u['key']}")
+                    escape_markdown(u["default"]), value=labels.get(u["key"], ""),
+                    placeholder=u["default"], max_chars=80, key=f"label.{shown_id}.{u['key']}")
                 for k, u in enumerate(units)
             }
             if st.form_submit_button("Save names", icon=":material/save:"):

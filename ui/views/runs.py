@@ -13,6 +13,7 @@ from ui.families import headline
 from ui.formatting import (
     ACTIVE_STATUSES,
     STATUS,
+    escape_markdown,
     format_duration,
     format_eta,
     format_timestamp,
@@ -70,10 +71,10 @@ def _call(action: str, run: dict[str, Any]) -> None:
     try:
         if action == "cancel":
             client.cancel_run(run["id"])
-            st.toast(f"Cancelling “{run['name']}”…", icon=":material/stop_circle:")
+            st.toast(f"Cancelling “{escape_markdown(run['name'])}”…", icon=":material/stop_circle:")
         elif action == "delete":
             client.delete_run(run["id"])
-            st.toast(f"Deleted “{run['name']}”.", icon=":material/delete:")
+            st.toast(f"Deleted “{escape_markdown(run['name'])}”.", icon=":material/delete:")
     except ApiError as exc:
         st.session_state[ERROR] = exc
 
@@ -84,7 +85,7 @@ def _rename(run: dict[str, Any]) -> None:
         return
     try:
         get_client().rename_run(run["id"], new)
-        st.toast(f"Renamed to “{new}”.", icon=":material/edit:")
+        st.toast(f"Renamed to “{escape_markdown(new)}”.", icon=":material/edit:")
     except ApiError as exc:
         st.session_state[ERROR] = exc
 
@@ -98,10 +99,11 @@ def _row(run: dict[str, Any]) -> None:
     with st.container(border=True):
         main, info, actions = st.columns([4, 3, 3.6], vertical_alignment="center")
         with main:
-            st.markdown(f"**{run['name']}**")
+            st.markdown(f"**{escape_markdown(run['name'])}**")
             sweep = f" · {len(run['child_ids'])} fits" if run.get("child_ids") else ""
             st.caption(
-                f"{model_title(run['model_type'])}{sweep} · {_dataset_name(run.get('dataset_id'))}"
+                f"{escape_markdown(model_title(run['model_type']))}{sweep} · "
+                f"{escape_markdown(_dataset_name(run.get('dataset_id')))}"
                 f" · {len(run['product_columns'])} products · "
                 f"created {format_timestamp(run.get('created_at'))}"
             )
@@ -110,8 +112,9 @@ def _row(run: dict[str, Any]) -> None:
             if run["status"] in ACTIVE_STATUSES:
                 live = _live(run)
                 value = live.get("progress", run.get("progress")) or 0
+                message = live.get("message") or run.get("progress_message")
                 st.progress(min(max(float(value), 0.0), 1.0),
-                            text=live.get("message") or run.get("progress_message") or None)
+                            text=escape_markdown(message) if message else None)
                 if run["status"] == "running":
                     st.caption(format_eta(live.get("eta_seconds")).capitalize())
             elif run.get("duration_seconds") is not None:
@@ -119,7 +122,7 @@ def _row(run: dict[str, Any]) -> None:
                 stat = f" · {label} **{value}**" if label else ""
                 st.caption(f"Took {format_duration(run['duration_seconds'])}{stat}")
             if run["status"] == "failed" and run.get("error"):
-                st.caption(f":red[{run['error']}]")
+                st.caption(f":red[{escape_markdown(run['error'])}]")
         with actions, st.container(horizontal=True, horizontal_alignment="right"):
             if st.button("Open", key=f"open-{run_id}", icon=":material/open_in_new:"):
                 _open(run_id)
