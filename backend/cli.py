@@ -3,14 +3,14 @@
 `up` runs everything on one machine: a private Redis (unless REDIS_URL is set), the SQLite
 file under DATA_DIR (unless DATABASE_URL is set), the API, the worker(s) and the UI (not with
 `--no-ui`: the app started alone runs `up --no-ui` for its embedded stack). It
-restarts a worker that dies (Dramatiq's master exits when one of its processes is killed) and
-stops every process it started on Ctrl-C.
+supervises what it started (backend/supervisor.py): a worker that dies (Dramatiq's master exits
+when one of its processes is killed), the private Redis, the API and the UI are restarted, after
+a delay that grows while one keeps dying; Ctrl-C stops every process, Redis last.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import subprocess
@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from backend.settings import get_settings
+from backend.supervisor import Supervisor
 
 UI_ENTRYPOINT = Path(__file__).resolve().parent.parent / "ui" / "app.py"
 
@@ -113,54 +114,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(ui_command(args.port or get_settings().ui_port))
 
 
-class Supervisor:
-    """Starts named child processes, restarts them when they die, stops them all at the end."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.commands: dict[str, list[str]] = {}
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.stopping = False
-
-    def start(self, name: str, command: list[str]) -> None:
-        self.commands[name] = command
-        # Own process group, so stopping reaches the children's children (dramatiq's workers).
-        self.processes[name] = subprocess.Popen(command, env=self.env, start_new_session=True)
-
-    def watch(self) -> None:
-        while not self.stopping:
-            for name, process in list(self.processes.items()):
-                if process.poll() is not None and not self.stopping:
-                    print(
-                        f"[market-structure] {name} exited with {process.returncode}; "
-                        "restarting it.",
-                        flush=True,
-                    )
-                    time.sleep(1)
-                    self.start(name, self.commands[name])
-            time.sleep(0.5)
-
-    def stop_all(self, timeout: float = 15.0) -> None:
-        self.stopping = True
-        for process in self.processes.values():
-            if process.poll() is None:
-                _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait()
-
-
 def _late(ok: bool) -> str:
     return "" if ok else "  (not answering yet)"
-
-
-def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
 
 
 def wait_until_healthy(url: str, timeout: float = 60.0) -> bool:
@@ -185,14 +140,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     embedded: EmbeddedRedis | None = None
     if not {"redis_url", "redis_host"} & settings.model_fields_set:
         embedded = EmbeddedRedis(settings.data_dir / "redis")
-        env["REDIS_URL"] = embedded.start()
+        env["REDIS_URL"] = embedded.url
     env["DATABASE_URL"] = settings.resolved_database_url
     env["DATA_DIR"] = str(settings.data_dir)
     env["API_URL"] = settings.resolved_api_url
     env["AUTO_MIGRATE"] = "false"  # migrated once, here, before anything else starts
     env.update(metrics_env(settings.worker_metrics_port))
-
-    upgrade_database()
     supervisor = Supervisor(env)
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -200,6 +153,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        if embedded:
+            # Supervised like the worker: restarted on the same port and data directory when
+            # it dies, and stopped after everything that uses it.
+            redis = supervisor.start("redis", embedded.command(), label="Redis", stop_last=True)
+            embedded.wait_ready(redis)
+        upgrade_database()
         supervisor.start(
             "api", api_command(settings.api_host, settings.api_port, settings.api_workers)
         )
@@ -229,8 +188,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("\n[market-structure] stopping…", flush=True)
     finally:
         supervisor.stop_all()
-        if embedded:
-            embedded.stop()
     return 0
 
 

@@ -52,7 +52,8 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> str:
+    def command(self) -> list[str]:
+        """The redis-server command line: the same one for every restart (port, data dir)."""
         args = [
             find_redis_server(),
             "--port",
@@ -68,19 +69,31 @@ class EmbeddedRedis:
         ]
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            args += ["--dir", str(self.data_dir)]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            args += ["--dir", str(self.data_dir), "--logfile", str(self.data_dir / "redis.log")]
+        return args
+
+    def start(self, timeout: float = 10.0) -> str:
+        self.process = subprocess.Popen(
+            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            return self.wait_ready(self.process, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def wait_ready(self, process: subprocess.Popen[bytes], timeout: float = 10.0) -> str:
+        """The URL once the server started as `process` answers PING."""
         deadline = time.monotonic() + timeout
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with code {self.process.returncode}")
+            if process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with code {process.returncode}")
             try:
                 if client.ping():
                     return self.url
             except redis.ConnectionError:
                 time.sleep(0.05)
-        self.stop()
         raise RuntimeError(f"redis-server did not answer on port {self.port} within {timeout} s")
 
     def stop(self) -> None:
