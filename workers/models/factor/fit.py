@@ -16,7 +16,7 @@ The steps and numbers follow R's psych (`tetrachoric`, `fa(x, cor = "tet")`, `fa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -239,6 +239,11 @@ class FitStatistics:
     fit: float
     fit_off: float
 
+    def reported(self) -> dict[str, float | int | None]:
+        """The scalar statistics, which the result reports under the same names."""
+        arrays = ("communalities", "complexity")
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in arrays}
+
 
 def fit_statistics(r: np.ndarray, rotated: Rotated, counts: PairCounts, n: int) -> FitStatistics:
     """psych's fa.stats with the pairwise counts as `np.obs` (fa's raw-data path)."""
@@ -440,19 +445,7 @@ def _summarise(
         eigenvalues=eigenvalues.tolist(),
         eigenvalues_reduced=_reduced_eigenvalues(tet.rho, extraction.loadings).tolist(),
         variance=variance,
-        rmsr=stats.rmsr,
-        crms=stats.crms,
-        objective=stats.objective,
-        chi_square=stats.chi_square,
-        dof=stats.dof,
-        p_value=stats.p_value,
-        tli=stats.tli,
-        rmsea=stats.rmsea,
-        bic=stats.bic,
-        null_chi_square=stats.null_chi_square,
-        null_dof=stats.null_dof,
-        fit=stats.fit,
-        fit_off=stats.fit_off,
+        **stats.reported(),
         correlation=tet.rho.tolist(),
         thresholds=tet.tau.tolist(),
         smoothed=tet.smoothed,
