@@ -66,7 +66,7 @@ class ErrorOut(BaseModel):
 
 
 ERROR_DESCRIPTIONS = {
-    400: "The body could not be read (e.g. not UTF-8).",
+    400: "The body or a header could not be read (e.g. not UTF-8, a malformed Last-Event-ID).",
     401: "API_TOKEN is set and the request has no valid 'Authorization: Bearer' token.",
     404: "No such dataset or run.",
     409: "Conflicts with the current state (e.g. results of an unfinished run).",

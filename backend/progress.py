@@ -7,6 +7,7 @@ database by the worker, so they survive a Redis restart.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -18,9 +19,29 @@ import redis
 from backend.redis_client import Keys, get_redis
 from backend.schemas.api import ProgressMessage
 from backend.schemas.common import TERMINAL_PHASES, Phase
-from backend.settings import get_settings
+from backend.settings import Settings, get_settings
 
-STREAM_MAXLEN = 5000
+# Room, beyond the throttled messages, for what always goes through: phase changes and forced
+# messages (one per EM start, chain or bootstrap step), and the API's queued/cancel messages.
+UNTHROTTLED_EVENTS = 1000
+
+
+def stream_max_events(settings: Settings) -> int:
+    """How many events a run's stream keeps: every event the run can publish.
+
+    The reporter publishes at most one throttled message per PROGRESS_MIN_INTERVAL_SECONDS and a
+    fit is stopped after JOB_TIMEOUT_SECONDS, so a run cannot publish more than their ratio plus
+    its unthrottled messages; PROGRESS_STREAM_MAX_EVENTS bounds that (and a zero throttle).
+    Defaults: 21600 s / 0.25 s + 1000 = 87,400 events, at most about 40 MB (some 460 bytes an
+    event) for a 6-hour fit that reports all the time; most runs publish far fewer. Older
+    events are trimmed only past this; a resume from before the oldest event kept gets a `gap`
+    event (backend/services/progress_feed.py).
+    """
+    interval = settings.progress_min_interval_seconds
+    if interval <= 0:
+        return settings.progress_stream_max_events
+    throttled = math.ceil(settings.job_timeout_seconds / interval)
+    return min(throttled + UNTHROTTLED_EVENTS, settings.progress_stream_max_events)
 
 
 class RunCancelled(Exception):
@@ -31,7 +52,9 @@ class ProgressStore:
     def __init__(self, client: redis.Redis | None = None, keys: Keys | None = None) -> None:
         self.client = client or get_redis()
         self.keys = keys or Keys()
-        self.ttl = get_settings().progress_ttl_seconds
+        settings = get_settings()
+        self.ttl = settings.progress_ttl_seconds
+        self.max_events = stream_max_events(settings)
 
     def publish(self, message: ProgressMessage) -> str:
         data = message.model_dump_json()
@@ -40,7 +63,7 @@ class ProgressStore:
         pipe.xadd(
             self.keys.events(message.run_id),
             {"data": data},
-            maxlen=STREAM_MAXLEN,
+            maxlen=self.max_events,
             approximate=True,
         )
         pipe.expire(self.keys.events(message.run_id), self.ttl)

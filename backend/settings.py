@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Progress
     progress_min_interval_seconds: float = Field(0.25, ge=0)
     progress_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
+    # Most events one run's stream keeps (backend/progress.py: stream_max_events sizes it from
+    # the run's time limit and the throttle; this bounds it).
+    progress_stream_max_events: int = Field(200_000, ge=100)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from backend.progress import ProgressReporter, ProgressStore, RunCancelled
+from backend.progress import (
+    UNTHROTTLED_EVENTS,
+    ProgressReporter,
+    ProgressStore,
+    RunCancelled,
+    stream_max_events,
+)
 from backend.schemas.common import Phase
+from backend.settings import Settings
 
 
 class Clock:
@@ -91,3 +98,24 @@ def test_cancel_flag_is_read_at_most_once_per_check_interval() -> None:
     with pytest.raises(RunCancelled):
         reporter(0.3, "stops here")
     store.forget("reporter-cancel-interval")
+
+
+def test_a_run_stream_keeps_every_event_the_run_can_publish_up_to_the_bound() -> None:
+    # The throttle allows one message per interval for the run's whole time limit, plus room for
+    # the messages that always go through; PROGRESS_STREAM_MAX_EVENTS bounds it.
+    defaults = Settings.model_construct()  # the defaults, whatever this environment sets
+    assert stream_max_events(defaults) == 6 * 3600 * 4 + UNTHROTTLED_EVENTS  # 87,400
+    hour = defaults.model_copy(update={"job_timeout_seconds": 3600})
+    assert stream_max_events(hour) == 3600 * 4 + UNTHROTTLED_EVENTS
+    unthrottled = defaults.model_copy(update={"progress_min_interval_seconds": 0})
+    assert stream_max_events(unthrottled) == defaults.progress_stream_max_events
+    day = defaults.model_copy(update={"job_timeout_seconds": 24 * 3600})
+    assert stream_max_events(day) == defaults.progress_stream_max_events == 200_000
+
+    # And the store trims a run's stream only past that (approximately: whole stream nodes)
+    store = ProgressStore()
+    store.max_events = 100
+    reporter = ProgressReporter(store, "reporter-retention", min_interval=0.0, clock=Clock())
+    for i in range(300):
+        reporter(i / 300, f"step {i}")
+    assert 100 <= len(published(store, "reporter-retention")) < 300

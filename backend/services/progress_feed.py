@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 from sse_starlette import ServerSentEvent
 
+from backend.errors import AppError
 from backend.orm import Run
 from backend.progress import ProgressStore, make_message
 from backend.redis_client import Keys
@@ -17,6 +20,13 @@ from backend.schemas.api import ProgressMessage
 from backend.schemas.common import TERMINAL_PHASES, Phase, RunStatus
 
 BLOCK_MS = 5000
+BATCH = 100
+START = "0-0"  # before every event: a stream read from here replays all that is kept
+# `<milliseconds>-<sequence>`, or `<milliseconds>` for `<milliseconds>-0` as Redis reads it (so
+# `0` is the start); 19 digits each keeps both below 2**64, as Redis requires.
+EVENT_ID_PATTERN = r"^[0-9]{1,19}(-[0-9]{1,19})?$"
+EVENT_ID = re.compile(EVENT_ID_PATTERN)
+ENDED = (RunStatus.completed, RunStatus.failed, RunStatus.cancelled)
 
 
 def snapshot_from_db(run: Run) -> ProgressMessage:
@@ -46,45 +56,162 @@ def latest(run: Run) -> ProgressMessage:
     return snapshot
 
 
+def parse_last_event_id(value: str | None) -> str | None:
+    """The event id a reconnecting client resumes after (None: read from the start).
+
+    Ids are the Redis stream's, `<milliseconds>-<sequence>` (or `<milliseconds>`, read as
+    `<milliseconds>-0`); anything else is refused (400) rather than served as a stream that
+    silently never sends anything.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if EVENT_ID.fullmatch(text) is None:
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise AppError(
+            f'The Last-Event-ID header "{shown}" is not an event id of this stream: send the '
+            "id of the last event received (like 1712345678901-0), or no Last-Event-ID header "
+            "to read the run's events from the start."
+        )
+    ms, _, seq = text.partition("-")
+    return f"{int(ms)}-{int(seq or 0)}"
+
+
+def _order(event_id: str) -> tuple[int, int]:
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+Entries = list[tuple[str, dict[str, str]]]
+
+
+async def _read_after(
+    client: aioredis.Redis, key: str, cursor: str, wait: bool
+) -> tuple[dict[str, Any] | None, Entries]:
+    """The events after `cursor` and the stream's bounds (None once Redis holds no stream).
+
+    Without `wait`, one transaction: no trim falls between reading and looking at the bounds.
+    With `wait`, a blocking XREAD (up to BLOCK_MS) and XINFO pipelined behind it, one round trip
+    per wake-up for a client that follows live; the bounds are then read just after the events,
+    so a trim in between can only make a resume look inexact (a `gap`), never hide one.
+    """
+    async with client.pipeline(transaction=not wait) as pipe:
+        if wait:
+            pipe.xread({key: cursor}, count=BATCH, block=BLOCK_MS)
+            pipe.xinfo_stream(key)
+            batches, info = await pipe.execute(raise_on_error=False)
+            entries = batches if isinstance(batches, Exception) else (batches or [[key, []]])[0][1]
+        else:
+            pipe.xinfo_stream(key)
+            pipe.xrange(key, min=f"({cursor}", count=BATCH)
+            info, entries = await pipe.execute(raise_on_error=False)
+    if isinstance(entries, Exception):
+        raise entries
+    if isinstance(info, redis.ResponseError):  # no such key
+        return None, entries
+    if isinstance(info, Exception):
+        raise info
+    return info, entries
+
+
+def _lost_after(cursor: str, info: dict[str, Any] | None, run_id: str) -> tuple[str, str] | None:
+    """(where the stream goes on from, why) when events after `cursor` may be missing; None
+    when every event after it is still kept, so the resume is exact."""
+    if info is None:
+        return START, f"The events of run {run_id} after {cursor} are no longer kept"
+    last = str(info["last-generated-id"])
+    if _order(cursor) > _order(last):
+        return last, f"Event {cursor} was never sent on this stream (its last event is {last})"
+    first = info.get("first-entry")
+    if not first:
+        return last, f"The events of run {run_id} after {cursor} are no longer kept"
+    if _order(cursor) < _order(first[0]):
+        oldest = first[0]
+        return cursor, f"The events after {cursor} are no longer all kept (the oldest is {oldest})"
+    return None
+
+
+def _ended(info: dict[str, Any]) -> bool:
+    last = info.get("last-entry")
+    return last is not None and json.loads(last[1]["data"])["phase"] in TERMINAL_PHASES
+
+
+def _gap_event(
+    run_id: str, cursor: str, why: str, snapshot: ProgressMessage | None, snapshot_url: str
+) -> ServerSentEvent:
+    data = {
+        "run_id": run_id,
+        "last_event_id": cursor,
+        "message": f"{why}; this stream goes on with the events that are. Fetch {snapshot_url} "
+        "for the run's current state.",
+        "snapshot": snapshot.model_dump(mode="json") if snapshot else None,
+    }
+    return ServerSentEvent(data=json.dumps(data), event="gap")
+
+
 async def stream_events(
     client: aioredis.Redis,
     run_id: str,
     last_event_id: str | None,
     load_run: Callable[[], Run | None],
+    snapshot_url: str,
 ) -> AsyncIterator[ServerSentEvent]:
     """Replay the run's events after `last_event_id`, then follow live ones until a terminal phase.
 
-    Between blocking reads the database is consulted, so a run whose progress Redis lost still
-    ends with its terminal snapshot and a `close` event.
+    Exact or said so: every read also looks at the stream's bounds (`_read_after`), so it
+    knows whether an event after the cursor was trimmed or lost with Redis; when one may be, a
+    `gap` event carrying the snapshot comes first and the stream goes on with the events that
+    are kept. When nothing is left to read the database is consulted, so a run whose progress
+    Redis lost still ends with its terminal snapshot and a `close` event.
     """
     key = Keys().events(run_id)
-    cursor = last_event_id or "0-0"
+    cursor = last_event_id or START
+    wait = False
     while True:
+        readable = True
         try:
-            batches = await client.xread({key: cursor}, count=100, block=BLOCK_MS)
+            info, entries = await _read_after(client, key, cursor, wait)
         except redis.RedisError:
-            batches = []
+            readable, info, entries = False, None, []
             await asyncio.sleep(1)
-        for _stream, entries in batches or []:
-            for event_id, fields in entries:
-                cursor = event_id
-                # Passed through as published (the worker validated it): with hundreds of
-                # clients per run, parsing each event once per client is what costs.
-                data = fields["data"]
-                yield ServerSentEvent(data=data, event="progress", id=event_id)
-                if json.loads(data)["phase"] in TERMINAL_PHASES:
-                    yield ServerSentEvent(data=data, event="close")
-                    return
-        if not batches:
+        lost = _lost_after(cursor, info, run_id) if readable and cursor != START else None
+        if lost is not None:
             run = await asyncio.to_thread(load_run)
-            if run is None:
-                yield ServerSentEvent(data='{"detail": "run deleted"}', event="close")
+            snapshot = await asyncio.to_thread(latest, run) if run is not None else None
+            yield _gap_event(run_id, cursor, lost[1], snapshot, snapshot_url)
+            if lost[0] != cursor:
+                cursor, wait = lost[0], False
+                continue
+        for event_id, fields in entries:
+            cursor = event_id
+            # Passed through as published (the worker validated it): with hundreds of
+            # clients per run, parsing each event once per client is what costs.
+            data = fields["data"]
+            yield ServerSentEvent(data=data, event="progress", id=event_id)
+            if json.loads(data)["phase"] in TERMINAL_PHASES:
+                yield ServerSentEvent(data=data, event="close")
                 return
-            if run.status in (RunStatus.completed, RunStatus.failed, RunStatus.cancelled):
-                # Terminal in the DB but no terminal event left in Redis (flushed or expired).
-                final = snapshot_from_db(run).model_dump_json()
-                yield ServerSentEvent(
-                    data=final, event="progress", id=cursor if cursor != "0-0" else None
-                )
-                yield ServerSentEvent(data=final, event="close")
-                return
+        if entries:
+            wait = len(entries) < BATCH  # caught up: wait for the next one
+            continue
+        if info is not None and _ended(info):
+            # Resumed after the terminal event (or from an id past it): only the close is left.
+            yield ServerSentEvent(data=info["last-entry"][1]["data"], event="close")
+            return
+        if info is not None and not wait:
+            wait = True  # nothing yet: wait for the next event
+            continue
+        # Waited BLOCK_MS for nothing, Redis holds no stream for the run, or is unreachable.
+        run = await asyncio.to_thread(load_run)
+        if run is None:
+            yield ServerSentEvent(data='{"detail": "run deleted"}', event="close")
+            return
+        if run.status in ENDED:
+            # Terminal in the DB but no terminal event left in Redis (flushed or expired).
+            final = snapshot_from_db(run).model_dump_json()
+            yield ServerSentEvent(
+                data=final, event="progress", id=cursor if cursor != START else None
+            )
+            yield ServerSentEvent(data=final, event="close")
+            return
+        wait = readable
