@@ -125,6 +125,15 @@ def test_bad_data_is_the_reason_shown_and_never_retried(toy: httpx.Client, datas
     assert run["error"] == "The toy refuses this data, as asked."
 
 
+def test_a_transient_failure_is_retried_until_max_attempts(
+    toy: httpx.Client, dataset_id: str
+) -> None:
+    run = submit(toy, dataset_id, fail_with="redis_away")
+    # MAX_ATTEMPTS is 3: three attempts, each handed back, then the run gives up saying so
+    assert run["status"] == "failed" and run["attempts"] == 3, run
+    assert run["error"] == "Gave up after 3 attempts: toy: Redis is away", run["error"]
+
+
 def _worker_log(stack: IsolatedStack, error_id: str, timeout: float = 10) -> str:
     """The worker log's lines about this error (the log is flushed as it is written)."""
     deadline = time.monotonic() + timeout

@@ -87,7 +87,7 @@ def _execute(run_id: str) -> None:
         log.info(
             "run started",
             extra={
-                "attempt": run.attempts + 1,
+                "attempt": run.attempts,
                 "model_type": run.model_type,
                 "queue": run.queue_name,
             },
@@ -121,12 +121,12 @@ def _execute(run_id: str) -> None:
     except TRANSIENT as exc:
         # Hand the run back to the queue; the actor's retry delivers it again.
         log.warning("run %s attempt failed transiently: %s", run_id, exc)
-        if run.attempts + 1 >= settings.max_attempts:
+        if run.attempts >= settings.max_attempts:
             finish(
                 run_id,
                 store,
                 RunStatus.failed,
-                f"Gave up after {run.attempts + 1} attempts: {exc}",
+                f"Gave up after {run.attempts} attempts: {exc}",
                 reporter,
             )
             return
@@ -182,12 +182,13 @@ def claim(run_id: str, store: ProgressStore) -> Run | None:
             _end(session, run, RunStatus.failed, message, error=message)
             store.publish(make_message(run_id, Phase.failed, run.progress, message))
             return None
+        attempt = run.attempts + 1
         claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
             update(Run)
             .where(Run.id == run_id, Run.status == run.status, Run.attempts == run.attempts)
             .values(
                 status=RunStatus.running.value,
-                attempts=Run.attempts + 1,
+                attempts=attempt,
                 started_at=run.started_at or now(),
                 heartbeat_at=now(),
                 worker_id=WORKER_ID,
@@ -197,6 +198,8 @@ def claim(run_id: str, store: ProgressStore) -> Run | None:
         if claimed.rowcount != 1:
             return None
         session.expunge(run)
+        # The returned run counts this attempt, however the session synchronised the update.
+        run.attempts = attempt
         return run
 
 

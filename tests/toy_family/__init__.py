@@ -25,8 +25,10 @@ MODEL_TYPE = "popularity_tiers"
 
 class ToyParams(ModelParams):
     n_tiers: int = Field(2, ge=1, le=10, description="Number of popularity tiers.")
-    fail_with: Literal["nothing", "key_error", "data_error"] = Field(
-        "nothing", description="Fail on purpose: a bug (KeyError) or bad data (DataError)."
+    fail_with: Literal["nothing", "key_error", "data_error", "redis_away"] = Field(
+        "nothing",
+        description="Fail on purpose: a bug (KeyError), bad data (DataError), or a transient "
+        "outage on every attempt (redis.ConnectionError).",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import redis
 
 from backend.errors import DataError
 from tests.toy_family import MODEL_TYPE, ToyParams, ToyResult
@@ -15,6 +16,8 @@ def fit(data: BinaryMatrix, params: ToyParams, progress: Progress) -> ToyResult:
     if params.fail_with == "key_error":
         # The point: a KeyError from a fit is a bug, not bad data.
         _ = {str(k): k for k in range(params.n_tiers)}["loadings"]
+    if params.fail_with == "redis_away":
+        raise redis.ConnectionError("toy: Redis is away")
     if params.fail_with == "data_error":
         raise DataError("The toy refuses this data, as asked.")
     progress(0.5, "Counting buyers.")
