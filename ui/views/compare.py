@@ -90,34 +90,27 @@ if len(datasets) > 1:
 
 
 
-def _tagged(catalogue: dict[str, Any], tag: str) -> list[dict[str, Any]]:
-    return [sec for sec in catalogue.get("sections", []) if tag in sec.get("tags", [])]
+def _side_by_side(heading: str, tag: str, missing: str, *, first_only: bool) -> None:
+    """A column per run with the charts its catalogue tags `tag`, each under its title (with
+    `first_only`: the first alone, untitled), or `missing` where there is none."""
+    st.markdown(f"#### {heading}")
+    columns = st.columns(len(items))
+    for col, (run, _result, catalogue, labels) in zip(columns, items, strict=True):
+        with col:
+            st.markdown(f"**{escape_markdown(run['name'])}**")
+            tagged = [sec for sec in catalogue.get("sections", []) if tag in sec.get("tags", [])]
+            if not tagged:
+                st.caption(missing)
+            for section in tagged[:1] if first_only else tagged:
+                if not first_only:
+                    st.caption(escape_markdown(section["title"]))
+                vega(run["id"], section["id"], {}, labels)
 
 
-# -- profiles (what the API draws as each run's profile) ---------------------------------------
-st.markdown("#### Profiles")
-columns = st.columns(len(items))
-for col, (run, _result, catalogue, labels) in zip(columns, items, strict=True):
-    with col:
-        st.markdown(f"**{escape_markdown(run['name'])}**")
-        shown = _tagged(catalogue, "profile")
-        if not shown:
-            st.caption("No profile to show for this kind of result.")
-        for section in shown:
-            st.caption(escape_markdown(section["title"]))
-            vega(run["id"], section["id"], {}, labels)
-
-# -- product maps ------------------------------------------------------------------------------
-st.markdown("#### Product maps")
-columns = st.columns(len(items))
-for col, (run, _result, catalogue, labels) in zip(columns, items, strict=True):
-    with col:
-        st.markdown(f"**{escape_markdown(run['name'])}**")
-        maps = _tagged(catalogue, "map")
-        if not maps:
-            st.caption("No product map for this kind of result.")
-            continue
-        vega(run["id"], maps[0]["id"], {}, labels)
+# -- profiles (what the API draws as each run's profile) and product maps ----------------------
+_side_by_side("Profiles", "profile", "No profile to show for this kind of result.",
+              first_only=False)
+_side_by_side("Product maps", "map", "No product map for this kind of result.", first_only=True)
 
 # -- households across two segmentations -------------------------------------------------------
 segmentations = [it for it in items if cached.model(it[0]["model_type"]).get("kind") == "segments"]

@@ -6,6 +6,7 @@ each table or the memberships on their own, taken from that ZIP."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -45,6 +46,23 @@ def _file(name: str) -> Callable[[], bytes]:
     return lambda: bundle.read_file(cached.export_zip(run_id, labels, report=False), name)
 
 
+def _whole_file(title: str, caption: str, label: str, **button: Any) -> None:
+    """A file of the whole run: its title, what it holds, its download button."""
+    st.markdown(f"**{title}**")
+    st.caption(caption)
+    st.download_button(label, on_click="ignore", **button)
+
+
+def _csv_and_parquet(csv_col: Any, pq_col: Any, name: str, keys: tuple[str, str]) -> None:
+    """The CSV and Parquet download buttons of one table (`name`) of the ZIP."""
+    csv_col.download_button("CSV", data=_file(f"{name}.csv"), file_name=f"{stem}_{name}.csv",
+                            mime="text/csv", key=keys[0], on_click="ignore",
+                            icon=":material/download:")
+    pq_col.download_button("Parquet", data=_file(f"{name}.parquet"),
+                           file_name=f"{stem}_{name}.parquet", mime="application/octet-stream",
+                           key=keys[1], on_click="ignore", icon=":material/download:")
+
+
 stem = f"{run['name'][:40]}_{run_id[:8]}".replace(" ", "_").replace("/", "-")
 names = [u["name"] for u in catalogue.get("units") or []]
 if labels:
@@ -56,31 +74,22 @@ else:
 with st.container(border=True):
     left, middle, right = st.columns(3)
     with left:
-        st.markdown("**Everything (ZIP)**")
-        st.caption("Every table as CSV and Parquet, the memberships, the report, the full result "
-                   "and a README of what each file holds.")
-        st.download_button("Download ZIP", data=lambda: cached.export_zip(run_id, labels),
-                           file_name=f"{stem}.zip", mime="application/zip",
-                           icon=":material/folder_zip:", type="primary", on_click="ignore")
+        _whole_file("Everything (ZIP)", "Every table as CSV and Parquet, the memberships, the "
+                    "report, the full result and a README of what each file holds.",
+                    "Download ZIP", data=lambda: cached.export_zip(run_id, labels),
+                    file_name=f"{stem}.zip", mime="application/zip",
+                    icon=":material/folder_zip:", type="primary")
     with middle:
-        st.markdown("**Report (HTML)**")
-        st.caption("The charts and tables in one file that opens in any browser, with no "
-                   "internet needed. Attach it to an email.")
-        st.download_button("Download report", data=lambda: cached.report_html(run_id, labels),
-                           file_name=f"{stem}.html", mime="text/html",
-                           icon=":material/description:", on_click="ignore")
+        _whole_file("Report (HTML)", "The charts and tables in one file that opens in any "
+                    "browser, with no internet needed. Attach it to an email.", "Download report",
+                    data=lambda: cached.report_html(run_id, labels), file_name=f"{stem}.html",
+                    mime="text/html", icon=":material/description:")
     with right:
         st.markdown("**Household memberships**")
         if "memberships" in tables:
             st.caption(escape_markdown(tables["memberships"].description))
             c1, c2 = st.columns(2)
-            c1.download_button("CSV", data=_file("memberships.csv"),
-                               file_name=f"{stem}_memberships.csv", mime="text/csv",
-                               icon=":material/download:", on_click="ignore", key="members-csv")
-            c2.download_button("Parquet", data=_file("memberships.parquet"),
-                               file_name=f"{stem}_memberships.parquet",
-                               mime="application/octet-stream", icon=":material/download:",
-                               on_click="ignore", key="members-parquet")
+            _csv_and_parquet(c1, c2, "memberships", ("members-csv", "members-parquet"))
         else:
             st.caption("This run kept no per-household output.")
 
@@ -94,10 +103,4 @@ for name, found in tables.items():
         text.markdown(f"**{name.replace('_', ' ').capitalize()}** · {count:,} "
                       f"row{'' if count == 1 else 's'}")
         text.caption(escape_markdown(found.description))
-        csv_col.download_button("CSV", data=_file(f"{name}.csv"), file_name=f"{stem}_{name}.csv",
-                                mime="text/csv", key=f"csv-{name}", on_click="ignore",
-                                icon=":material/download:")
-        pq_col.download_button("Parquet", data=_file(f"{name}.parquet"),
-                               file_name=f"{stem}_{name}.parquet",
-                               mime="application/octet-stream", key=f"pq-{name}",
-                               on_click="ignore", icon=":material/download:")
+        _csv_and_parquet(csv_col, pq_col, name, (f"csv-{name}", f"pq-{name}"))
