@@ -60,13 +60,17 @@ def worker_command(processes: int, threads: int, queues: list[str] | None = None
     return command
 
 
-def ui_command(port: int) -> list[str]:
+def ui_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """Streamlit on `host` (UI_HOST, loopback unless told otherwise: on any other interface the
+    app shows only its sign-in page until someone signs in, ui/auth.py)."""
     return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
         str(UI_ENTRYPOINT),
+        "--server.address",
+        host,
         "--server.port",
         str(port),
         "--server.headless",
@@ -111,7 +115,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    return subprocess.call(ui_command(args.port or get_settings().ui_port))
+    s = get_settings()
+    return subprocess.call(ui_command(args.port or s.ui_port, args.host or s.ui_host))
 
 
 def _late(ok: bool) -> str:
@@ -167,7 +172,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
         with_ui = not getattr(args, "no_ui", False)
         if with_ui:
-            supervisor.start("ui", ui_command(settings.ui_port))
+            supervisor.start("ui", ui_command(settings.ui_port, settings.ui_host))
         api_ok = wait_until_healthy(f"{settings.resolved_api_url}/live")
         app_line = "  App:    (not started: --no-ui)\n"
         if with_ui:
@@ -207,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--queues", nargs="*", help="only these queues (default: all)")
     worker.set_defaults(func=cmd_worker)
     ui = sub.add_parser("ui", help="the Streamlit app")
+    ui.add_argument("--host", help="interface to listen on (default UI_HOST, 127.0.0.1)")
     ui.add_argument("--port", type=int)
     ui.set_defaults(func=cmd_ui)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

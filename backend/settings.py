@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     api_debug: bool = False
     api_workers: int = Field(1, ge=1, le=64)
     ui_port: int = Field(8501, ge=1, le=65535)
+    # Interface the app listens on under `up` / `ui`; on any other than loopback it asks for a
+    # sign-in (APP_PASSWORD or OIDC, ui/auth.py) before anything else.
+    ui_host: str = "127.0.0.1"
     # Where the UI (and the CLI's health checks) reach the API.
     api_url: str | None = None
     # Bearer token(s) every /api/v1 request must carry; a comma-separated list allows several

@@ -7,7 +7,10 @@ deployed alone and knows the backend only by its URL.
 
 Configuration, read at each call so tests and deployments can change it without a restart:
 `API_URL` (environment, else `st.secrets["API_URL"]`, else http://127.0.0.1:8000) and an
-optional `API_TOKEN` (same sources) sent as `Authorization: Bearer <token>`.
+optional token sent as `Authorization: Bearer <token>`: in the app, the one `ui/auth.py` granted
+this browser session (`API_TOKEN` once signed in or on this machine, or the person's own from
+`[api_tokens]`; none for a visitor who has not signed in); outside a Streamlit session,
+`API_TOKEN` (same sources as `API_URL`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ class BackendUnavailable(ApiError):
     """The API did not answer (not running, wrong address, timed out)."""
 
 
-def _setting(name: str) -> str | None:
+def setting(name: str) -> str | None:
+    """A setting of the app: the environment first, then `st.secrets`."""
     value = os.environ.get(name)
     if value:
         return value
@@ -54,15 +58,15 @@ def _setting(name: str) -> str | None:
 
 def configured_api_url() -> str | None:
     """The API address someone configured (environment or secrets), None if nobody did."""
-    return _setting("API_URL")
+    return setting("API_URL")
 
 
 def api_url() -> str:
-    return (_setting("API_URL") or DEFAULT_API_URL).rstrip("/")
+    return (setting("API_URL") or DEFAULT_API_URL).rstrip("/")
 
 
 def api_token() -> str | None:
-    return _setting("API_TOKEN")
+    return setting("API_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -228,5 +232,12 @@ def _error_from(response: httpx.Response) -> ApiError:
 
 
 def get_client() -> ApiClient:
-    """A client for the configured deployment (reads API_URL / API_TOKEN now)."""
-    return ApiClient(api_url(), api_token())
+    """A client for the configured deployment (reads API_URL now) with the token this browser
+    session may send (ui/auth.py); outside a Streamlit session, API_TOKEN."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return ApiClient(api_url(), api_token())
+    from ui.auth import session_token  # auth reads its settings through this module
+
+    return ApiClient(api_url(), session_token())

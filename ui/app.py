@@ -16,7 +16,7 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from ui import cached, embedded  # noqa: E402
+from ui import auth, cached, embedded  # noqa: E402
 from ui.api_client import DEFAULT_API_URL, configured_api_url  # noqa: E402
 from ui.components import sidebar_status  # noqa: E402
 from ui.state import init_state, show_flash  # noqa: E402
@@ -30,6 +30,9 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 init_state()
+# Signed in, or on this machine only: otherwise the sign-in or refusal page, and nothing else
+# runs (no API call). Sets the API token this session sends.
+auth.gate()
 
 # Deployed alone with no API address configured: start the embedded stack once per server.
 if (
