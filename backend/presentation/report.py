@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from backend.presentation.charts import ChartView, draw, sections
+from backend.presentation.charts import ChartView, sections, spec
 from backend.presentation.charts.palette import unit_color
 from backend.presentation.escape import html_text, script_json
 
@@ -105,7 +105,7 @@ def chart_blocks(view: ChartView) -> tuple[list[str], list[dict[str, Any]]]:
             extra = [choices[k][str(v)] for k, v in variant.items() if str(v) in choices.get(k, {})]
             if extra:
                 title = f"{title} — {', '.join(extra)}"
-            specs.append(draw(view, section, options).to_dict())
+            specs.append(spec(view, section, options))
             blocks.append(
                 f'<section><h2>{html_text(title)}</h2><p class="caption">'
                 f'{html_text(section.caption)}</p><div id="chart{len(specs) - 1}"></div>'

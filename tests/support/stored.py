@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pandas as pd
+
 from backend.db import session_scope
 from backend.families import family
 from backend.orm import Artifact, Result, Run
@@ -17,8 +19,9 @@ from tests.ui.fixtures import result, rows
 from ui.demo import ID_COLUMN, demo_frame
 
 
-def stored_run(model_type: str, *, name: str | None = None) -> str:
-    """A completed run of `model_type` holding its stored fixture result; answers its id."""
+def stored_run(model_type: str, *, name: str | None = None, repeat_rows: int = 1) -> str:
+    """A completed run of `model_type` holding its stored fixture result; answers its id.
+    `repeat_rows` stacks its per-household rows that many times (a run with many households)."""
     payload = result(model_type)
     products = [str(p) for p in payload["products"]]
     frame = demo_frame(n=300, seed=5)
@@ -26,6 +29,8 @@ def stored_run(model_type: str, *, name: str | None = None) -> str:
         household_rows = rows(model_type)
     except FileNotFoundError:
         household_rows = None
+    if household_rows is not None and repeat_rows > 1:
+        household_rows = pd.concat([household_rows] * repeat_rows, ignore_index=True)
     now = datetime.now(UTC)
     with session_scope() as session:
         dataset = create_dataset(

@@ -11,7 +11,9 @@ from backend.errors import Conflict
 from backend.presentation.charts.base import ChartView, Option, Section
 from backend.presentation.charts.catalog import section, sections
 
-__all__ = ["ChartView", "Option", "Section", "draw", "listing", "section", "sections", "vega"]
+__all__ = [
+    "ChartView", "Option", "Section", "draw", "listing", "section", "sections", "spec", "vega",
+]  # fmt: skip
 
 
 def listing(view: ChartView) -> dict[str, Any]:
@@ -34,8 +36,18 @@ def draw(view: ChartView, chart: Section, options: Mapping[str, Any]) -> Any:
         ) from exc
 
 
+def spec(view: ChartView, chart: Section, options: Mapping[str, Any]) -> dict[str, Any]:
+    """A section's Vega-Lite specification with its data inline. Altair's own 5,000-row guard
+    is off: every builder bounds its data itself (MAX_PRODUCTS, MAX_HOUSEHOLDS, …), and a long
+    table of 3,000 households × a few factors is within those bounds."""
+    import altair as alt
+
+    with alt.data_transformers.disable_max_rows():
+        drawn: dict[str, Any] = draw(view, chart, options).to_dict()
+    return drawn
+
+
 def vega(view: ChartView, chart_id: str, query: Mapping[str, str]) -> dict[str, Any]:
     """One chart as a Vega-Lite specification (data inline), options from a query string."""
     chart = section(view, chart_id)
-    spec: dict[str, Any] = draw(view, chart, chart.parse_options(query, view)).to_dict()
-    return spec
+    return spec(view, chart, chart.parse_options(query, view))
