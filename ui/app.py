@@ -1,5 +1,6 @@
-"""Market Structure — the Streamlit entrypoint. A router: page config, session state,
-the sidebar status, then `st.navigation` runs the chosen page from `ui/views/`.
+"""Market Structure — the Streamlit entrypoint. A router: page config, session state, the
+sign-in gate (ui/auth.py: nothing below it runs for a visitor who may not come in), the sidebar
+status, then `st.navigation` runs the chosen page from `ui/views/`.
 
 Run it with `streamlit run ui/app.py` (or `market-structure ui`); set API_URL to the API.
 """

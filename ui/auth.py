@@ -33,12 +33,10 @@ import streamlit as st
 
 from ui.api_client import api_token, setting
 from ui.formatting import escape_markdown
-
-# Session-state keys: the token this session may send, and who it signed in as.
-TOKEN = "auth.api_token"
-WHO = "auth.who"
-PASSWORD_OK = "auth.password_ok"
-FAILED = "auth.failed"
+from ui.state import AUTH_FAILED as FAILED
+from ui.state import AUTH_PASSWORD_OK as PASSWORD_OK
+from ui.state import AUTH_TOKEN as TOKEN
+from ui.state import AUTH_WHO as WHO
 
 PLACEHOLDER_PASSWORDS = frozenset(
     {

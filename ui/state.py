@@ -32,6 +32,12 @@ FRAME_TOKEN = "data.frame_token"
 ROLES = "dataset_roles"
 # Runs chosen on the Compare page.
 COMPARE = "compare.runs"
+# Sign-in (ui/auth.py): the API token this session may send (set by the gate each run), who it
+# signed in as, whether the app's password was given, and how many wrong guesses it made.
+AUTH_TOKEN = "auth.api_token"
+AUTH_WHO = "auth.who"
+AUTH_PASSWORD_OK = "auth.password_ok"
+AUTH_FAILED = "auth.failed"
 
 DEFAULTS: dict[str, Any] = {
     DATASET: None,

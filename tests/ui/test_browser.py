@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from backend.embedded_redis import free_port
@@ -65,7 +66,11 @@ def require_chromium() -> None:
     pytest.skip(missing)
 
 
-def test_demo_to_segments_and_zip_in_a_browser(ui_url: str) -> None:
+# A run name that, as Markdown, would fetch an image, paint a fake error and format text.
+HOSTILE_NAME = "<!--<script> ![x](http://attacker.invalid/x.png) :red[fake error] **bold** $x$"
+
+
+def test_demo_to_segments_and_zip_in_a_browser(ui_url: str, client: httpx.Client) -> None:
     require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
@@ -145,6 +150,22 @@ def test_demo_to_segments_and_zip_in_a_browser(ui_url: str) -> None:
             page.get_by_role("link", name="Runs").click()
             expect(page.get_by_text("Done").first).to_be_visible()
             shot("07_runs")
+
+            # When the run gets a name made of Markdown and markup
+            run_id = client.get("/runs", params={"limit": 1}).json()["items"][0]["id"]
+            assert client.patch(f"/runs/{run_id}", json={"name": HOSTILE_NAME}).is_success
+            fetched: list[str] = []
+            page.on("request", lambda r: fetched.append(r.url) if "attacker" in r.url else None)
+            page.reload()
+            # Then the Runs page shows it as text: no image fetched, no colour, no formula
+            name = page.get_by_test_id("stMarkdownContainer").filter(has_text="fake error").first
+            expect(name).to_be_visible()
+            shown = name.inner_text().replace("\u2060", "")
+            assert shown == HOSTILE_NAME, shown
+            assert name.locator("img, a, .katex, strong span").count() == 0
+            page.wait_for_timeout(1000)
+            assert fetched == []
+            shot("08_runs_literal_names")
             print(f"screenshots: {SHOTS}")
         finally:
             browser.close()
