@@ -170,10 +170,18 @@ def _worth_compressing(codes: np.ndarray, rng: np.random.Generator) -> bool:
     return True
 
 
-def prepare(values: np.ndarray, compress: bool | None = None, sparse: bool | None = None) -> Design:
+def prepare(
+    values: np.ndarray,
+    compress: bool | None = None,
+    sparse: bool | None = None,
+    weights: np.ndarray | None = None,
+) -> Design:
     """Lays out the data for EM. `compress`/`sparse` force a path (tests, benchmarks); None
     chooses: distinct patterns when they are at most 80% of the rows, else CSR when the data is
-    wide and sparse, else dense."""
+    wide and sparse, else dense. `weights` are case weights per row (None: ones): every EM sum
+    multiplies a row's contribution by its weight, and a pattern's weight is the sum of its rows'
+    weights, so integer weights give exactly the design of the data with rows repeated."""
+    case = None if weights is None else np.asarray(weights, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     n, p = values.shape
     nan = np.isnan(values)
@@ -185,7 +193,7 @@ def prepare(values: np.ndarray, compress: bool | None = None, sparse: bool | Non
     nanx = nan[kept] if any_missing else None
     row_of = np.full(n, -1, dtype=np.int64)
     row_of[kept] = np.arange(len(kept))
-    weights = np.ones(len(kept), dtype=np.float64)
+    weights = np.ones(len(kept), dtype=np.float64) if case is None else case[kept].copy()
 
     kind = "dense"
     if compress is None or compress:
@@ -201,7 +209,11 @@ def prepare(values: np.ndarray, compress: bool | None = None, sparse: bool | Non
                 kind = "patterns"
                 X = X[first]
                 nanx = nanx[first] if nanx is not None else None
-                weights = counts.astype(np.float64)
+                weights = (
+                    counts.astype(np.float64)
+                    if case is None
+                    else np.bincount(inverse, weights=weights, minlength=len(first))
+                )
                 row_of[kept] = inverse
     X0 = np.where(nanx, 0.0, X) if nanx is not None else X
     observed = (
@@ -337,52 +349,59 @@ def e_pass(
 
     log P(x_i, k) = log π_k + Σ_j x_ij·logit θ_kj + Σ_j log(1-θ_kj) - Σ_{j miss} log(1-θ_kj)
     (x_ij = 0 in missing cells): one product with the data, one with the missing indicator.
+
+    The work array is laid out classes × starts × rows (A = Wᵀ·Xᵀ, the rows of Wᵀ class-major),
+    so every step of the log-sum-exp over classes is one contiguous NumPy operation on a
+    starts × rows slab, and the M-step's sums are one product A·X (docs/lca.md, "Speed").
     """
     S, K, p = theta.shape
     SK = S * K
     logit, log1m = log_params(theta)
-    W: np.ndarray = np.ascontiguousarray(logit.transpose(2, 0, 1).reshape(p, SK), dtype=dtype)
-    V: np.ndarray = np.ascontiguousarray(log1m.transpose(2, 0, 1).reshape(p, SK), dtype=dtype)
-    const = (log1m.sum(axis=2) + log_pi).reshape(SK).astype(dtype)
+    # Row k·S + s of Wt holds class k of start s.
+    Wt: np.ndarray = np.ascontiguousarray(logit.transpose(1, 0, 2).reshape(SK, p), dtype=dtype)
+    Vt: np.ndarray = np.ascontiguousarray(log1m.transpose(1, 0, 2).reshape(SK, p), dtype=dtype)
+    const = (log1m.sum(axis=2) + log_pi).T.reshape(K, S, 1).astype(dtype)
     with_missing = design.n_missing_cells > 0
 
     def work(block: Block) -> tuple:
-        A: np.ndarray = np.asarray(block.x[dtype] @ W, dtype=dtype)
-        A += const
+        x = block.x[dtype]
+        if isinstance(x, np.ndarray):
+            A: np.ndarray = Wt @ x.T
+        else:  # CSR rows × p: the product comes out rows × SK
+            A = np.ascontiguousarray((x @ Wt.T).T)
+        A3 = A.reshape(K, S, block.rows)
+        A3 += const
         if block.miss is not None:
-            A -= block.miss[dtype] @ V
-        A3 = A.reshape(block.rows, S, K)
-        # Log-sum-exp over classes with one elementwise op per class (reductions over a short
-        # inner axis are several times slower in NumPy).
-        m = A3[:, :, 0].copy()
-        for k in range(1, K):
-            np.maximum(m, A3[:, :, k], out=m)
-        for k in range(K):
-            np.subtract(A3[:, :, k], m, out=A3[:, :, k])
+            A -= (block.miss[dtype] @ Vt.T).T
+        m = A3.max(axis=0)
+        A3 -= m
         np.exp(A, out=A)
-        s = A3[:, :, 0].copy()
+        s = A3[0].copy()
         for k in range(1, K):
-            s += A3[:, :, k]
-        ll_rows = np.log(s, dtype=np.float64)
-        ll_rows += m
-        ll = block.w @ ll_rows
+            s += A3[k]
+        scale = block.w.astype(dtype) / s if stats else None
+        np.log(s, out=s)
+        s += m
+        ll = s.astype(np.float64) @ block.w
         if not stats:
             return ll, None, None, None
-        scale = block.w.astype(dtype)[:, None] / s
-        for k in range(K):
-            A3[:, :, k] *= scale
-        nk = A.sum(axis=0, dtype=np.float64)
-        xr = block.xt[dtype] @ A if block.xt is not None else block.x[dtype].T @ A
+        A3 *= scale
+        nk = (A @ np.ones(block.rows, dtype=dtype)).astype(np.float64)  # GEMV: a third of a sum
+        if isinstance(x, np.ndarray):
+            xr = A @ x
+        else:
+            assert block.xt is not None
+            xr = (block.xt[dtype] @ A.T).T
         mr = None
         if block.misst is not None:
-            mr = block.misst[dtype] @ A
+            mr = np.asarray((block.misst[dtype] @ A.T).T, dtype=np.float64)
         return ll, nk, np.asarray(xr, dtype=np.float64), mr
 
     parts = pool.map(work, design.blocks(SK, dtype), tick)
     loglik = np.zeros(S)
     nk = np.zeros(SK)
-    xr = np.zeros((p, SK))
-    mr = np.zeros((p, SK)) if with_missing else None
+    xr = np.zeros((SK, p))
+    mr = np.zeros((SK, p)) if with_missing else None
     for ll, n_, x_, m_ in parts:  # fixed order: identical sums for identical inputs
         loglik += ll
         if stats:
@@ -394,9 +413,9 @@ def e_pass(
         return PassOut(loglik, np.zeros((S, K)), np.zeros((S, K, p)), None)
     return PassOut(
         loglik=loglik,
-        nk=nk.reshape(S, K),
-        xr=xr.reshape(p, S, K).transpose(1, 2, 0),
-        mr=mr.reshape(p, S, K).transpose(1, 2, 0) if mr is not None else None,
+        nk=nk.reshape(K, S).T,
+        xr=xr.reshape(K, S, p).transpose(1, 0, 2),
+        mr=mr.reshape(K, S, p).transpose(1, 0, 2) if mr is not None else None,
     )
 
 
