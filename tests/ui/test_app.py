@@ -237,13 +237,17 @@ def test_form_survives_a_visit_elsewhere_and_sweeps_send_a_range(
     at.selectbox(key="form.id_column").set_value("prod_1").run()
     # Then it leaves the products
     assert at.multiselect(key="form.products").value == sim.products[1:]
-    # When they set 5 segments, look at another page and come back
+    # When they pick the real ID again (a 0/1 column is refused as an ID by the API), drop a
+    # product, set 5 segments, look at another page and come back
+    at.selectbox(key="form.id_column").set_value("household_id").run()
+    assert at.multiselect(key="form.products").value == sim.products
+    at.multiselect(key="form.products").set_value(sim.products[1:]).run()
     at.number_input(key="form.params.lca.n_classes").set_value(5).run()
     at.switch_page("views/runs.py").run()
     at.switch_page("views/new_analysis.py").run()
     # Then the form is as they left it
     assert not at.exception
-    assert at.selectbox(key="form.id_column").value == "prod_1"
+    assert at.selectbox(key="form.id_column").value == "household_id"
     assert at.multiselect(key="form.products").value == sim.products[1:]
     assert at.number_input(key="form.params.lca.n_classes").value == 5
     # When they compare 2 to 3 segments instead and start
