@@ -155,6 +155,22 @@ class LCACovariatesParams(LCAParams):
     standardize: bool = Field(
         True, description="Standardise numeric covariates (coefficients per standard deviation)."
     )
+    bayes_constant: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Posterior-mode priors (LatentGOLD's Bayes constants): a Dirichlet on each "
+        "household's class probabilities and on the item probabilities worth this many "
+        "households in all, and a normal prior (sd 5/sqrt(c)) on the slopes. They keep every "
+        "estimate off the boundary (a feature that separates the classes gets a finite, flagged "
+        "coefficient). 0 = plain maximum likelihood, as poLCA.",
+    )
+    se_method: Literal["observed", "outer_product"] = Field(
+        "observed",
+        description="Standard errors from the observed information (Louis' formula, exact) or "
+        "from the outer product of the per-household scores (poLCA's method; smaller samples "
+        "give it larger errors).",
+    )
 
 
 class CovariateTerm(BaseModel):
@@ -185,6 +201,21 @@ class LogitCoefficient(BaseModel):
         "is unbounded (past the largest float, about 1.8e308: the feature all but separates "
         "the classes) while `se` is given.",
     )
+    flagged: bool = Field(
+        False,
+        description="|coef| above 5 (an odds ratio beyond about 150): the feature all but "
+        "separates the classes; with a Bayes constant the prior keeps it finite.",
+    )
+
+
+class WaldTest(BaseModel):
+    """Whether a household feature matters at all: all its coefficients (every level, every
+    class against the reference) zero; the same whichever class is the reference."""
+
+    covariate: str
+    statistic: float = Field(description="b' V⁻¹ b over the feature's coefficients.")
+    df: int
+    p_value: float
 
 
 class LCACovariatesResult(LCAResult):
@@ -203,6 +234,32 @@ class LCACovariatesResult(LCAResult):
     )
     covariate_df: int
     covariate_p_value: float
+    wald_tests: list[WaldTest] = Field(
+        default_factory=list, description="One joint Wald test per household feature."
+    )
+    bayes_constant: float = Field(0.0, description="The Bayes constant used (0 = plain ML).")
+    penalized_loglik: float | None = Field(
+        None,
+        description="The objective maximised: loglik plus the log prior of the Bayes constants "
+        "(equal to loglik when bayes_constant is 0). loglik and the criteria are the "
+        "log-likelihood itself at these estimates.",
+    )
+    se_method: str = Field(
+        "observed",
+        description="observed: inverse observed information of all free parameters (Louis' "
+        "formula; with a Bayes constant, of the penalised log-likelihood); outer_product: "
+        "inverse of the sum of per-household score outer products (poLCA).",
+    )
+    measurement_starts: list[StartRecord] = Field(
+        default_factory=list,
+        description="The random starts of the model without covariates (the `lca` fit), whose "
+        "best solution is the covariate model's first start.",
+    )
+    sparse_levels: list[str] = Field(
+        default_factory=list,
+        description="Category levels held by under 1% of households or fewer than 10 "
+        "(feature=level): kept, named in a warning; their coefficients are uncertain.",
+    )
 
 
 class SolutionRow(BaseModel):

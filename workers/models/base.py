@@ -33,6 +33,8 @@ class BinaryMatrix:
     row_ids: pd.Series | None = None
     covariates: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # Case or survey weights per row (positive, finite), or None: every row counts once.
+    weights: np.ndarray | None = None
 
     @classmethod
     def from_frame(
@@ -41,6 +43,7 @@ class BinaryMatrix:
         products: list[str],
         id_column: str | None = None,
         covariate_columns: list[str] | None = None,
+        weight_column: str | None = None,
     ) -> BinaryMatrix:
         values = (
             frame[products]
@@ -49,7 +52,37 @@ class BinaryMatrix:
         )
         row_ids = frame[id_column].reset_index(drop=True) if id_column else None
         covariates = frame[covariate_columns].reset_index(drop=True) if covariate_columns else None
-        return cls(values=values, products=list(products), row_ids=row_ids, covariates=covariates)
+        weights = None
+        if weight_column:
+            weights = pd.to_numeric(
+                frame[weight_column].astype("string").str.strip(), errors="coerce"
+            ).to_numpy(dtype=np.float64, na_value=np.nan)
+        return cls(
+            values=values,
+            products=list(products),
+            row_ids=row_ids,
+            covariates=covariates,
+            weights=weights,
+        )
+
+    def row_weights(self) -> np.ndarray:
+        """The weight of every row (ones when the run has no weight column)."""
+        if self.weights is None:
+            return np.ones(self.n_rows)
+        return np.asarray(self.weights, dtype=np.float64)
+
+    def subset(self, keep: np.ndarray) -> BinaryMatrix:
+        """The rows where `keep` is true (ids, features and weights with them)."""
+        return BinaryMatrix(
+            values=self.values[keep],
+            products=self.products,
+            row_ids=self.row_index()[keep].reset_index(drop=True),
+            covariates=None
+            if self.covariates is None
+            else self.covariates[keep].reset_index(drop=True),
+            meta=dict(self.meta),
+            weights=None if self.weights is None else self.row_weights()[keep],
+        )
 
     @property
     def n_rows(self) -> int:
@@ -67,6 +100,9 @@ class BinaryMatrix:
         h = hashlib.sha256()
         h.update("\x1f".join(self.products).encode())
         h.update(np.ascontiguousarray(self.values).data)  # the buffer itself: no copy
+        if self.weights is not None:
+            h.update(b"weights")
+            h.update(np.ascontiguousarray(self.weights, dtype=np.float64).data)
         return h.hexdigest()
 
     def row_index(self, name: str = "row") -> pd.Series:
