@@ -98,6 +98,8 @@ class Run(Base):
     product_columns: Mapped[list[str]] = mapped_column(JSONType)
     covariate_columns: Mapped[list[str]] = mapped_column(JSONType, default=list)
     id_column: Mapped[str | None] = mapped_column(String(255))
+    # Case or survey weights: a column of the dataset (None: every household counts once).
+    weight_column: Mapped[str | None] = mapped_column(String(255))
     queue_name: Mapped[str] = mapped_column(String(64))
     # A sweep (e.g. n_classes 1..8) is a parent run whose children are ordinary runs, one per
     # value, each its own Dramatiq message so several workers share them.

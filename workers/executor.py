@@ -210,7 +210,9 @@ def parent_of(run_id: str) -> str | None:
 
 def load_matrix(run: Run) -> BinaryMatrix:
     frame = dataset_cache.frame(run.dataset_id)
-    data = BinaryMatrix.from_frame(frame, run.product_columns, run.id_column, run.covariate_columns)
+    data = BinaryMatrix.from_frame(
+        frame, run.product_columns, run.id_column, run.covariate_columns, run.weight_column
+    )
     if data.covariates is not None:  # stored as the file's text; features are used as numbers
         data.covariates = numbers_where_numeric(data.covariates)
     return hide_row_key(data)

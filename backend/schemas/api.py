@@ -120,8 +120,17 @@ class RunCreate(BaseModel):
     product_columns: list[str] | None = Field(
         None, description="Defaults to every 0/1 column that is not the ID or a covariate."
     )
-    covariate_columns: list[str] | None = None
+    covariate_columns: list[str] | None = Field(
+        None,
+        description="Household features: covariates of lca_covariates and dcm; for every other "
+        "family the features its results are profiled by (who is in each segment).",
+    )
     id_column: str | None = None
+    weight_column: str | None = Field(
+        None,
+        description="A column of case or survey weights (positive and finite on every row): "
+        "each household counts as its weight in the fit, the statistics and the profiles.",
+    )
 
 
 # A name given to a unit: trimmed, at most 80 characters (empty: the unit's default).
@@ -164,6 +173,7 @@ class RunOut(BaseModel):
     product_columns: list[str]
     covariate_columns: list[str]
     id_column: str | None
+    weight_column: str | None = None
     queue_name: str
     parent_id: str | None = None
     sweep_value: int | None = None

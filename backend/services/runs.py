@@ -27,6 +27,7 @@ from backend.schemas.api import ColumnProfile, RunCreate, RunOut, RunUpdate
 from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
 from backend.schemas.params import ModelParams
 from backend.services.datasets import check_other_columns, create_dataset, resolve_product_columns
+from backend.services.household_features import check_household_features, check_weight_column
 from backend.services.household_ids import check_id_column
 from backend.services.ingest import format_values
 from backend.services.sweeps import sweep_values, validate_params
@@ -167,9 +168,15 @@ def _check_columns(dataset: Dataset, body: RunCreate, covariates: list[str]) -> 
     if body.id_column:
         check_other_columns(profiles, [body.id_column], "ID")
     check_other_columns(profiles, covariates, "covariate")
+    if body.weight_column:
+        others = [*others, body.weight_column]
     products = resolve_product_columns(profiles, body.product_columns, exclude=others)
     if body.id_column:  # one ID per household: none missing, none repeated
         check_id_column(profiles, body.id_column, dataset)
+    if covariates:  # not empty, constant, an ID, or numbers with text
+        check_household_features(profiles, covariates, dataset)
+    if body.weight_column:  # positive and finite on every row
+        check_weight_column(profiles, body.weight_column, dataset, [*others[:-1], *products])
     return products
 
 
@@ -196,6 +203,7 @@ def _build_run(
             product_columns=products,
             covariate_columns=covariates,
             id_column=body.id_column,
+            weight_column=body.weight_column,
             queue_name=spec.queue,
             progress_message=WAITING,
             **extra,
