@@ -91,7 +91,9 @@ def test_kullback_leibler_and_random_starts() -> None:
     assert found == [list(b) for b in BASKETS]
     assert result.explained is None
     again = fit(data, params, no_progress)
-    assert again.reconstruction_error == result.reconstruction_error
+    # The same seed gives the same fit; its blocks of iterations are sized by time (progress
+    # and cancel come between them), so the last digits may differ with the machine's load.
+    assert again.reconstruction_error == pytest.approx(result.reconstruction_error, rel=1e-10)
 
 
 def test_missing_cells_are_filled_and_reported() -> None:
