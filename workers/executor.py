@@ -39,6 +39,7 @@ from workers import sweep
 from workers.dataset_cache import datasets as dataset_cache
 from workers.metrics import INTERNAL_ERRORS
 from workers.models.base import BinaryMatrix
+from workers.models.profiles import attach_profiles, unit_names
 from workers.product_map import build_product_map
 from workers.row_key import hide_row_key, name_row_key
 
@@ -98,6 +99,7 @@ def _execute(run_id: str) -> None:
         params = spec.params.model_validate(run.params)
         reporter(0.0, "Fitting started.", phase=Phase.fitting)
         result = spec.load_fit()(data, params, reporter)
+        attach_profiles(result, data, unit_names(result, spec.units_field, spec.unit))
         name_row_key(result, run.id_column)
         reporter(1.0, "Saving the results.", phase=Phase.saving)
         save_result(run_id, spec, result, store)
@@ -213,6 +215,7 @@ def load_matrix(run: Run) -> BinaryMatrix:
     data = BinaryMatrix.from_frame(
         frame, run.product_columns, run.id_column, run.covariate_columns, run.weight_column
     )
+    data.meta["weight_column"] = run.weight_column
     if data.covariates is not None:  # stored as the file's text; features are used as numbers
         data.covariates = numbers_where_numeric(data.covariates)
     return hide_row_key(data)

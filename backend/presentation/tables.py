@@ -70,6 +70,13 @@ DESCRIPTIONS = {
     "product_map": "Products on the two axes of the product map, with their k-means cluster.",
     "sweep_comparison": "One row per number of {units} tried, with every criterion; the "
     "recommended one is marked.",
+    "profiles": "Who each {unit} is: per household feature and category, the share of the "
+    "{unit}'s households (or the mean), all households' figure, the index, the adjusted residual "
+    "and whether it differs significantly (Bonferroni).",
+    "profile_tests": "Per household feature: its test of no difference between the {units} (χ², "
+    "Wald or ANOVA) and p-value.",
+    "wald_tests": "Per household feature: the joint Wald test that it does not change who is in "
+    "which {unit}.",
     "memberships": "One row per household, keyed by its ID: the model's per-household output "
     "({household_outputs}), with the {units} by name.",
 }
@@ -104,6 +111,9 @@ def result_tables(
     sweep = result.get("sweep")
     if isinstance(sweep, dict) and sweep.get("table"):
         tables["sweep_comparison"] = sweep_table(sweep)
+    profiles = result.get("profiles")
+    if isinstance(profiles, dict) and profiles.get("features"):
+        tables |= profile_tables(profiles)
     return {
         name: name_units(table, spec, result, shown)
         for name, table in tables.items()
@@ -149,6 +159,28 @@ def _numbers(spec: FamilySpec, result: Mapping[str, Any], shown: Units) -> dict[
     if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
         return {}
     return {unit_number(item, k): shown.name_of(k) for k, item in enumerate(raw)}
+
+
+def profile_tables(profiles: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """Who each unit is: one row per feature level × unit, and the tests per feature."""
+    cells, tests = [], []
+    for feature in profiles["features"]:
+        levels, overall = feature.get("levels") or [], feature.get("overall") or []
+        for cell in feature.get("cells") or []:
+            level = cell.get("level")
+            base = (
+                overall[levels.index(level)]
+                if level in levels and len(overall) == len(levels)
+                else (overall[0] if overall else None)
+            )
+            cells.append({"feature": feature["feature"], "level": level, "unit": cell["unit"],
+                          "share": cell.get("share"), "mean": cell.get("mean"),
+                          "median": cell.get("median"), "all_households": base,
+                          "index": cell.get("index"), "residual": cell.get("residual"),
+                          "significant": cell.get("significant")})  # fmt: skip
+        for test in feature.get("tests") or []:
+            tests.append({"feature": feature["feature"], **test})
+    return {"profiles": pd.DataFrame(cells), "profile_tests": pd.DataFrame(tests)}
 
 
 def map_table(product_map: Mapping[str, Any]) -> pd.DataFrame:

@@ -7,6 +7,8 @@ from typing import Any, NamedTuple
 import pandas as pd
 from pydantic import BaseModel, Field, PrivateAttr
 
+from backend.schemas.profiles import HouseholdProfiles
+
 
 class Provenance(BaseModel):
     model_type: str
@@ -17,6 +19,21 @@ class Provenance(BaseModel):
     n_rows: int
     n_products: int
     warnings: list[str] = Field(default_factory=list)
+
+
+class WeightsUsed(BaseModel):
+    """The run's case weights, as the fit used them."""
+
+    column: str
+    total: float = Field(description="Sum of the weights: N in every count-based statistic.")
+    n_rows: int
+    min: float
+    max: float
+    criteria_n: str = Field(
+        "sum of weights",
+        description="What N is in BIC, SABIC and CAIC: the sum of the case weights (Mplus, "
+        "LatentGOLD), not the number of rows.",
+    )
 
 
 class ArtifactBlob(NamedTuple):
@@ -32,6 +49,10 @@ class FitResult(BaseModel):
     under their names and downloadable from `/runs/{id}/artifacts/{name}`."""
 
     provenance: Provenance
+    # Who each unit is, by the run's household features (workers/models/profiles.py): set for
+    # every family with per-household outputs when the run names household features.
+    profiles: HouseholdProfiles | None = None
+    weights: WeightsUsed | None = None
     _rows: pd.DataFrame | None = PrivateAttr(default=None)
     _artifacts: dict[str, ArtifactBlob] = PrivateAttr(default_factory=dict)
 

@@ -39,6 +39,8 @@ def segment_tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
         tables["bivariate_residuals"] = pd.DataFrame(result["bivariate_residuals"])
     if result.get("coefficients"):
         tables["coefficients"] = pd.DataFrame(result["coefficients"])
+    if result.get("wald_tests"):
+        tables["wald_tests"] = pd.DataFrame(result["wald_tests"])
     return tables
 
 

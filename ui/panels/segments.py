@@ -23,10 +23,10 @@ def render(view: View) -> None:
               help=f"1 means every household clearly belongs to one {one}; below 0.6 the "
               f"{many.lower()} overlap a lot.")
 
-    tabs = [many, f"Compare {many.lower()}"]
-    if view.has("odds_ratios"):
+    tabs = [many]
+    if view.has("who") or view.has("odds_ratios"):
         tabs.append("Who they are")
-    tabs.append("Model checks")
+    tabs += [f"Compare {many.lower()}", "Model checks"]
     drawn = dict(zip(tabs, st.tabs(tabs), strict=True))
 
     with drawn[many]:
@@ -41,7 +41,10 @@ def render(view: View) -> None:
 
     if "Who they are" in drawn:
         with drawn["Who they are"]:
-            _covariates(view)
+            if view.has("who"):
+                _profiles(view)
+            if view.has("odds_ratios"):
+                _covariates(view)
 
     with drawn["Model checks"]:
         left, right = st.columns(2)
@@ -67,6 +70,22 @@ def render(view: View) -> None:
         with st.expander("All random starts", icon=":material/format_list_numbered:"):
             table(view.table("starts"))
         settings(view)
+
+
+def _profiles(view: View) -> None:
+    """Who is in each segment, by the run's household features (they do not move the
+    segments): the banner the API draws, the tests per feature and the full table."""
+    chart(view, "who", stretch=False)
+    tests = view.table("profile_tests")
+    if tests is not None and len(tests):
+        st.markdown("**Does each feature differ between the "
+                    f"{escape_markdown(view.units.lower())}?**")
+        table(tests)
+    profiles = view.result.get("profiles") or {}
+    if profiles.get("method"):
+        st.caption(escape_markdown(str(profiles["method"])))
+    with st.expander("Every feature and category", icon=":material/table:"):
+        table(view.table("profiles"))
 
 
 def _covariates(view: View) -> None:

@@ -16,6 +16,8 @@ from ui.tables import default_covariates, default_products, guess_id_column
 
 NO_ID = "(no ID column)"
 COVARIATES_KEY = "form.covariates"
+WEIGHT_KEY = "form.weight"
+NO_WEIGHT = "(none: every household counts once)"
 MODEL_KEY = "form.model_type"
 
 st.title("New analysis")
@@ -115,13 +117,26 @@ with right:
             st.caption(f"{len(products)} products selected.")
         covariates: list[str] = []
         if uses_covariates:
+            explains = features_wanted == "required" or model.get("kind") == "choice"
             covariates = st.multiselect(
-                "Household features" + (" (optional)" if features_wanted == "optional" else ""),
+                "Household features" + ("" if explains else " to profile by (optional)"),
                 [n for n in names if n != id_column and n not in products],
                 key=COVARIATES_KEY,
                 help="Household characteristics (size, age, income, region…) that may explain "
-                "who belongs where. Numbers are standardised; text becomes categories.",
+                "who belongs where. Numbers are standardised; text becomes categories."
+                if explains
+                else f"Household characteristics (age, region, income…) that describe who is in "
+                f"each {word} (“Who they are”); they do not change the {plural(word)}.",
             )
+        weight_choice = st.selectbox(
+            "Weights (optional)",
+            [NO_WEIGHT, *[n for n in names if n not in (id_column, *products, *covariates)
+                          and not by_name[n].get("is_binary")]],
+            key=WEIGHT_KEY,
+            help="A column of case or survey weights: each household counts as its weight. "
+            "Every row needs a positive number.",
+        )
+        weight_column = None if weight_choice == NO_WEIGHT else weight_choice
 
     with st.container(border=True):
         st.markdown("#### 3 · Settings")
@@ -179,6 +194,8 @@ if start:
     }
     if uses_covariates:
         body["covariate_columns"] = covariates
+    if weight_column:
+        body["weight_column"] = weight_column
     try:
         run = get_client().submit_run(body)
     except ApiError as exc:

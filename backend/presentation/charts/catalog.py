@@ -22,7 +22,7 @@ def sections(view: ChartView) -> list[Section]:
     """Every chart of the run, in the order a person reads them."""
     family_sections = BY_KIND.get(view.spec.kind)
     out = family_sections(view) if family_sections else []
-    return out + _product_views(view)
+    return out + _who(view) + _product_views(view)
 
 
 def section(view: ChartView, chart_id: str) -> Section:
@@ -364,6 +364,42 @@ def _graph(view: ChartView) -> list[Section]:
             f"colours are the {_many(view)} of products that belong together.",
             "graph:graph",
             tags=("map",),
+        )
+    ]
+
+
+def _who(view: ChartView) -> list[Section]:
+    """Profiles by the run's household features, for every family with per-household outputs."""
+    profiles = view.result.get("profiles")
+    if not (isinstance(profiles, dict) and profiles.get("features")):
+        return []
+    one, many = _one(view), _many(view)
+    marks = (
+        "▲/▼: differs significantly from all households (adjusted residuals, Bonferroni over "
+        f"all {profiles.get('n_cells', 0)} cells, α = 0.05)."
+    )
+    if profiles.get("measure") == "membership":
+        return [
+            Section(
+                "who",
+                "Who they are",
+                f"The household features of each {one}: the share of its households in each "
+                f"category (numeric features: the mean), weighted by how likely each household "
+                f"is to be in the {one}. Colour: index against all households (100 = average; "
+                f"blue over, orange under). {marks} The features do not change the {many}.",
+                "profiles:who",
+                tags=("who",),
+            )
+        ]
+    return [
+        Section(
+            "who",
+            f"Who scores high on each {one}",
+            f"The mean score on each {one} of the households in each category of the household "
+            f"features (numeric features: by quartile). Colour: how far the category's mean is "
+            f"from all households (blue above, red below). {marks}",
+            "profiles:who",
+            tags=("who",),
         )
     ]
 

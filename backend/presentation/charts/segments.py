@@ -22,6 +22,7 @@ from backend.presentation.charts.palette import (
 )
 
 ALL_HOUSEHOLDS = "All households"
+ODDS_SHOWN = (1e-3, 1e3)
 
 
 def overall_penetration(result: Mapping[str, Any]) -> np.ndarray:
@@ -328,8 +329,17 @@ def odds_ratios(view: ChartView, options: dict[str, Any]) -> alt.FacetChart:
         )
     data = data[data["term"] != "(intercept)"].copy()
     data[word] = data["class_name"].map(lambda c: rename.get(str(c), str(c)))
-    data["low"] = data["ci_low"].fillna(data["odds_ratio"])
-    data["high"] = data["ci_high"].fillna(data["odds_ratio"])
+    # Drawn within [1/1000, 1000] (a near-separating feature's unbounded interval would stretch
+    # the axis to 1e±150); the tooltip and tables keep the numbers.
+    data["low"] = data["ci_low"].fillna(data["odds_ratio"]).clip(ODDS_SHOWN[0], ODDS_SHOWN[1])
+    unbounded = data["ci_high"].isna() & data["se"].notna() if "se" in data else False
+    data["high"] = (
+        data["ci_high"]
+        .where(~unbounded, ODDS_SHOWN[1])
+        .fillna(data["odds_ratio"])
+        .clip(ODDS_SHOWN[0], ODDS_SHOWN[1])
+    )
+    data["odds_ratio"] = data["odds_ratio"].clip(ODDS_SHOWN[0], ODDS_SHOWN[1])
     base = alt.Chart().encode(y=alt.Y("term:N", title=None, axis=alt.Axis(labelLimit=220)))
     x_scale = alt.Scale(type="log")
     whiskers = base.mark_rule(color=MUTED).encode(

@@ -1,0 +1,120 @@
+"""Who each unit is: the stored profiles by household features as a banner heatmap (features ×
+units; segments: the share of each category with its index against the whole base, numeric
+features by their mean; scores: the mean score per category), ▲/▼ where the unit differs
+significantly from the whole base (Bonferroni-corrected), and the tests per feature."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from backend.presentation.charts.base import ChartView
+from backend.presentation.charts.palette import DIVERGING_RANGE, INDEX_RANGE, INK
+
+MAX_ROWS = 80  # feature levels drawn; the tables hold all
+
+
+def mark(cell: Mapping[str, Any]) -> str:
+    if not cell.get("significant"):
+        return ""
+    return " ▲" if (cell.get("residual") or 0) > 0 else " ▼"
+
+
+def profile_rows(view: ChartView) -> pd.DataFrame:
+    """One row per unit × feature level: the text drawn, the colour value and the tooltip."""
+    profiles = view.result.get("profiles") or {}
+    membership = profiles.get("measure") == "membership"
+    name_of = view.units.rename
+    rows = []
+    for feature in profiles.get("features") or []:
+        numeric = feature.get("kind") == "numeric" and membership
+        overall = feature.get("overall") or []
+        levels = feature.get("levels") or []
+        for cell in feature.get("cells") or []:
+            level = cell.get("level")
+            label = f"{feature['feature']} (mean)" if numeric else f"{feature['feature']}: {level}"
+            base = None
+            if numeric and overall:
+                base = overall[0]
+            elif level in levels and len(overall) == len(levels):
+                base = overall[levels.index(level)]
+            if membership and not numeric:
+                text = f"{(cell.get('share') or 0):.0%}{mark(cell)}"
+            else:
+                text = f"{(cell.get('mean') or 0):,.2f}{mark(cell)}"
+            rows.append(
+                {
+                    "Feature": label,
+                    "Unit": name_of.get(str(cell["unit"]), str(cell["unit"])),
+                    "Text": text,
+                    "Index": cell.get("index"),
+                    "Residual": cell.get("residual"),
+                    "Share": cell.get("share"),
+                    "Mean": cell.get("mean"),
+                    "Median": cell.get("median"),
+                    "Base": base,
+                    "Significant": bool(cell.get("significant")),
+                }
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "Feature", "Unit", "Text", "Index", "Residual", "Share", "Mean", "Median", "Base",
+            "Significant",
+        ],
+    )  # fmt: skip
+    keep = list(dict.fromkeys(frame["Feature"]))[:MAX_ROWS]
+    return frame[frame["Feature"].isin(keep)]
+
+
+def who(view: ChartView, options: dict[str, Any]) -> alt.LayerChart:
+    """Features × units: each cell the unit's share of the category (or mean), coloured by its
+    index against the whole base (segments) or by how far it is from the base (scores)."""
+    data = profile_rows(view)
+    membership = (view.result.get("profiles") or {}).get("measure") == "membership"
+    features = list(dict.fromkeys(data["Feature"]))
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "Unit:N",
+            sort=view.units.names,
+            title=None,
+            axis=alt.Axis(labelAngle=0, orient="top", labelLimit=118, labelOverlap=False),
+        ),
+        y=alt.Y("Feature:N", sort=features, title=None, axis=alt.Axis(labelLimit=220)),
+    )
+    if membership:
+        color = alt.Color(
+            "Index:Q",
+            title="Index vs all households (100 = average)",
+            scale=alt.Scale(domain=[0, 50, 100, 150, 200], range=INDEX_RANGE, clamp=True),
+            legend=alt.Legend(orient="bottom", gradientLength=220),
+        )
+    else:
+        color = alt.Color(
+            "Residual:Q",
+            title="Difference from all households (z)",
+            scale=alt.Scale(domain=[-6, -2, 0, 2, 6], range=DIVERGING_RANGE, clamp=True),
+            legend=alt.Legend(orient="bottom", gradientLength=220),
+        )
+    tooltip = [
+        alt.Tooltip("Unit:N", title=view.units.word),
+        alt.Tooltip("Feature:N"),
+        alt.Tooltip("Share:Q", format=".1%"),
+        alt.Tooltip("Mean:Q", format=",.3f"),
+        alt.Tooltip("Median:Q", format=",.3f"),
+        alt.Tooltip("Base:Q", title="All households", format=",.3f"),
+        alt.Tooltip("Index:Q", format=".0f"),
+        alt.Tooltip("Residual:Q", title="Adjusted residual / z", format=".1f"),
+        alt.Tooltip("Significant:N", title="Differs significantly"),
+    ]
+    cells = base.mark_rect(stroke="white", strokeWidth=1).encode(color=color, tooltip=tooltip)
+    plain = base.mark_text(fontSize=12, color="#5c6478").encode(text="Text:N")
+    bold = base.mark_text(fontSize=12, fontWeight="bold", color=INK).encode(text="Text:N")
+    return (
+        cells
+        + plain.transform_filter(~alt.datum.Significant)
+        + bold.transform_filter(alt.datum.Significant)
+    ).properties(height=alt.Step(26), width=alt.Step(120))
