@@ -80,12 +80,22 @@ def _profiles(view: View) -> None:
     if tests is not None and len(tests):
         st.markdown("**Does each feature differ between the "
                     f"{escape_markdown(view.units.lower())}?**")
-        table(tests)
+        shown = tests.drop(columns=[c for c in ("unit",) if c in tests and tests[c].isna().all()])
+        if "p_value" in shown:
+            shown = shown.assign(p_value=[p_text(p) for p in shown["p_value"]])
+        table(shown.rename(columns={"p_value": "p-value"}),
+              column_config={"statistic": st.column_config.NumberColumn(format="%.1f")})
     profiles = view.result.get("profiles") or {}
     if profiles.get("method"):
         st.caption(escape_markdown(str(profiles["method"])))
     with st.expander("Every feature and category", icon=":material/table:"):
         table(view.table("profiles"))
+
+
+def p_text(p: object) -> str:
+    if not isinstance(p, int | float) or p != p:
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _covariates(view: View) -> None:

@@ -111,8 +111,11 @@ def who(view: ChartView, options: dict[str, Any]) -> alt.LayerChart:
         alt.Tooltip("Significant:N", title="Differs significantly"),
     ]
     cells = base.mark_rect(stroke="white", strokeWidth=1).encode(color=color, tooltip=tooltip)
-    plain = base.mark_text(fontSize=12, color="#5c6478").encode(text="Text:N")
-    bold = base.mark_text(fontSize=12, fontWeight="bold", color=INK).encode(text="Text:N")
+    value = alt.datum.Index if membership else alt.datum.Residual
+    dark = (value > 165) | (value < 25) if membership else (value > 4) | (value < -4)
+    ink = alt.condition(dark, alt.value("white"), alt.value(INK))
+    plain = base.mark_text(fontSize=12).encode(text="Text:N", color=ink, opacity=alt.value(0.75))
+    bold = base.mark_text(fontSize=12, fontWeight="bold").encode(text="Text:N", color=ink)
     return (
         cells
         + plain.transform_filter(~alt.datum.Significant)

@@ -1,0 +1,70 @@
+"""'Who they are' in a real headless Chromium: a plain LCA of the demo data profiled by its
+household features (age band, income band, children, region, household size) opens on the
+results page with its banner of shares and significance marks; screenshots to
+build/ui-screenshots (or UI_SCREENSHOT_DIR)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.runs import wait_for
+from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, require_chromium, ui_url
+from ui.demo import ID_COLUMN, PRODUCTS, demo_frame
+
+pytestmark = pytest.mark.browser
+__all__ = ["ui_url"]  # the fixture, shared with the whole-flow test
+
+FEATURES = ["age_band", "income_band", "children", "region", "household_size"]
+
+
+def test_who_they_are_for_a_plain_lca_in_a_browser(ui_url: str, client: httpx.Client) -> None:
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    # Given a finished plain LCA of the demo data, profiled by its household features
+    content = demo_frame(n=1500).to_csv(index=False).encode()
+    dataset = client.post("/datasets", files={"file": ("demo.csv", content)}).json()
+    response = client.post(
+        "/runs",
+        json={
+            "model_type": "lca",
+            "name": "Demo segments profiled",
+            "dataset_id": dataset["id"],
+            "product_columns": list(PRODUCTS),
+            "id_column": ID_COLUMN,
+            "covariate_columns": FEATURES,
+            "params": {"n_classes": 4, "n_init": 8, "random_state": 3},
+        },
+    )
+    assert response.status_code == 202, response.text
+    run = wait_for(client, response.json()["id"], timeout=120)
+    assert run["status"] == "completed", run.get("error")
+    profiles = client.get(f"/runs/{run['id']}/results").json()["profiles"]
+    assert {f["feature"] for f in profiles["features"]} == set(FEATURES)
+    assert any(c["significant"] for f in profiles["features"] for c in f["cells"])
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=30_000)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2200})
+            page.set_default_timeout(30_000)
+            # When the results page of the run is opened and "Who they are" chosen
+            page.goto(f"{ui_url}/results?run={run['id']}")
+            expect(page.get_by_text("What each segment buys")).to_be_visible(timeout=60_000)
+            tab = page.get_by_role("tab", name="Who they are")
+            expect(tab).to_be_visible()
+            tab.click()
+            # Then the banner is drawn with its significance marks, and the tests per feature
+            expect(page.get_by_text("Who they are").last).to_be_visible()
+            expect(page.get_by_text("differs significantly from all households")).to_be_visible()
+            expect(
+                page.get_by_text("Does each feature differ between the segments?")
+            ).to_be_visible()
+            expect(page.locator('[data-testid="stVegaLiteChart"]:visible').first).to_be_visible()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(SHOTS / "10_who_they_are.png"), full_page=True)
+        finally:
+            browser.close()
