@@ -48,7 +48,7 @@ class Categories:
 
 def burt_table(counts: PairCounts) -> Categories:
     """B = ZᵀZ for Z = [not bought, bought, missing] per product, from the pair counts."""
-    n = float(counts.n_rows)
+    n = counts.base
     x = counts.n11  # Σ bought_i bought_j
     xo = counts.bought_where_observed  # Σ bought_i observed_j
     oo = counts.n_obs  # Σ observed_i observed_j
@@ -94,7 +94,7 @@ def _fit(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCAResult
         raise DataError(f"MCA needs at least 2 products; this run has {q}.")
     if n < 3:
         raise DataError(f"MCA needs at least 3 households; this run has {n}.")
-    counts = pair_counts(data.values, sub_progress(progress, 0.0, 0.5))
+    counts = pair_counts(data.values, sub_progress(progress, 0.0, 0.5), weights=data.weights)
     cats = burt_table(counts)
     n_k = cats.counts
     constant = sorted({data.products[j] for j in cats.product[n_k == 0]})
@@ -105,11 +105,13 @@ def _fit(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCAResult
         )
     progress(0.5, "Solving the Burt table's eigenproblem.")
     k_total = n_k.size
+    # With case weights every count is a sum of weights: the base is their total.
+    n_rows, n = n, (n if data.weights is None else float(data.row_weights().sum()))
     mass = n_k / (n * q)
     scaled = (cats.burt / (n * q * q) - np.outer(mass, mass)) / np.sqrt(np.outer(mass, mass))
     values, vectors = np.linalg.eigh((scaled + scaled.T) / 2)
     order = np.argsort(values)[::-1]
-    n_eig = min(k_total - q, n - 1)
+    n_eig = min(k_total - q, n_rows - 1)
     values, vectors = np.clip(values[order][:n_eig], 0.0, None), vectors[:, order][:, :n_eig]
     d = min(params.n_components, int(np.sum(values > 1e-12 * max(values.max(), 1e-300))))
     if d < 1:
@@ -195,7 +197,7 @@ def _fit(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCAResult
         categories=categories,
         product_coordinates=product_coordinates.tolist(),
         product_eta2=eta2.tolist(),
-        n_obs=n,
+        n_obs=n_rows,
         n_missing_cells=data.n_missing,
     )
     index = data.row_index()

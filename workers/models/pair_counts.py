@@ -31,6 +31,12 @@ class PairCounts:
     n_obs: np.ndarray
     n_rows: int
     has_missing: bool
+    # With case weights: the sum of the weights, the base every count is a share of.
+    total_weight: float | None = None
+
+    @property
+    def base(self) -> float:
+        return float(self.n_rows if self.total_weight is None else self.total_weight)
 
     @property
     def bought(self) -> np.ndarray:
@@ -71,6 +77,7 @@ def pair_counts(
     progress: Progress | None = None,
     chunk_rows: int = PACKED_CHUNK_ROWS,
     message: str = "Counting product pairs",
+    weights: np.ndarray | None = None,
 ) -> PairCounts:
     """All pair counts of an n×p 0/1 matrix with NaN for missing cells, in row chunks.
 
@@ -79,6 +86,8 @@ def pair_counts(
     is the popcount of the AND of two such rows — p²·n/64 word operations, several times
     faster than a float matrix product, exact, and with memory bounded by the chunk.
     """
+    if weights is not None:
+        return weighted_pair_counts(values, np.asarray(weights, dtype=np.float64), progress)
     n, p = values.shape
     n11 = np.zeros((p, p), dtype=np.int64)
     bought_obs = np.zeros((p, p), dtype=np.int64)
@@ -108,6 +117,30 @@ def pair_counts(
     return PairCounts(
         n11.astype(float), bought_obs.astype(float), n_obs.astype(float), n, has_missing
     )
+
+
+def weighted_pair_counts(
+    values: np.ndarray, weights: np.ndarray, progress: Progress | None = None
+) -> PairCounts:
+    """The same counts with case weights: each household counts as its weight (Xᵀ·diag(w)·X
+    in float products, row chunks). Integer weights give exactly the counts of repeated rows;
+    `n_rows` stays the number of rows (the sum of weights is the counts' diagonal)."""
+    n, p = values.shape
+    n11 = np.zeros((p, p))
+    bought_obs = np.zeros((p, p))
+    n_obs = np.zeros((p, p))
+    has_missing = bool(np.isnan(values).any())
+    for start, stop in iter_chunks(n):
+        chunk = values[start:stop]
+        w = weights[start:stop, None]
+        bought = (chunk == 1).astype(np.float64)
+        observed = (~np.isnan(chunk)).astype(np.float64)
+        n11 += (bought * w).T @ bought
+        bought_obs += (bought * w).T @ observed
+        n_obs += (observed * w).T @ observed
+        if progress is not None:
+            progress(stop / n, f"Counting product pairs: {stop:,} of {n:,} households.")
+    return PairCounts(n11, bought_obs, n_obs, n, has_missing, float(weights.sum()))
 
 
 def iter_chunks(n: int, chunk_rows: int = CHUNK_ROWS) -> list[tuple[int, int]]:

@@ -73,7 +73,7 @@ def _fit(
         )
     seed = resolve_seed(params.random_state)
 
-    counts = pair_counts(data.values, sub_progress(progress, 0.0, 0.15))
+    counts = pair_counts(data.values, sub_progress(progress, 0.0, 0.15), weights=data.weights)
     progress(0.15, "Estimating the tetrachoric correlations.")
     tet = tetrachoric(counts, data.products, params.correct, params.smooth)
     r = tet.rho
