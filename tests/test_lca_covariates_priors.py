@@ -192,7 +192,9 @@ def test_se_method_outer_product_is_named_and_differs_from_observed() -> None:
     assert observed.se_method == "observed" and outer.se_method == "outer_product"
     assert [c.coef for c in observed.coefficients] == [c.coef for c in outer.coefficients]
     ratios = [
-        b.se / a.se for a, b in zip(observed.coefficients, outer.coefficients, strict=True) if a.se
+        b.se / a.se
+        for a, b in zip(observed.coefficients, outer.coefficients, strict=True)
+        if a.se and b.se
     ]
     assert 0.5 < np.median(ratios) < 2.0 and max(abs(r - 1) for r in ratios) > 1e-3
 

@@ -38,7 +38,7 @@ def test_segments_are_profiled_with_marks_where_they_differ() -> None:
         assert sum(c.share for c in female.cells if c.unit == unit) == pytest.approx(1)
     assert female.overall[female.levels.index("1")] == pytest.approx(
         s.data.covariates["female"].mean(),
-        abs=1e-12,  # type: ignore[index]
+        abs=1e-12,
     )
     assert female.tests[0].p_value < 1e-10 and any(c.significant for c in female.cells)
     # The numeric feature: the segment of true class 3 is older, and marked

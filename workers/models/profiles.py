@@ -135,7 +135,7 @@ def build_profiles(
     weighted = weights is not None
     template = METHOD if measure == "membership" else SCORE_METHOD
     return HouseholdProfiles(
-        measure=measure,  # type: ignore[arg-type]
+        measure=measure,
         units=names,
         features=out,
         alpha=ALPHA,

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -618,20 +619,20 @@ def _fit(
     progress(0.3, "Covariate model: random starts.", force=True, loglik=null_ll)
 
     # 2. The covariate model's own starts.
-    starts = _covariate_starts(design, k, q, seeds, null_theta, null_beta[0])
+    starts = _covariate_starts(design, k, q, seeds[: params.n_init], null_theta, null_beta[0])
     n_final = n_final_for(params)
     total = len(starts) * params.stage1_iter + n_final * params.max_iter
 
     done = [0]
 
-    def tick(_: float, __: str, **fields: object) -> None:
+    def tick(fraction: float, message: str, **fields: Any) -> None:
         done[0] += 1
         best = max(s.loglik for s in starts)
         progress(
             0.3 + 0.6 * min(1.0, done[0] / max(total, 1) * 4),
             f"Covariate model: {sum(s.finished or s.converged for s in starts)} of "
             f"{len(starts)} starts done; best log-likelihood {best:,.2f}.",
-            iteration=int(fields.get("iteration", 0) or 0),  # type: ignore[call-overload]
+            iteration=int(fields.get("iteration", 0) or 0),
             loglik=best if np.isfinite(best) else None,
             details={"stage": "covariates"},
         )
@@ -797,6 +798,10 @@ class _Outcome:
         self.best = max(
             (i for i, r in enumerate(records) if r.finished), key=lambda i: records[i].loglik
         )
+        self._measurement = measurement
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._measurement, name)
 
 
 def _warnings(
