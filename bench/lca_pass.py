@@ -130,8 +130,10 @@ def main() -> None:
     floor = statistics.median(times["2 GEMMs"])
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"{name:>32}: median {med * 1000:8.1f} ms  (min {min(ts) * 1000:7.1f})  "
-              f"{med / floor:5.2f}× the 2 GEMMs")
+        print(
+            f"{name:>32}: median {med * 1000:8.1f} ms  (min {min(ts) * 1000:7.1f})  "
+            f"{med / floor:5.2f}× the 2 GEMMs"
+        )
     print(f"load after {os.getloadavg()}")
 
 

@@ -31,7 +31,7 @@ def test_recovers_the_simulating_model() -> None:
     assert np.abs(probs[perm] - sim.probs).max() < 0.05
     assert result.class_sizes == sorted(result.class_sizes, reverse=True)
     assert abs(sum(result.class_sizes) - 1) < 1e-9 and sum(result.class_counts) == 3000
-    assert result.n_starts_at_best >= 2 and len(result.starts) == 5
+    assert result.n_starts_at_best >= 2 and len(result.starts) >= 5
     assert 0 < result.entropy < 1
     # Information criteria from their definitions
     n, ll, k = 3000, result.loglik, result.npar
@@ -103,7 +103,7 @@ def test_result_carries_every_statistic_of_the_issue() -> None:
     assert result.smallest_class_share == pytest.approx(min(result.class_sizes))
     assert len(result.avg_posterior) == k and all(0.5 < a <= 1 for a in result.avg_posterior)
     # Every start is listed; at least the finalists were carried to convergence
-    assert len(result.starts) == 8 and result.n_starts_finished >= 2
+    assert len(result.starts) == result.n_starts >= 8 and result.n_starts_finished >= 2
     assert all(s.iterations >= 1 for s in result.starts)
     # Index against the overall purchase rate: 100 = average; class sizes weight back to it
     rates = np.asarray(result.overall_rates)
@@ -172,8 +172,10 @@ def test_recovery_from_weak_to_strong_separation(sep: float) -> None:
     result = fit(data, LCAParams(n_classes=3, n_init=10, random_state=4), no_progress)
     est = np.asarray(result.item_probabilities)
     perm = match_classes(est, probs)
-    # Tolerances grow as the classes overlap more (relative entropy about 0.27, 0.48, 0.89)
-    tol = {0.8: 0.06, 1.2: 0.04, 2.5: 0.02}[sep]
+    # Tolerances grow as the classes overlap more (relative entropy about 0.27, 0.48, 0.89); at
+    # sep 0.8 the maximum-likelihood estimate itself (EM from the true values ends there too) is
+    # 0.078 from the truth: 20,000 households do not pin weak classes down closer
+    tol = {0.8: 0.09, 1.2: 0.04, 2.5: 0.02}[sep]
     assert np.abs(est[perm] - probs).max() < tol
     assert np.abs(np.asarray(result.class_sizes)[perm] - sizes).max() < tol
     assert result.converged

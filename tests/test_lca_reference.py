@@ -23,7 +23,14 @@ DATA = datasets()
 def ours(name: str, k: int, seed: int = 0) -> LCAResult:
     X = DATA[name]
     data = BinaryMatrix(values=X, products=[f"p{j}" for j in range(X.shape[1])])
-    params = LCAParams(n_classes=k, n_init=N_INIT, tol=TOL, max_iter=MAX_ITER, random_state=seed)
+    params = LCAParams(
+        n_classes=k,
+        n_init=N_INIT,
+        tol=TOL,
+        max_iter=MAX_ITER,
+        random_state=seed,
+        stability_samples=0,
+    )
     result = fit(data, params, no_progress)
     return result
 

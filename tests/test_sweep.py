@@ -61,6 +61,25 @@ def test_sweep_recommends_the_true_number_of_classes(client: httpx.Client, live_
     assert one["n_classes"] == children["items"][0]["sweep_value"]
 
 
+def test_a_sweep_whose_range_ends_too_low_extends_it(client: httpx.Client) -> None:
+    # Given three simulated classes and a range that stops at two
+    dataset = upload(client, simulate_lca(n=3000, seed=13).csv()).json()
+    response = submit(client, dataset["id"], "1-2", stability_samples=0, max_classes=6)
+    assert response.status_code == 202, response.text
+    parent = wait_for(client, response.json()["id"], timeout=120)
+    # Then the sweep fitted 3 (BIC still fell at 2) and 4 (where it rises), and says why
+    assert parent["status"] == "completed", parent["error"]
+    assert parent["params"]["n_classes"] == [1, 2, 3, 4] and len(parent["child_ids"]) == 4
+    sweep = client.get(f"/runs/{parent['id']}/results").json()["sweep"]
+    assert sweep["recommended"] == 3 and sweep["extended"] == [3, 4]
+    assert sweep["requested"] == [1, 2] and sweep["reason"].startswith("BIC is lowest at 3")
+    row = sweep["table"][2]
+    assert {"classification_error", "l_squared", "n_starts_at_best", "replicated"} <= set(row)
+    children = client.get("/runs", params={"parent_id": parent["id"]}).json()
+    assert {c["sweep_value"] for c in children["items"]} == {1, 2, 3, 4}
+    assert all(c["status"] == "completed" for c in children["items"])
+
+
 def test_cancelling_a_sweep_cancels_its_children(client: httpx.Client) -> None:
     dataset = upload(client, slow_fit_table()).json()
     params = {**slow_lca_params(900), "n_classes": [4, 5, 6]}

@@ -10,21 +10,39 @@ from pydantic import BaseModel, Field
 from backend.schemas.params import ModelParams
 from backend.schemas.results import FitResult
 
+# The default start search (docs/lca.md, "Random starts"): measured on the multimodal cases of
+# tests/expected/lca_multimodal.json.
+MAX_STARTS_DEFAULT = 640
+MAX_SECONDS_DEFAULT = 300.0
+STABILITY_SAMPLES_DEFAULT = 20
+
 
 class LCAParams(ModelParams):
     """Latent class analysis of binary product columns (EM, many random starts)."""
 
     n_classes: int = Field(3, ge=1, le=30, description="Number of latent classes (segments).")
     n_init: int = Field(
-        10, ge=1, le=1000, description="Random starts; the best log-likelihood wins."
+        10,
+        ge=1,
+        le=1000,
+        description="Random starts of the first round; the best log-likelihood wins. Further "
+        "rounds (each twice as large) follow until the best is replicated (see `replicate`).",
     )
-    max_iter: int = Field(1000, ge=1, le=100_000, description="EM iterations per start.")
+    max_iter: int = Field(
+        5000,
+        ge=1,
+        le=100_000,
+        description="EM iterations per start at most (past 1,000 only the best few starts still "
+        "climbing go on).",
+    )
     tol: float = Field(
-        1e-6,
+        1e-8,
         gt=0,
         le=1,
-        description="A start has converged when one EM iteration changes the average "
-        "log-likelihood per household by less than this.",
+        description="A start has converged when one EM iteration, projected to the end of the "
+        "climb (EM's measured rate of convergence), changes the average log-likelihood per "
+        "household by less than this and no item probability or class share by more than its "
+        "square root (docs/lca.md).",
     )
     random_state: int | None = Field(
         None, ge=0, le=2**32 - 1, description="Seed; empty picks one and records it."
@@ -46,6 +64,48 @@ class LCAParams(ModelParams):
         le=999,
         description="Bootstrap samples for the likelihood-ratio test of n_classes against "
         "n_classes - 1 classes (0 = no test).",
+    )
+    replicate: int = Field(
+        2,
+        ge=1,
+        le=100,
+        description="Keep starting until the best log-likelihood has been reached by at least "
+        "this many independent starts (Mplus's advice: 2), or a budget (max_starts, "
+        "max_seconds) is spent; 1 = one round of n_init starts.",
+    )
+    max_starts: int = Field(
+        MAX_STARTS_DEFAULT,
+        ge=1,
+        le=10_000,
+        description="Start budget: random starts drawn at most while the best is not "
+        "replicated (at least n_init).",
+    )
+    max_seconds: float | None = Field(
+        MAX_SECONDS_DEFAULT,
+        gt=0,
+        le=86_400,
+        description="Time budget of the start search in seconds: no new round starts after "
+        "it (empty = no time limit).",
+    )
+    criterion: Literal["bic", "aic", "sabic", "caic", "blrt"] = Field(
+        "bic",
+        description="How a class-number sweep recommends: the lowest BIC (default), AIC, SABIC "
+        "or CAIC, or `blrt`: the largest number whose bootstrap likelihood-ratio test beats "
+        "one class fewer at 5% (needs bootstrap_lrt > 0).",
+    )
+    max_classes: int = Field(
+        10,
+        ge=1,
+        le=30,
+        description="A sweep whose criterion is still falling at the top of its range fits the "
+        "next number of classes, up to this many, until the criterion rises.",
+    )
+    stability_samples: int = Field(
+        STABILITY_SAMPLES_DEFAULT,
+        ge=0,
+        le=1000,
+        description="Bootstrap resamples refitted to measure how stable the segments are "
+        "(adjusted Rand index, per-segment Jaccard); 0 = no stability check.",
     )
 
 
@@ -78,6 +138,29 @@ class BootstrapLRT(BaseModel):
     bootstrap_lr: list[float]
     loglik: float
     null_loglik: float
+
+
+class SegmentStabilityRow(BaseModel):
+    segment: str
+    mean_jaccard: float = Field(description="Mean over resamples of the best Jaccard match.")
+    reappears: float = Field(
+        description="Share of resamples in which the segment reappears (Jaccard ≥ 0.5)."
+    )
+    stable: bool = Field(description="Mean Jaccard at least 0.75 (Hennig's rule of thumb).")
+
+
+class SegmentStability(BaseModel):
+    """Bootstrap stability of the segments (Hennig's clusterboot, adapted to latent classes)."""
+
+    n_samples: int
+    ari_mean: float = Field(
+        description="Mean adjusted Rand index between the full-data segments and each "
+        "resample's segments, both assigning every household (modal class)."
+    )
+    ari_low: float = Field(description="5th percentile of the ARI over the resamples.")
+    ari: list[float]
+    segments: list[SegmentStabilityRow]
+    verdict: str = Field(description="A sentence for a person.")
 
 
 class LCAResult(FitResult):
@@ -140,6 +223,40 @@ class LCAResult(FitResult):
     n_starts_at_best: int
     n_starts_finished: int = 0
     blrt: BootstrapLRT | None = None
+    n_starts: int = Field(0, description="Random starts drawn by the start search.")
+    start_rounds: int = Field(1, description="Rounds of the start search (each twice as large).")
+    replicated: bool = Field(
+        True, description="The best log-likelihood was reached by at least `replicate` starts."
+    )
+    replication_tolerance: float = Field(
+        1e-3, description="Starts within this of the best log-likelihood count as reaching it."
+    )
+    search_stopped_by: str = Field(
+        "replicated",
+        description="Why the start search stopped: replicated, max_starts, max_seconds or "
+        "starts (a fixed number of starts, no replication asked).",
+    )
+    l_squared: float | None = Field(
+        None,
+        description="Likelihood-ratio chi-square against the saturated model, 2 Σ n log(n / "
+        "expected) over the response patterns (complete data only).",
+    )
+    l_squared_df: int | None = Field(None, description="2^p − 1 − npar.")
+    l_squared_p_value: float | None = Field(
+        None,
+        description="χ² p-value of L²; none when the table is sparse (2^p above the households), "
+        "where the asymptotic χ² does not hold.",
+    )
+    classification_error: float | None = Field(
+        None, description="Share of households expected to be misassigned by their modal class."
+    )
+    information_rank: int | None = Field(
+        None, description="Rank of the information matrix (outer product of the scores)."
+    )
+    n_free_parameters: int | None = Field(
+        None, description="Parameters not held at a bound: the information matrix's size."
+    )
+    stability: SegmentStability | None = None
 
 
 class LCACovariatesParams(LCAParams):
@@ -275,12 +392,26 @@ class SolutionRow(BaseModel):
     n_starts_at_best: int
     converged: bool
     blrt_p_value: float | None = None
+    l_squared: float | None = None
+    l_squared_df: int | None = None
+    l_squared_p_value: float | None = None
+    classification_error: float | None = None
+    replicated: bool = True
+    stability_ari: float | None = None
 
 
 class LCAComparison(BaseModel):
-    """Solutions for several class numbers side by side; the lowest BIC is recommended."""
+    """Solutions for several class numbers side by side; the lowest value of `criterion` is
+    recommended (the bootstrap test: the last number that beats one fewer)."""
 
     table: list[SolutionRow]
     recommended: int
     criterion: str = "bic"
     best_by_criterion: dict[str, int]
+    elbow: int | None = None
+    at_top: bool = Field(
+        False,
+        description="The criterion is lowest at the largest number fitted: more may fit "
+        "better (a sweep then extends its range).",
+    )
+    reason: str = ""

@@ -13,14 +13,23 @@ Everything here is NumPy/SciPy and knows nothing about results, Redis or the dat
   in float32 until the starts are close and in float64 to the end, and uses two stages: all
   starts for a few iterations, then only the best few to convergence (Mplus's STARTS).
 
-Convergence rule (the same as StepMix's `abs_tol`): a start has converged when one plain EM step
-changes the mean per-row log-likelihood (total weight in the denominator) by less than `tol`.
+Convergence rule (docs/lca.md): a start has converged when, on one plain EM step, the change of
+the mean per-row log-likelihood (total weight in the denominator) projected to the end of the
+climb, Δ/(1 − λ²), is below `tol`, and the largest change of an item probability or class share,
+projected the same way, Δθ/(1 − λ), is below √tol; λ is EM's contraction rate measured on the
+two plain steps of the SQUAREM cycle. On a flat stretch (λ near 1) a small step no longer passes
+for convergence.
+
+`search(...)` keeps starting until the best log-likelihood has been reached by `replicate`
+starts (Mplus's advice: at least two) or a start or time budget is spent: rounds of fresh starts,
+each twice as large as the one before.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -469,12 +478,19 @@ class StartState:
     step_max: float = 1.0
     use64: bool = False
     index: int = 0
+    rate: float = 0.0  # EM's contraction rate λ measured on the last cycle
+    round: int = 0  # the round of the search that drew it (0 = the first n_init starts)
 
 
 @dataclass
 class StartsOutcome:
     starts: list[StartState]
     best: int  # index into starts
+    rounds: int = 1
+    n_at_best: int = 1  # finished starts within `tolerance` of the best
+    tolerance: float = 1e-3
+    stopped_by: str = "starts"  # replicated, starts (the seeds given), max_starts, max_seconds
+    seconds: float = 0.0
 
     @property
     def theta(self) -> np.ndarray:
@@ -514,6 +530,36 @@ def _from_phi(logit: np.ndarray, log_pi: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 ProgressHook = Callable[[list[StartState], int, str], None]
+# EM's contraction rate is kept below this: the projections stay finite on a flat stretch.
+RATE_MAX = 0.999
+
+
+def _rate_and_move(
+    theta0: np.ndarray,
+    lp0: np.ndarray,
+    theta1: np.ndarray,
+    lp1: np.ndarray,
+    theta2: np.ndarray,
+    lp2: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per start: EM's contraction rate λ = ‖φ2 − φ1‖ / ‖φ1 − φ0‖ over two plain steps (φ =
+    logit θ, log π; clipped to [0, RATE_MAX]) and the largest change of an item probability or
+    class share in the first step."""
+    f0, f1, f2 = _to_phi(theta0, lp0), _to_phi(theta1, lp1), _to_phi(theta2, lp2)
+    n = theta0.shape[0]
+
+    def sq(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return sum(((x - y) ** 2).reshape(n, -1).sum(axis=1) for x, y in zip(a, b, strict=True))
+
+    d1, d2 = sq(f1, f0), sq(f2, f1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(d1 > 0, np.sqrt(d2 / d1), 0.0)
+    rate = np.clip(np.nan_to_num(rate, nan=0.0), 0.0, RATE_MAX)
+    moved = np.maximum(
+        np.abs(theta1 - theta0).reshape(n, -1).max(axis=1),
+        np.abs(np.exp(lp1) - np.exp(lp0)).max(axis=1),
+    )
+    return rate, moved
 
 
 def _dtype(s: StartState, float32: bool) -> type:
@@ -570,10 +616,14 @@ def run_em(
             ll0, theta1, lp1 = em(sub, theta0, lp0, dtype)
             ll1, theta2, lp2 = em(sub, theta1, lp1, dtype)
             change = (ll1 - ll0) / N
-            done = np.abs(change) < tol
+            rate, moved = _rate_and_move(theta0, lp0, theta1, lp1, theta2, lp2)
+            done = (np.abs(change) / (1.0 - rate**2) < tol) & (
+                moved / (1.0 - rate) < math.sqrt(tol)
+            )
             # A start leaves float32 once its steps are small; it then repeats in float64.
             for i, s in enumerate(sub):
                 s.change = float(change[i])
+                s.rate = float(rate[i])
                 s.loglik = float(ll1[i])
                 if dtype == np.float32:
                     # Never converged in float32: close enough, the start goes on in float64.
@@ -644,17 +694,81 @@ def run_starts(
     """Fits `len(seeds)` random starts: stage 1 runs all of them for `stage1_iter` EM steps, stage
     2 finishes the best `n_final` (all when None or ≥ the number of starts). `initial` gives
     explicit starting values (θ (K, p), log π (K,)) that replace the random ones, in order."""
+    return search(
+        design,
+        n_classes,
+        seeds,
+        n_init=len(seeds),
+        max_iter=max_iter,
+        tol=tol,
+        n_final=n_final,
+        stage1_iter=stage1_iter,
+        replicate=1,
+        pool=pool,
+        hook=hook,
+        tick=tick,
+        squarem=squarem,
+        float32=float32,
+        initial=initial,
+    )
+
+
+# Cheap fits search more: at least START_WORK / (design rows × products × classes) starts (design
+# rows are distinct patterns when the data repeats). A deterministic measure of cost, so a seed
+# gives the same answer on any machine under any load.
+START_WORK = 5e6
+
+
+# Stage 2 runs every finalist this many EM iterations at most; only the POLISH_STARTS best of
+# those still climbing go on to max_iter.
+STAGE2_ITER = 1000
+POLISH_STARTS = 4
+
+
+def min_starts_for(design: Design, n_classes: int, n_init: int, budget: int) -> int:
+    """The starts a search runs at least: as many as START_WORK pays for, within [n_init,
+    budget]."""
+    work = max(1, design.n_rows) * design.n_products * n_classes
+    return int(min(budget, max(n_init, START_WORK // work)))
+
+
+def replication_tolerance(tol: float, total_weight: float) -> float:
+    """Two finished starts reached the same optimum when their log-likelihoods differ by at most
+    this: each stopped within tol·N of its optimum (the convergence rule), and closer optima
+    than 1e-4 are the same answer for any reader."""
+    return max(1e-4, 2.0 * tol * total_weight)
+
+
+def search(
+    design: Design,
+    n_classes: int,
+    seeds: list[int],
+    *,
+    n_init: int,
+    max_iter: int,
+    tol: float,
+    n_final: int | None = None,
+    stage1_iter: int = 30,
+    replicate: int = 2,
+    min_starts: int = 0,
+    max_seconds: float | None = None,
+    pool: Pool | None = None,
+    hook: ProgressHook | None = None,
+    tick: Tick | None = None,
+    squarem: bool = True,
+    float32: bool = True,
+    initial: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> StartsOutcome:
+    """Random starts in rounds until the best log-likelihood has been reached by `replicate`
+    finished starts, the seeds run out (`len(seeds)` is the start budget) or `max_seconds` have
+    passed, and not before `min_starts` starts. Round r draws n_init·2^r fresh starts (the
+    next seeds, so start i always has seed i), runs them for `stage1_iter` EM steps and carries
+    the best n_final·2^r to convergence (every start when n_final is None or ≥ n_init, or when
+    the data are cheap: min_starts > n_init). `initial` replaces the first random starting
+    values (θ (K, p), log π (K,)), in order."""
     pool = pool or Pool()
-    states = []
-    for i, seed in enumerate(seeds):
-        if initial is not None and i < len(initial):
-            theta, log_pi = initial[i]
-        else:
-            theta, log_pi = random_start(
-                np.random.default_rng(seed), n_classes, design.observed_rate
-            )
-        states.append(StartState(seed=seed, theta=theta.copy(), log_pi=log_pi.copy(), index=i))
-    n_final = len(states) if n_final is None else max(1, min(n_final, len(states)))
+    began = time.monotonic()
+    n_final = n_init if n_final is None else max(1, min(n_final, n_init))
     common = dict(
         max_iter=max_iter,
         tol=tol,
@@ -664,28 +778,96 @@ def run_starts(
         squarem=squarem,
         float32=float32,
     )
+    states: list[StartState] = []
+    tolerance = replication_tolerance(tol, design.total_weight)
+    stopped_by = "starts"
+    rounds = 0
     with pool.running():
-        if n_final < len(states):
-            run_em(design, states, budget=stage1_iter, stage=1, **common)  # type: ignore[arg-type]
-            ranked = sorted(range(len(states)), key=lambda i: -states[i].loglik)
-            finalists = [states[i] for i in ranked[:n_final]]
+        while len(states) < len(seeds):
+            size = min(n_init * 2**rounds, len(seeds) - len(states))
+            keep = max(1, min(size, math.ceil(n_final * size / n_init)))
+            if min_starts > n_init:
+                # Cheap data: ranking starts after stage 1 loses optima with small basins, and
+                # finishing them all costs little.
+                keep = size
+            batch = []
+            for i in range(len(states), len(states) + size):
+                if initial is not None and i < len(initial):
+                    theta, log_pi = initial[i]
+                else:
+                    theta, log_pi = random_start(
+                        np.random.default_rng(seeds[i]), n_classes, design.observed_rate
+                    )
+                batch.append(
+                    StartState(
+                        seed=seeds[i],
+                        theta=theta.copy(),
+                        log_pi=log_pi.copy(),
+                        index=i,
+                        round=rounds,
+                    )
+                )
+            _round(design, batch, keep, stage1_iter, common)
+            states += batch
+            rounds += 1
+            finished = [s.loglik for s in states if s.finished]
+            best = max(finished)
+            if len(states) >= min_starts and (
+                sum(best - ll <= tolerance for ll in finished) >= replicate
+            ):
+                stopped_by = "replicated"
+                break
+            if max_seconds is not None and time.monotonic() - began >= max_seconds:
+                stopped_by = "max_seconds"
+                break
         else:
-            finalists = states
-        for s in states:
-            s.finished = s.converged or any(s is f for f in finalists)
-        if hook is not None and n_final < len(states):
-            hook(finalists, 2, "")
-        run_em(design, finalists, budget=None, stage=2, **common)  # type: ignore[arg-type]
-        # Exact float64 log-likelihood at each finished start's final parameters.
-        exact = e_pass(
-            design,
-            np.stack([s.theta for s in finalists]),
-            np.stack([s.log_pi for s in finalists]),
-            np.float64,
-            pool,
-            stats=False,
-        ).loglik
+            stopped_by = "starts" if replicate <= 1 else "max_starts"
+    best = max(range(len(states)), key=lambda i: (states[i].finished, states[i].loglik))
+    top = states[best].loglik
+    at_best = sum(s.finished and top - s.loglik <= tolerance for s in states)
+    return StartsOutcome(
+        states,
+        best,
+        rounds=rounds,
+        n_at_best=at_best,
+        tolerance=tolerance,
+        stopped_by=stopped_by,
+        seconds=time.monotonic() - began,
+    )
+
+
+def _round(
+    design: Design, batch: list[StartState], keep: int, stage1_iter: int, common: dict
+) -> None:
+    """One round: every start of `batch` for `stage1_iter` EM steps, then the best `keep` to
+    convergence; the finished starts' log-likelihoods exact (float64)."""
+    hook = common["hook"]
+    if keep < len(batch):
+        run_em(design, batch, budget=stage1_iter, stage=1, **common)
+        ranked = sorted(range(len(batch)), key=lambda i: -batch[i].loglik)
+        finalists = [batch[i] for i in ranked[:keep]]
+    else:
+        finalists = batch
+    for s in batch:
+        s.finished = s.converged or any(s is f for f in finalists)
+    if hook is not None and keep < len(batch):
+        hook(finalists, 2, "")
+    # Stage 2 in two steps: every finalist up to STAGE2_ITER iterations, then only the best few
+    # that still climb (a flat stretch: a ridge of a nearly unidentified model) up to max_iter.
+    first = {**common, "max_iter": min(common["max_iter"], STAGE2_ITER)}
+    run_em(design, finalists, budget=None, stage=2, **first)
+    climbing = [s for s in finalists if not s.converged and s.iterations < common["max_iter"]]
+    if climbing:
+        climbing.sort(key=lambda s: -s.loglik)
+        run_em(design, climbing[:POLISH_STARTS], budget=None, stage=2, **common)
+    # Exact float64 log-likelihood at each finished start's final parameters.
+    exact = e_pass(
+        design,
+        np.stack([s.theta for s in finalists]),
+        np.stack([s.log_pi for s in finalists]),
+        np.float64,
+        common["pool"],
+        stats=False,
+    ).loglik
     for s, ll in zip(finalists, exact, strict=True):
         s.loglik = float(ll)
-    best = max(range(len(states)), key=lambda i: (states[i].finished, states[i].loglik))
-    return StartsOutcome(states, best)

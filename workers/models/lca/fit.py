@@ -19,9 +19,10 @@ from workers.models.lca.engine import (
     Design,
     StartsOutcome,
     StartState,
+    min_starts_for,
     posterior,
     prepare,
-    run_starts,
+    search,
 )
 from workers.models.provenance import build_provenance, resolve_seed
 
@@ -47,8 +48,11 @@ def check_data(data: BinaryMatrix, k: int) -> None:
 
 
 def seeds_for(params: LCAParams) -> tuple[int, list[int]]:
+    """The fit's seed and one seed per start of the whole budget (start i has the same seed
+    whatever the budget: SeedSequence's words are a prefix-stable stream)."""
     seed = resolve_seed(params.random_state)
-    return seed, [int(s) for s in np.random.SeedSequence(seed).generate_state(params.n_init)]
+    budget = max(params.n_init, params.max_starts)
+    return seed, [int(s) for s in np.random.SeedSequence(seed).generate_state(budget)]
 
 
 def n_final_for(params: LCAParams) -> int:
@@ -82,19 +86,26 @@ class Reporter:
     def hook(self, states: list[StartState], stage: int, _: str) -> None:
         two_stage = self.n_final < self.n_init
         w1 = 0.3 if two_stage else 0.0
+        rnd = states[0].round if states else 0
+        where = f"Round {rnd + 1} of the start search: " if rnd else ""
         if stage == 1:
             mean_iter = float(np.mean([s.iterations for s in states]))
             frac = w1 * min(1.0, mean_iter / max(self.stage1_iter, 1))
             active = [s for s in states if not s.converged]
-            msg = f"{self.label}First stage: {len(states)} starts, {len(active)} still running."
+            msg = (
+                f"{self.label}{where}First stage: {len(states)} starts, {len(active)} still "
+                "running."
+            )
         else:
-            live = [s for s in states if s.finished]
+            live = [s for s in states if s.finished] or states
             frac = w1 + (1 - w1) * float(np.mean([self._start_progress(s) for s in live]))
             running = [s for s in live if not s.converged and s.iterations < self.max_iter]
             msg = (
-                f"{self.label}Finishing the best {len(live)} starts: "
+                f"{self.label}{where}Finishing {len(live)} starts: "
                 f"{len(live) - len(running)} done, {len(running)} running."
             )
+        # The first round fills 90% of the bar; later ones (not known in advance) the rest.
+        frac = 0.9 * frac if rnd == 0 else 1.0 - 0.1 * 0.5 ** (rnd - 1) * (1.0 - 0.5 * frac)
         best = max(states, key=lambda s: s.loglik)
         self.fraction = max(self.fraction, min(frac, 0.999))
         self.message = msg + f" Best log-likelihood so far {best.loglik:,.2f}."
@@ -105,6 +116,7 @@ class Reporter:
                 "stage": stage,
                 "n_init": self.n_init,
                 "n_final": self.n_final,
+                "round": rnd + 1,
                 "converged": sum(s.converged for s in states),
             },
         )
@@ -159,21 +171,38 @@ def fit_classes(
     reporter: Reporter | None = None,
     initial: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> StartsOutcome:
+    """The start search at k classes: rounds of random starts until the best log-likelihood is
+    replicated (`params.replicate`) or the seeds (the start budget) or `params.max_seconds` run
+    out; cheap data get more starts first (engine.min_starts_for), unless the model cannot be
+    identified from them."""
     n_final = n_final_for(params)
     if reporter is not None:
         reporter.stage1_iter = params.stage1_iter
-    return run_starts(
+    min_starts = min_starts_for(design, k, params.n_init, len(seeds))
+    return search(
         design,
         k,
         seeds,
+        n_init=min(params.n_init, len(seeds)),
         max_iter=params.max_iter,
         tol=params.tol,
         n_final=n_final,
         stage1_iter=params.stage1_iter,
+        replicate=params.replicate,
+        min_starts=min_starts if identifiable(design, k) else params.n_init,
+        max_seconds=params.max_seconds,
         hook=reporter.hook if reporter else None,
         tick=reporter.tick if reporter else None,
         initial=initial,
     )
+
+
+def identifiable(design: Design, k: int) -> bool:
+    """False when the model has at least as many parameters as the data have distinct patterns
+    or households: its optimum is a ridge, and searching it harder tells nothing."""
+    npar = S.lca_npar(k, design.n_products)
+    patterns = design.n_rows if design.kind == "patterns" else None
+    return npar < design.total_weight and (patterns is None or npar < patterns)
 
 
 def start_records(outcome: StartsOutcome) -> list[StartRecord]:
@@ -206,15 +235,12 @@ def _fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult
         iteration=0,
         loglik=None,
     )
-    design = prepare(data.values)
-    reporter = Reporter(
-        progress,
-        params.n_init,
-        n_final_for(params),
-        params.max_iter,
-        params.tol,
-        hi=0.95 if params.bootstrap_lrt == 0 else 0.3,
-    )
+    design = prepare(data.values, weights=data.weights)
+    # An unidentified model's classes are one point of a ridge: resampling them says nothing.
+    stable = params.stability_samples > 0 and k > 1 and identifiable(design, k)
+    fit_hi = 0.95 if params.bootstrap_lrt == 0 and not stable else 0.3
+    reporter = Reporter(progress, params.n_init, n_final_for(params), params.max_iter, params.tol)
+    reporter.hi = fit_hi
     outcome = fit_classes(design, k, seeds, params, reporter)
     progress(
         reporter.hi,
@@ -227,6 +253,25 @@ def _fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult
     result = summarise(
         data, design, theta, pi, outcome.loglik, outcome, params, seed, model_type="lca"
     )
+    if stable:
+        from workers.models.lca.stability import stability
+
+        blrt_next = params.bootstrap_lrt > 0
+        result.stability = stability(
+            design,
+            theta,
+            pi,
+            params,
+            seed,
+            progress,
+            span=(fit_hi, 0.65 if blrt_next else 0.97),
+        )
+        result.provenance.warnings += (
+            [result.stability.verdict]
+            if not all(r.stable for r in result.stability.segments)
+            else []
+        )
+        fit_hi = 0.65 if blrt_next else 0.97
     if params.bootstrap_lrt > 0 and k > 1:
         from workers.models.lca.selection import bootstrap_lrt
 
@@ -238,7 +283,7 @@ def _fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult
             progress,
             alternative=result,
             design=design,
-            span=(reporter.hi, 0.99),
+            span=(fit_hi, 0.99),
         )
     return result
 
@@ -278,13 +323,19 @@ def summarise(
     crit = S.criteria(loglik, npar, N)
     _, counts, avg = S.class_summaries(post, w)
     starts = start_records(outcome)
-    at_best = S.starts_at_best(starts)
+    at_best = S.starts_at_best(starts, outcome.tolerance)
     best_start = outcome.starts[outcome.best]
     warnings_: list[str] = []
-    if params.n_init > 1 and at_best == 1:
+    n_starts = len(outcome.starts)
+    if params.replicate > 1 and outcome.n_at_best < params.replicate and n_starts > 1:
+        spent = {
+            "max_seconds": f"the time budget (max_seconds={params.max_seconds:g})",
+            "max_starts": f"the start budget (max_starts={params.max_starts})",
+        }.get(outcome.stopped_by, f"the {n_starts} starts")
         warnings_.append(
-            "Only one random start reached the best log-likelihood; it may be a local optimum. "
-            "Increase n_init."
+            f"The best log-likelihood was reached by only {outcome.n_at_best} of {n_starts} "
+            f"random starts before {spent} ran out: a better solution may exist. Raise "
+            "max_starts or max_seconds, or use fewer classes."
         )
     if not best_start.converged:
         warnings_.append(
@@ -292,6 +343,12 @@ def summarise(
         )
     warnings_ += S.class_warnings(theta, pi, N, complete=design.n_missing_cells == 0)
     boundary = S.boundary_count(theta)
+    saturated = S.l_squared(design, data.values, loglik, npar)
+    rank = S.information_rank(design, theta, pi, post)
+    n_patterns = design.n_rows if design.kind == "patterns" else None
+    warnings_ += S.identification_warnings(
+        npar, n_patterns, N, rank, counts, pi, boundary, theta.size
+    )
     pairs, flagged, truncated = S.bivariate_residuals(design, theta, pi, data.products)
     if flagged:
         top = pairs[0]
@@ -344,6 +401,17 @@ def summarise(
         starts=starts,
         n_starts_at_best=at_best,
         n_starts_finished=sum(s.finished for s in starts),
+        n_starts=n_starts,
+        start_rounds=outcome.rounds,
+        replicated=outcome.n_at_best >= min(params.replicate, n_starts),
+        replication_tolerance=outcome.tolerance,
+        search_stopped_by=outcome.stopped_by,
+        l_squared=saturated.l_squared if saturated else None,
+        l_squared_df=saturated.df if saturated else None,
+        l_squared_p_value=saturated.p_value if saturated else None,
+        classification_error=S.classification_error(post, w),
+        information_rank=rank[0] if rank else None,
+        n_free_parameters=rank[1] if rank else None,
         **(extra or {}),
     )
     frame = S.household_table(data, design, post, pi if prior_rows is None else prior_rows)

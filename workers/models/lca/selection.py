@@ -30,50 +30,182 @@ from workers.models.lca.fit import Reporter, check_data, fit, fit_classes, n_fin
 from workers.models.lca.simulation import draw_from_model
 
 CRITERIA = ("aic", "bic", "sabic", "caic")
+CRITERION_NAMES = {"aic": "AIC", "bic": "BIC", "sabic": "SABIC", "caic": "CAIC"}
+BLRT_LEVEL = 0.05
 
 
-def compare_solutions(results: Sequence[LCAResult]) -> LCAComparison:
-    """Side-by-side criteria per number of classes; recommended = lowest BIC."""
-    if not results:
-        raise ValueError("compare_solutions needs at least one result.")
-    rows = sorted(
-        (
-            SolutionRow(
-                n_classes=r.n_classes,
-                loglik=r.loglik,
-                npar=r.npar,
-                aic=r.aic,
-                bic=r.bic,
-                sabic=r.sabic,
-                caic=r.caic,
-                entropy=r.entropy,
-                smallest_class_share=r.smallest_class_share,
-                n_starts_at_best=r.n_starts_at_best,
-                converged=r.converged,
-                blrt_p_value=r.blrt.p_value if r.blrt else None,
-            )
-            for r in results
-        ),
-        key=lambda row: row.n_classes,
+def elbow(values: Sequence[int], scores: Sequence[float]) -> int | None:
+    """Where a falling criterion curve bends: the point farthest below the chord from the first
+    to the last point (Kneedle); None with fewer than three points or no bend."""
+    if len(values) < 3:
+        return None
+    x = np.asarray(values, dtype=float)
+    y = np.asarray(scores, dtype=float)
+    x = (x - x[0]) / (x[-1] - x[0])
+    span = y.max() - y.min()
+    if span <= 0:
+        return None
+    y = (y - y.min()) / span
+    chord = y[0] + (y[-1] - y[0]) * x
+    gap = chord - y
+    i = int(np.argmax(gap))
+    return int(values[i]) if gap[i] > 1e-9 and 0 < i < len(values) - 1 else None
+
+
+def recommend(
+    rows: Sequence[dict[str, Any]], param: str, criterion: str = "bic", cap: int | None = None
+) -> dict[str, Any]:
+    """The recommendation of a class-number comparison by a stated rule. `rows` hold `param`
+    and the criteria (rows without a finite BIC are ignored). Information criteria: the lowest
+    value; `blrt`: the largest number whose bootstrap test against one fewer is significant at
+    5%, every smaller one being significant too. Answers recommended, elbow (of the BIC curve),
+    at_top (the rule picks the largest number fitted: more may fit better), best_by_criterion
+    and a sentence saying why."""
+    scored = sorted(
+        (r for r in rows if isinstance(r.get("bic"), int | float) and np.isfinite(r["bic"])),
+        key=lambda r: r[param],
     )
+    if not scored:
+        return {
+            "recommended": None,
+            "elbow": None,
+            "at_top": False,
+            "reason": "",
+            "best_by_criterion": {},
+        }
+    values = [int(r[param]) for r in scored]
     best: dict[str, int] = {}
     for c in CRITERIA:
-        best[c] = min(rows, key=lambda row: float(getattr(row, c))).n_classes
-    return LCAComparison(table=rows, recommended=best["bic"], best_by_criterion=best)
+        if all(isinstance(r.get(c), int | float) for r in scored):
+            best[c] = int(min(scored, key=lambda r: float(r[c]))[param])
+    top = values[-1]
+    bend = elbow(values, [float(r["bic"]) for r in scored])
+    more = "" if cap is None or top < cap else f" (the cap, max_classes={cap})"
+    if criterion == "blrt":
+        pick = values[0]
+        tests = [(int(r[param]), r.get("blrt_p_value")) for r in scored if r[param] > 1]
+        stop = None
+        for k, p in tests:
+            if p is None:
+                continue
+            if p < BLRT_LEVEL:
+                pick = k
+            else:
+                stop = (k, p)
+                break
+        at_top = stop is None and pick == top
+        if stop is not None:
+            reason = (
+                f"The bootstrap likelihood-ratio test of {stop[0]} against {stop[0] - 1} classes "
+                f"is not significant (p = {stop[1]:.3f}): {pick} is the largest number that fits "
+                "significantly better than one class fewer."
+            )
+        else:
+            reason = (
+                f"Every bootstrap test up to {top} classes{more} is significant: {top} fits best "
+                "of those tried, and more classes may fit better still."
+            )
+        return {
+            "recommended": pick,
+            "elbow": bend,
+            "at_top": at_top,
+            "reason": reason,
+            "best_by_criterion": best,
+        }
+    name = CRITERION_NAMES[criterion]
+    pick = best.get(criterion, values[0])
+    at_top = pick == top and len(values) > 1
+    if at_top:
+        reason = (
+            f"{name} still falls at {top} classes, the largest number fitted{more}: more "
+            "classes may fit better."
+        )
+    else:
+        after = [r for r in scored if r[param] > pick]
+        rises = f"; it rises after {pick}" if after else ""
+        reason = f"{name} is lowest at {pick} classes ({values[0]}–{top} fitted{rises})."
+    if bend is not None and bend != pick:
+        reason += f" The {name} curve bends most at {bend} (the elbow)."
+    return {
+        "recommended": pick,
+        "elbow": bend,
+        "at_top": at_top,
+        "reason": reason,
+        "best_by_criterion": best,
+    }
+
+
+def solution_row(r: LCAResult) -> SolutionRow:
+    return SolutionRow(
+        n_classes=r.n_classes,
+        loglik=r.loglik,
+        npar=r.npar,
+        aic=r.aic,
+        bic=r.bic,
+        sabic=r.sabic,
+        caic=r.caic,
+        entropy=r.entropy,
+        smallest_class_share=r.smallest_class_share,
+        n_starts_at_best=r.n_starts_at_best,
+        converged=r.converged,
+        blrt_p_value=r.blrt.p_value if r.blrt else None,
+        l_squared=r.l_squared,
+        l_squared_df=r.l_squared_df,
+        l_squared_p_value=r.l_squared_p_value,
+        classification_error=r.classification_error,
+        replicated=r.replicated,
+        stability_ari=r.stability.ari_mean if r.stability else None,
+    )
+
+
+def compare_solutions(
+    results: Sequence[LCAResult], criterion: str = "bic", cap: int | None = None
+) -> LCAComparison:
+    """Side-by-side criteria per number of classes; recommended by `criterion` (BIC unless
+    asked otherwise); `cap` is the largest number a range may be extended to (said in the
+    reason when reached)."""
+    if not results:
+        raise ValueError("compare_solutions needs at least one result.")
+    rows = sorted((solution_row(r) for r in results), key=lambda row: row.n_classes)
+    rec = recommend([row.model_dump() for row in rows], "n_classes", criterion, cap)
+    return LCAComparison(
+        table=rows,
+        recommended=rec["recommended"],
+        criterion=criterion,
+        best_by_criterion=rec["best_by_criterion"],
+        elbow=rec["elbow"],
+        at_top=rec["at_top"],
+        reason=rec["reason"],
+    )
 
 
 def fit_range(
     data: BinaryMatrix, values: Sequence[int], params: LCAParams, progress: Progress
 ) -> tuple[list[LCAResult], LCAComparison]:
-    """Fits each number of classes in turn and compares them."""
-    results = []
-    for i, k in enumerate(values):
+    """Fits each number of classes in turn and compares them; while the recommendation is the
+    largest number fitted, fits the next one too, up to `params.max_classes` (the same rule as
+    a sweep's, workers/sweep.py)."""
+    todo = sorted(set(values))
+    results: list[LCAResult] = []
+    while True:
+        for j, k in enumerate(todo):
 
-        def scaled(fraction: float, message: str, i: int = i, k: int = k, **fields: Any) -> None:
-            progress((i + fraction) / len(values), f"{k} classes: {message}", **fields)
+            def scaled(
+                fraction: float,
+                message: str,
+                j: int = j,
+                k: int = k,
+                n: int = len(todo),
+                **fields: Any,
+            ) -> None:
+                progress(min(0.99, (j + fraction) / n), f"{k} classes: {message}", **fields)
 
-        results.append(fit(data, params.model_copy(update={"n_classes": k}), scaled))
-    return results, compare_solutions(results)
+            results.append(fit(data, params.model_copy(update={"n_classes": k}), scaled))
+        comparison = compare_solutions(results, params.criterion, params.max_classes)
+        top = max(r.n_classes for r in results)
+        if not comparison.at_top or top >= params.max_classes:
+            return results, comparison
+        todo = [top + 1]
 
 
 def _best(design: Design, k: int, seeds: list[int], params: LCAParams, **kw: Any) -> StartsOutcome:

@@ -194,10 +194,13 @@ def boundary_count(theta: np.ndarray) -> int:
     return int(((theta <= THETA_MIN * 1.0001) | (theta >= 1 - THETA_MIN * 1.0001)).sum())
 
 
-def starts_at_best(starts: list[StartRecord]) -> int:
+def starts_at_best(starts: list[StartRecord], tolerance: float | None = None) -> int:
+    """Finished starts within `tolerance` of the best (the search's replication tolerance;
+    without one, max(1e-3, 1e-6·|ℓ|))."""
     finished = [s.loglik for s in starts if s.finished]
     best = max(finished)
-    return sum(abs(ll - best) <= max(1e-3, 1e-6 * abs(best)) for ll in finished)
+    tol = max(1e-3, 1e-6 * abs(best)) if tolerance is None else tolerance
+    return sum(abs(ll - best) <= tol for ll in finished)
 
 
 def household_table(
@@ -220,3 +223,127 @@ def household_table(
         modal[~fitted] = pd.NA
     frame["modal_class"] = modal
     return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Fit against the saturated model, classification error, identification (issue 14)
+
+SPARSE_TABLE = 1.0  # the χ² p-value of L² is given only when 2^p ≤ households / SPARSE_TABLE
+MIN_SEGMENT_HOUSEHOLDS = 20
+BOUNDARY_SHARE = 0.1  # "many" item probabilities at the bound: more than this share
+
+
+@dataclass
+class SaturatedFit:
+    l_squared: float
+    df: int
+    p_value: float | None
+
+
+def l_squared(design: Design, values: np.ndarray, loglik: float, npar: int) -> SaturatedFit | None:
+    """L² = 2(ℓ_saturated − ℓ), ℓ_saturated = Σ n log(n/N) over the observed response patterns,
+    df = 2^p − 1 − npar; complete data with p ≤ 40 only (a missing cell makes the saturated
+    model a different one per missingness pattern)."""
+    from scipy import stats
+
+    p = design.n_products
+    if design.n_missing_cells or p > 40:
+        return None
+    if design.kind == "patterns":
+        counts = design.weights
+    else:
+        from workers.models.lca.engine import _unique_rows
+
+        _, _, counts = _unique_rows(np.asarray(values[design.row_of >= 0], dtype=np.uint8))
+        counts = counts.astype(np.float64)
+    N = float(counts.sum())
+    ll_sat = float(counts @ np.log(counts / N))
+    g2 = max(0.0, 2.0 * (ll_sat - loglik))
+    df = 2**p - 1 - npar
+    p_value = None
+    if df > 0 and 2**p <= N / SPARSE_TABLE:
+        p_value = float(stats.chi2.sf(g2, df))
+    return SaturatedFit(g2, df, p_value)
+
+
+def classification_error(post: np.ndarray, w: np.ndarray) -> float:
+    """1 − Σ_i w_i max_k r_ik / N: the expected share of households whose modal class is wrong."""
+    return float(1.0 - (w @ post.max(axis=1)) / w.sum())
+
+
+def information_rank(
+    design: Design, theta: np.ndarray, pi: np.ndarray, post: np.ndarray
+) -> tuple[int, int] | None:
+    """Rank and size of the information matrix Σ_i w_i g_i g_iᵀ (outer product of the scores of
+    the free parameters: logit θ not at the bound, K − 1 share logits against the last class),
+    accumulated in row blocks; None when it would be too large to compute (over 2,000
+    parameters)."""
+    k, p = theta.shape
+    free = ((theta > THETA_MIN * 1.0001) & (theta < 1 - THETA_MIN * 1.0001)).ravel()
+    D = int(free.sum()) + k - 1
+    if D > 2000 or D == 0:
+        return None
+    info = np.zeros((D, D))
+    for block in design.blocks(p, np.float64):
+        x = block.x[np.float64]
+        X = x.toarray() if isinstance(x, sp.csr_matrix) else np.asarray(x)
+        obs = None if block.miss is None else 1.0 - block.miss[np.float64].toarray()
+        R = post[block.start : block.stop]
+        parts = []
+        for c in range(k):
+            u = X - theta[c]
+            if obs is not None:
+                u = u * obs
+            parts.append(R[:, c : c + 1] * u)
+        G = np.concatenate(parts, axis=1)[:, free]
+        G = np.concatenate([G, R[:, : k - 1] - pi[None, : k - 1]], axis=1)
+        info += (G * block.w[:, None]).T @ G
+    eig = np.linalg.eigvalsh(info)
+    top = float(eig.max()) if len(eig) else 0.0
+    return int((eig > 1e-9 * max(top, 1e-300)).sum()), D
+
+
+def identification_warnings(
+    npar: int,
+    n_patterns: int | None,
+    total: float,
+    rank: tuple[int, int] | None,
+    counts: list[int],
+    pi: np.ndarray,
+    boundary: int,
+    n_items: int,
+) -> list[str]:
+    """Sentences for a model the data cannot pin down: more parameters than distinct response
+    patterns or households, a rank-deficient information matrix, segments under 20 households,
+    many item probabilities at the bound."""
+    out: list[str] = []
+    if npar >= total:
+        out.append(
+            f"The model has {npar} parameters for {total:,.0f} households: more parameters than "
+            "households, so the estimates mean little; use fewer classes."
+        )
+    elif n_patterns is not None and npar >= n_patterns:
+        out.append(
+            f"The model has {npar} parameters but the data hold only {n_patterns} distinct "
+            "response patterns: it cannot be identified from them; use fewer classes."
+        )
+    if rank is not None and rank[0] < rank[1]:
+        out.append(
+            f"The information matrix has rank {rank[0]} for {rank[1]} free parameters: "
+            f"{rank[1] - rank[0]} combination(s) of parameters are not identified (the same fit "
+            "with different values); use fewer classes."
+        )
+    few = [
+        c + 1 for c, n in enumerate(counts) if n < MIN_SEGMENT_HOUSEHOLDS and pi[c] * total >= 0.5
+    ]
+    if few:
+        out.append(
+            f"Class(es) {few} have fewer than {MIN_SEGMENT_HOUSEHOLDS} households assigned: too "
+            "few to describe; consider fewer classes."
+        )
+    if n_items and boundary > BOUNDARY_SHARE * n_items:
+        out.append(
+            f"{boundary} of {n_items} item probabilities are at 0 or 1 (the bound): the classes "
+            "are fitted to a few households each; consider fewer classes."
+        )
+    return out
