@@ -27,6 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def simulate(n: int, p: int, k: int, seed: int, density: float | None, sep: float = 1.0):
+    if p == 5 and n == 1000:  # the real multimodal case: LSAT section 6 (psych), 1,000 × 5
+        import numpy as np
+
+        path = ROOT / "tests" / "expected" / "lsat6.csv"
+        return np.loadtxt(path, delimiter=",", skiprows=1)
     from workers.models.lca.simulation import simulate_binary
 
     X, _, _ = simulate_binary(n=n, p=p, k=k, seed=seed, density=density, sep=sep)
@@ -42,14 +47,19 @@ def run_ours(args: argparse.Namespace) -> dict:
 
     X = simulate(args.n, args.p, args.k, args.seed, args.density, args.sep)
     data = BinaryMatrix(values=X, products=[f"p{j}" for j in range(args.p)])
-    params = LCAParams(
-        n_classes=args.k,
-        n_init=args.starts,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        random_state=args.seed,
-        n_final=args.starts if args.finish_all else None,
-    )
+    # The production defaults (start search until the best is replicated, tol 1e-8, max_iter
+    # 5000) with n_init starts in the first round; the stability resamples are a separate
+    # analysis StepMix does not do, so they are off here (their cost is printed by --stability).
+    options: dict = dict(n_classes=args.k, n_init=args.starts, random_state=args.seed)
+    options["stability_samples"] = args.stability
+    if args.finish_all:
+        options.update(n_final=args.starts)
+    if args.old_rule:  # the defaults before issue 14: one round, tol 1e-6, max_iter 1000
+        options.update(replicate=1, max_starts=args.starts, tol=args.tol, max_iter=args.max_iter)
+    if args.starts_budget:
+        options.update(max_starts=args.starts_budget, n_final=args.starts_budget, replicate=1)
+        options.update(n_init=args.starts_budget)
+    params = LCAParams(**options)
     t = time.perf_counter()
     cpu = time.process_time()
     result = fit(data, params, no_progress)
@@ -63,6 +73,7 @@ def run_ours(args: argparse.Namespace) -> dict:
         "iterations": [s.iterations for s in result.starts],
         "finished": int(np.sum([s.finished for s in result.starts])),
         "at_best": result.n_starts_at_best,
+        "starts": result.n_starts,
     }
 
 
@@ -105,7 +116,7 @@ def child(args: argparse.Namespace) -> None:
 def spawn(args: argparse.Namespace, engine: str, **over: object) -> dict:
     cmd = [sys.executable, __file__, "--one", engine]
     for key, value in {**vars(args), **over}.items():
-        if key in ("one", "quick", "cases", "skip_stepmix_above", "also_all", "json"):
+        if key in ("one", "quick", "cases", "skip_stepmix_above", "also_all", "json", "also"):
             continue
         if isinstance(value, bool):
             if value:
@@ -126,6 +137,8 @@ CASES = {
     # Weakly separated classes (relative entropy about 0.5): EM needs many more iterations.
     "50k-weak": dict(n=50_000, p=50, density=None, sep=0.5),
     "quick": dict(n=5_000, p=50, density=None),
+    # Multimodal: LSAT 6 with 4 classes; 4 of 500 random starts reach the optimum.
+    "lsat6": dict(n=1000, p=5, density=None, k=4),
 }
 
 
@@ -152,12 +165,22 @@ def main() -> None:
         help="also run ours with every start finished (no two-stage)",
     )
     ap.add_argument("--json", help="append the rows to this JSON-lines file")
+    ap.add_argument(
+        "--also",
+        default="",
+        help="comma list of extra rows of ours: old (one round of n_init starts, tol 1e-6, "
+        "max_iter 1000: the defaults before issue 14, on the new engine), "
+        "s500 (500 random starts, all finished: the exhaustive reference)",
+    )
+    ap.add_argument("--stability", type=int, default=0, help="stability_samples of ours")
     # child-process arguments
     ap.add_argument("--one", choices=["ours", "stepmix"], help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--p", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--density", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--finish-all", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--old-rule", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--starts-budget", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--sep", type=float, default=1.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -168,7 +191,7 @@ def main() -> None:
     print(f"cpus {os.cpu_count()}, load average before {os.getloadavg()}")
     header = (
         f"{'case':>7} {'n':>9} {'p':>4} {'engine':>28} {'seconds':>8} {'cpu s':>7} "
-        f"{'peak MB':>8} {'best loglik':>18} {'iterations':>12}"
+        f"{'peak MB':>8} {'best loglik':>18} {'iterations':>12} {'starts':>6}"
     )
     print(header)
     summary = []
@@ -177,6 +200,15 @@ def main() -> None:
         rows = [spawn(args, "ours", **case)]
         if args.also_all:
             rows.append(spawn(args, "ours", finish_all=True, **case))
+        extra = [a for a in args.also.split(",") if a]
+        if "old" in extra:
+            old = spawn(args, "ours", old_rule=True, **case)
+            old["engine"] = "ours, 1 round, tol 1e-6"
+            rows.append(old)
+        if "s500" in extra:
+            ref = spawn(args, "ours", starts_budget=500, **case)
+            ref["engine"] = "ours, 500 starts all finished"
+            rows.append(ref)
         if case["n"] <= args.skip_stepmix_above:
             rows.append(spawn(args, "stepmix", **case))
         load = os.getloadavg()
@@ -189,9 +221,9 @@ def main() -> None:
             print(
                 f"{name:>7} {case['n']:>9} {case['p']:>4} {r['engine']:>28} {r['seconds']:>8.2f} "
                 f"{r['cpu_seconds']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['loglik']:>18.4f} "
-                f"{its_s:>12}"
+                f"{its_s:>12} {r.get('starts', '')!s:>6}"
             )
-        ours, sm = rows[0], rows[-1]
+        ours, sm = rows[0], next((r for r in rows if r["engine"] == "stepmix"), rows[-1])
         line = {"case": name, **case, "load": load, "rows": rows}
         if sm["engine"] == "stepmix" and "error" not in sm and "error" not in ours:
             ratio = sm["seconds"] / ours["seconds"]

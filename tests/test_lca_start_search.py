@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
 from backend.schemas.lca import LCAParams
 from tests.reference.lca_multimodal import datasets
+from tests.support.data import simulate_lca
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.lca import engine as E
 from workers.models.lca.fit import fit, fit_classes, seeds_for
@@ -219,3 +221,27 @@ def test_compare_solutions_reads_the_new_columns() -> None:
     ]
     table = compare_solutions(results).table
     assert table[1].stability_ari is not None and table[1].l_squared_df == 20
+
+
+def test_a_model_that_can_never_be_estimated_is_refused_with_422(app_client: httpx.Client) -> None:
+    # Given 20 households and 8 products
+    frame = simulate_lca(n=20, seed=2).csv()
+    dataset = app_client.post("/api/v1/datasets", files={"file": ("d.csv", frame)}).json()
+    body = {"model_type": "lca", "dataset_id": dataset["id"], "id_column": "household_id"}
+    # When 10 classes (89 parameters) are asked for, alone or in a sweep (whose first value
+    # that cannot be estimated is 3: 26 parameters)
+    for n_classes, npar in ((10, 89), ("2-10", 26)):
+        params = {"n_classes": n_classes}
+        response = app_client.post("/api/v1/runs", json={**body, "params": params})
+        # Then the request is refused, naming the numbers and what would work
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"]
+        assert f"{npar} parameters" in detail and "20 households" in detail
+        assert "use at most 2 classes" in detail
+    ok = app_client.post("/api/v1/runs", json={**body, "params": {"n_classes": 2}})
+    assert ok.status_code == 202, ok.text
+    # And LCAParams says the same for other shapes: 3 products answer at most 3^3 − 1 patterns
+    from backend.schemas.lca import LCAParams as P
+
+    assert P(n_classes=2).refusal(1000, 5) is None
+    assert "at most 26 distinct response patterns" in (P(n_classes=7).refusal(10**6, 3) or "")

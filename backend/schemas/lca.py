@@ -109,6 +109,27 @@ class LCAParams(ModelParams):
     )
 
 
+    def refusal(self, n_rows: int, n_products: int) -> str | None:
+        """More parameters than households, or than the distinct answers p products can give
+        (3^p − 1 with missing cells as a third answer), can never be estimated."""
+        k, p = self.n_classes, n_products
+        npar = (k - 1) + k * p
+        limit = min(n_rows, 3**p - 1 if p <= 30 else n_rows)
+        if npar < limit:
+            return None
+        most = max((c for c in range(1, k) if (c - 1) + c * p < limit), default=0)
+        what = (
+            f"the data have {n_rows:,} households"
+            if limit == n_rows
+            else f"{p} products give at most {limit:,} distinct response patterns"
+        )
+        hint = f"use at most {most} classes" if most else "use more households or products"
+        return (
+            f"n_classes={k} on {p} products needs {npar} parameters, but {what}: it can never be "
+            f"estimated; {hint}."
+        )
+
+
 class StartRecord(BaseModel):
     start: int
     seed: int

@@ -23,3 +23,8 @@ class ModelParams(BaseModel):
         # NaN and Infinity (which Python's JSON parser reads) are refused in every number.
         allow_inf_nan=False,
     )
+
+    def refusal(self, n_rows: int, n_products: int) -> str | None:
+        """A sentence when these params can never be estimated from data of this size (the run
+        is refused with 422 before it is queued); None when they can. Families override it."""
+        return None

@@ -93,6 +93,7 @@ def create_run(
     values, validated = _sweep_params(spec, body)
     dataset, covariates = _resolve_dataset(session, body)
     products = _check_columns(dataset, body, covariates)
+    _check_estimable(validated, dataset.n_rows, len(products))
     run = _build_run(session, body, spec, dataset, products, covariates, values, validated)
     if idempotency is not None:
         _remember_key(session, run, *idempotency)
@@ -178,6 +179,15 @@ def _check_columns(dataset: Dataset, body: RunCreate, covariates: list[str]) -> 
     if body.weight_column:  # positive and finite on every row
         check_weight_column(profiles, body.weight_column, dataset, [*others[:-1], *products])
     return products
+
+
+def _check_estimable(validated: list[ModelParams], n_rows: int, n_products: int) -> None:
+    """Refuse (422) params that can never be estimated from data of this size (each family's
+    `refusal`: e.g. more latent-class parameters than households)."""
+    for params in validated:
+        reason = params.refusal(n_rows, n_products)
+        if reason:
+            raise InvalidInput(reason)
 
 
 def _build_run(

@@ -822,6 +822,7 @@ def search(
                 break
         else:
             stopped_by = "starts" if replicate <= 1 else "max_starts"
+        _polish(design, states, common)
     best = max(range(len(states)), key=lambda i: (states[i].finished, states[i].loglik))
     top = states[best].loglik
     at_best = sum(s.finished and top - s.loglik <= tolerance for s in states)
@@ -834,6 +835,33 @@ def search(
         stopped_by=stopped_by,
         seconds=time.monotonic() - began,
     )
+
+
+def _stage2_cap(common: dict) -> int:
+    return int(min(common["max_iter"], STAGE2_ITER))
+
+
+def _polish(design: Design, states: list[StartState], common: dict) -> None:
+    """The POLISH_STARTS best finished starts still climbing after STAGE2_ITER iterations (a
+    flat stretch: a ridge of a nearly unidentified model) go on to max_iter; their
+    log-likelihoods are made exact again."""
+    climbing = [
+        s for s in states if s.finished and not s.converged and s.iterations < common["max_iter"]
+    ]
+    if not climbing:
+        return
+    climbing = sorted(climbing, key=lambda s: -s.loglik)[:POLISH_STARTS]
+    run_em(design, climbing, budget=None, stage=2, **common)
+    exact = e_pass(
+        design,
+        np.stack([s.theta for s in climbing]),
+        np.stack([s.log_pi for s in climbing]),
+        np.float64,
+        common["pool"],
+        stats=False,
+    ).loglik
+    for s, ll in zip(climbing, exact, strict=True):
+        s.loglik = float(ll)
 
 
 def _round(
@@ -852,14 +880,9 @@ def _round(
         s.finished = s.converged or any(s is f for f in finalists)
     if hook is not None and keep < len(batch):
         hook(finalists, 2, "")
-    # Stage 2 in two steps: every finalist up to STAGE2_ITER iterations, then only the best few
-    # that still climb (a flat stretch: a ridge of a nearly unidentified model) up to max_iter.
-    first = {**common, "max_iter": min(common["max_iter"], STAGE2_ITER)}
-    run_em(design, finalists, budget=None, stage=2, **first)
-    climbing = [s for s in finalists if not s.converged and s.iterations < common["max_iter"]]
-    if climbing:
-        climbing.sort(key=lambda s: -s.loglik)
-        run_em(design, climbing[:POLISH_STARTS], budget=None, stage=2, **common)
+    # Every finalist runs up to STAGE2_ITER iterations here; the best few still climbing go on to
+    # max_iter once the search has ended (`_polish`).
+    run_em(design, finalists, budget=None, stage=2, **{**common, "max_iter": _stage2_cap(common)})
     # Exact float64 log-likelihood at each finished start's final parameters.
     exact = e_pass(
         design,
