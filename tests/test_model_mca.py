@@ -146,3 +146,26 @@ def test_export_tables_and_product_embedding() -> None:
         {"product_coordinates", "categories", "product_eta2", "eigenvalues"},
         n_dimensions=3,
     )
+
+
+def test_households_with_no_data_are_left_out_of_the_map_unless_asked_for() -> None:
+    # Given the simulated data plus as many households again with every product missing
+    base, _ = load("factor_binary_small.csv")
+    values, products = base.values, base.products
+    n = len(values)
+    padded = np.vstack([values, np.full_like(values, np.nan)])
+    data = BinaryMatrix(values=padded, products=products)
+    alone = fit(BinaryMatrix(values=values, products=products), MCAParams(), no_progress)
+    # When MCA runs with its defaults
+    result = fit(data, MCAParams(), no_progress)
+    # Then the empty households are counted, said, and left out: the map is the one without them
+    assert result.n_rows_empty == n and result.n_rows_mapped == n and result.n_obs == 2 * n
+    assert result.eigenvalues == pytest.approx(alone.eigenvalues, rel=1e-12)
+    assert "have no data" in result.provenance.warnings[0]
+    rows = result.rows
+    assert rows is not None and len(rows) == 2 * n
+    assert rows["dim_1"].iloc[n:].isna().all() and rows["dim_1"].iloc[:n].notna().all()
+    # And asked to keep them, they form a dimension of their own (half the inertia and more)
+    kept = fit(data, MCAParams(include_empty=True), no_progress)
+    assert kept.n_rows_empty == n and kept.percent_inertia[0] > 45
+    assert "were kept" in kept.provenance.warnings[0]

@@ -14,6 +14,12 @@ class MCAParams(ModelParams):
     n_components: int = Field(
         5, ge=1, le=100, description="Dimensions kept for coordinates, contributions and cos²."
     )
+    include_empty: bool = Field(
+        False,
+        description="Keep households with no data (every product missing) in the map. Left "
+        "out by default (counted in n_rows_empty): together they would form a dimension of "
+        "their own.",
+    )
 
 
 class DimensionRow(BaseModel):
@@ -61,3 +67,9 @@ class MCAResult(FitResult):
     )
     n_obs: int
     n_missing_cells: int
+    n_rows_empty: int = Field(
+        0,
+        description="Households with every product missing, left out of the map (empty "
+        "coordinates in the per-household table) unless include_empty was asked for.",
+    )
+    n_rows_mapped: int | None = Field(None, description="Households the map was computed on.")

@@ -17,6 +17,7 @@ prince.MCA gives the same values but one-hot encodes densely (tests cross-check 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,57 @@ def fit(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCAResult:
 
 
 def _fit(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCAResult:
+    """Households with no data (every product missing) are left out of the map unless
+    `include_empty`: on their own they make every product's "missing" category coincide, a
+    dimension of its own (half the inertia when half the rows are empty). They are counted,
+    said in a warning, and get empty coordinates in the per-household table."""
+    empty = np.isnan(data.values).all(axis=1)
+    n_empty = int(empty.sum())
+    if n_empty and not params.include_empty:
+        kept = dataclasses.replace(
+            data,
+            values=data.values[~empty],
+            row_ids=data.row_index()[~empty].reset_index(drop=True),
+            covariates=None,
+            weights=None if data.weights is None else data.weights[~empty],
+        )
+        result = _fit_all(kept, params, progress)
+        result.n_rows_empty = n_empty
+        result.n_obs = data.n_rows
+        result.provenance.n_rows = data.n_rows
+        result.provenance.data_hash = data.digest()
+        result.provenance.warnings.insert(
+            0,
+            f"{n_empty:,} of {data.n_rows:,} households have no data (every product missing): "
+            "left out of the map, with empty coordinates in the per-household table "
+            "(include_empty keeps them; they would form a dimension of their own).",
+        )
+        result.attach_rows(_with_empty(data, result.rows, empty))
+        return result
+    result = _fit_all(data, params, progress)
+    result.n_rows_empty = n_empty
+    if n_empty:
+        result.provenance.warnings.insert(
+            0,
+            f"{n_empty:,} households have no data (every product missing) and were kept, as "
+            "asked (include_empty): they sit together and may form a dimension of their own.",
+        )
+    return result
+
+
+def _with_empty(data: BinaryMatrix, rows: pd.DataFrame | None, empty: np.ndarray) -> pd.DataFrame:
+    """The per-household table over every input row; rows left out get empty coordinates."""
+    assert rows is not None
+    index = data.row_index()
+    full = pd.DataFrame({rows.columns[0]: index.to_numpy()})
+    for col in rows.columns[1:]:
+        values = np.full(data.n_rows, np.nan)
+        values[~empty] = rows[col].to_numpy()
+        full[col] = values
+    return full
+
+
+def _fit_all(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCAResult:
     n, q = data.values.shape
     if q < 2:
         raise DataError(f"MCA needs at least 2 products; this run has {q}.")
@@ -199,6 +251,7 @@ def _fit(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCAResult
         product_eta2=eta2.tolist(),
         n_obs=n_rows,
         n_missing_cells=data.n_missing,
+        n_rows_mapped=n_rows,
     )
     index = data.row_index()
     rows = pd.DataFrame(household, columns=[f"dim_{s + 1}" for s in range(d)])
