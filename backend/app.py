@@ -17,7 +17,7 @@ from starlette.routing import compile_path
 
 from backend import __version__
 from backend.auth import BearerAuth, bearer_scheme, warn_if_open
-from backend.errors import AppError, error_responses
+from backend.errors import AppError, TooManyRequests, error_responses
 from backend.logging_setup import configure_logging
 from backend.metrics import install_metrics
 from backend.migrations import upgrade_database
@@ -88,6 +88,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, exc: AppError) -> JSONResponse:
         headers = RETRY_LATER if exc.status_code == 503 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_body(exc.status_code, exc.title, exc.message, headers=headers, **exc.extra)
 
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -39,6 +39,23 @@ def token_is_valid(authorization: str | None, tokens: list[str]) -> bool:
     return any(matches)
 
 
+# The one client of an open API (no API_TOKEN): quotas and the fair order treat every request
+# as this one's.
+ANONYMOUS = "anonymous"
+
+
+def client_id(authorization: str | None) -> str:
+    """Who is asking, for quotas and the fair order: "token:" and the first 32 hex digits of the
+    SHA-256 of the bearer token (the token itself is never stored), or ANONYMOUS when the API
+    has no tokens. BearerAuth has already refused a request without a valid one."""
+    if not get_settings().api_tokens:
+        return ANONYMOUS
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        return ANONYMOUS
+    return "token:" + hashlib.sha256(presented.strip().encode()).hexdigest()[:32]
+
+
 def guarded(path: str) -> bool:
     return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 

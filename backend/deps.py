@@ -1,13 +1,15 @@
-"""Dependency aliases that keep routes short: a DB session, and a dataset or run loaded or 404."""
+"""Dependency aliases that keep routes short: a DB session, a dataset or run loaded or 404, and
+the client asking (for quotas)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
+from backend.auth import client_id
 from backend.db import get_sessionmaker
 from backend.errors import NotFound
 from backend.orm import Dataset, Run, is_id
@@ -46,5 +48,12 @@ def load_run(session: SessionDep, run_id: Annotated[str, Path()]) -> Run:
 # Bounded: PostgreSQL refuses an OFFSET past a bigint with an error.
 OffsetQuery = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip.")]
 
+
+def current_client(request: Request) -> str:
+    return client_id(request.headers.get("authorization"))
+
+
 DatasetDep = Annotated[Dataset, Depends(load_dataset)]
 RunDep = Annotated[Run, Depends(load_run)]
+# A hash of the request's API token, or "anonymous" on an open API (backend.auth.client_id).
+ClientDep = Annotated[str, Depends(current_client)]

@@ -46,6 +46,20 @@ class UnsupportedFormat(AppError):
     title = "Unsupported file format"
 
 
+class TooManyRequests(AppError):
+    """The client already has as many runs queued or running as it may; `retry_after` says in
+    how many seconds one is expected to have finished."""
+
+    status_code = 429
+    title = "Too many runs"
+
+    def __init__(
+        self, message: str, *, retry_after: int, extra: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, extra=extra)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     title = "Service unavailable"
@@ -73,6 +87,8 @@ ERROR_DESCRIPTIONS = {
     413: "The body is larger than MAX_UPLOAD_MB.",
     415: "The upload is in a format the service does not read; `detail` names it.",
     422: "The request or its data is invalid; `detail` names the field, column or value.",
+    429: "Too many runs queued or running for this API token (MAX_ACTIVE_RUNS_PER_CLIENT); "
+    "Retry-After says when one is expected to finish.",
     503: "The database or Redis is unreachable.",
 }
 

@@ -120,6 +120,11 @@ class Run(Base):
     fit_summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # Names people gave the units (segments, factors, …): raw unit key → name.
     labels: Mapped[dict[str, str] | None] = mapped_column(JSONType)
+    # Who submitted it: "token:" and a SHA-256 prefix of the API token (never the token), or
+    # "anonymous" on an open API; the per-client cap and the fair order read it.
+    client_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What the fit was estimated to cost before it was queued: {"seconds", "memory_mb"}.
+    estimate: Mapped[dict[str, float] | None] = mapped_column(JSONType)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -72,6 +72,23 @@ class Settings(BaseSettings):
     broker_heartbeat_timeout_ms: int = Field(60_000, ge=1000)
     broker_maintenance_chance: int = Field(1000, ge=1)
 
+    # Budgets: a run whose estimated cost (backend/families/costs.py) passes these is refused
+    # with a 422 before it is queued (a sweep's seconds are its fits' sum). The seconds limit is
+    # also never above JOB_TIMEOUT_SECONDS, which stops a fit that runs anyway.
+    max_run_seconds: float = Field(2 * 3600, gt=0)
+    max_run_memory_mb: float = Field(4096, gt=0)
+    # NUTS: per-household draws (factor scores, random effects) a fit keeps in memory; past this
+    # they are written to disk as they are drawn and a thinned copy is kept (bayes/sampling.py).
+    nuts_draws_memory_mb: float = Field(256, gt=0)
+
+    # Fairness: runs (fits) one client (API token, or "anonymous" on an open API) may have queued
+    # or running at once (429 past it), and how many may run at once (0: as many as there are
+    # free workers). Whatever the cap, a worker serves the waiting client with the fewest running
+    # runs first (workers/fairness.py); a run it passes over waits FAIR_SHARE_DELAY_SECONDS.
+    max_active_runs_per_client: int = Field(40, ge=1)
+    max_running_per_client: int = Field(0, ge=0)
+    fair_share_delay_seconds: float = Field(2.0, gt=0, le=60)
+
     # Uploads
     max_upload_mb: float = Field(200.0, gt=0)
     min_rows: int = Field(10, ge=2)

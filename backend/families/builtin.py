@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from backend.families import costs
 from backend.families.spec import (
     SAMPLING_QUEUE,
     FamilySpec,
@@ -48,6 +49,7 @@ LCA = FamilySpec(
     profile=ProductProfile("item_probabilities", products_on_rows=False),
     tables=segment_tables.segment_tables,
     embedding=segment_tables.segment_embedding,
+    cost=costs.segments,
 )
 BAYESIAN_FACTOR_NUTS = FamilySpec(
     "bayesian_factor_pymc",
@@ -68,6 +70,7 @@ BAYESIAN_FACTOR_NUTS = FamilySpec(
     profile=ProductProfile("loadings"),
     tables=bayes_tables.factor_tables,
     embedding=bayes_tables.factor_embedding,
+    cost=costs.factor_nuts,
 )
 
 BUILTIN: tuple[FamilySpec, ...] = (
@@ -83,6 +86,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         result=LCACovariatesResult,
         fit="workers.models.lca.covariates:fit",
         household_features=HouseholdFeatures.required,
+        cost=costs.segments_with_covariates,
     ),
     FamilySpec(
         "factor_tetrachoric",
@@ -100,6 +104,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         profile=ProductProfile("loadings"),
         tables=dim_tables.factor_tables,
         embedding=dim_tables.factor_embedding,
+        cost=costs.tetrachoric_factors,
     ),
     FamilySpec(
         "mca",
@@ -117,6 +122,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         profile=ProductProfile("product_coordinates"),
         tables=dim_tables.mca_tables,
         embedding=dim_tables.mca_embedding,
+        cost=costs.correspondence_map,
     ),
     FamilySpec(
         "nmf",
@@ -134,6 +140,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         profile=ProductProfile("components", products_on_rows=False),
         tables=dim_tables.nmf_tables,
         embedding=dim_tables.nmf_embedding,
+        cost=costs.nmf_baskets,
     ),
     FamilySpec(
         "lda",
@@ -151,6 +158,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         profile=ProductProfile("topic_product", products_on_rows=False),
         tables=dim_tables.lda_tables,
         embedding=dim_tables.lda_embedding,
+        cost=costs.topic_missions,
     ),
     FamilySpec(
         "network",
@@ -165,6 +173,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         product_outputs=("nodes", "similarity"),
         tables=dim_tables.network_tables,
         embedding=dim_tables.network_embedding,
+        cost=costs.copurchase_graph,
     ),
     BAYESIAN_FACTOR_NUTS,
     replace(
@@ -175,6 +184,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         "faster on large data, with narrower (optimistic) intervals.",
         params=BayesianFactorVIParams,
         fit="workers.models.bayes.factor_vi:fit",
+        cost=costs.factor_vi,
     ),
     FamilySpec(
         "dcm",
@@ -196,5 +206,6 @@ BUILTIN: tuple[FamilySpec, ...] = (
         profile=ProductProfile("household_effect_means", products_on_rows=False),
         tables=bayes_tables.dcm_tables,
         embedding=bayes_tables.dcm_embedding,
+        cost=costs.choice_nuts,
     ),
 )

@@ -1,5 +1,6 @@
 """What one model family is, in one place: its params and result models, where its fit lives,
-its queue, and what clients need to show it (the kind of structure, the word for one unit,
+its queue, what a fit costs (an estimate from the params and the data's size, checked before a
+run is queued), and what clients need to show it (the kind of structure, the word for one unit,
 which per-household and per-product outputs exist, where its product embedding comes from).
 
 A specification holds no model code: the fit is an import path, loaded on workers only, so the
@@ -30,6 +31,45 @@ Result = dict[str, Any]
 TableBuilder = Callable[[Result], dict[str, pd.DataFrame]]
 # Products × dimensions: what the product map, dendrogram, competitors and clusters are made of.
 EmbeddingBuilder = Callable[[Result], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """The size of what a run fits, known before it is queued (from the dataset's profile)."""
+
+    n_rows: int  # households
+    n_products: int
+    # Design columns the household features make: one per numeric or 0/1 column, levels − 1
+    # per text column (one-hot against a reference level).
+    n_covariates: int = 0
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one fit is expected to need on one worker process: wall seconds and peak resident
+    memory (the process's, libraries and data included). Estimates, calibrated by measurement
+    (bench/costs.py), not promises."""
+
+    seconds: float
+    memory_mb: float
+    # The parameters that drive each, the biggest first: what a refusal says to lower.
+    time_drivers: tuple[str, ...] = ()
+    memory_drivers: tuple[str, ...] = ()
+
+    def __add__(self, other: Cost) -> Cost:
+        """Two fits one after the other (a sweep's children): the seconds add up, the memory is
+        the larger one's (each fit is its own message, run alone by a process)."""
+        return Cost(
+            self.seconds + other.seconds,
+            max(self.memory_mb, other.memory_mb),
+            tuple(dict.fromkeys(self.time_drivers + other.time_drivers)),
+            tuple(dict.fromkeys(self.memory_drivers + other.memory_drivers)),
+        )
+
+
+# The family's cost of one fit: its validated params and the data's shape → Cost. Light: plain
+# arithmetic, no model imports (the API calls it before queueing).
+CostFunction = Callable[[Any, DataShape], Cost]
 
 
 class Kind(StrEnum):
@@ -87,6 +127,8 @@ class FamilySpec:
     profile: ProductProfile | None = None
     tables: TableBuilder | None = None
     embedding: EmbeddingBuilder | None = None
+    # Estimated seconds and memory of one fit (None: no estimate, so no budget is checked).
+    cost: CostFunction | None = None
 
     def load_fit(self) -> Callable[..., Any]:
         """The fit function (imports the model code: call it on workers only)."""

@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
-from backend.deps import OffsetQuery, RunDep, SessionDep
+from backend.deps import ClientDep, OffsetQuery, RunDep, SessionDep
 from backend.errors import Conflict, error_responses
 from backend.families import family
 from backend.schemas.api import (
@@ -43,15 +43,16 @@ COMPLETED_ONLY = error_responses(404, 409)
 
 
 @router.post(
-    "", status_code=202, response_model=RunOut, responses=error_responses(404, 409, 413, 503)
+    "", status_code=202, response_model=RunOut, responses=error_responses(404, 409, 413, 429, 503)
 )
 def submit_run(
     session: SessionDep,
     body: RunCreate,
     response: Response,
+    client: ClientDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> RunOut:
-    run, replayed = service.submit_run(session, body, idempotency_key)
+    run, replayed = service.submit_run(session, body, idempotency_key, client)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return service.run_out(run)

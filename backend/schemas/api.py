@@ -160,6 +160,18 @@ class RunUpdate(BaseModel):
         return value
 
 
+class CostEstimate(BaseModel):
+    """What a run was estimated to cost before it was queued (backend/families/costs.py)."""
+
+    seconds: float = Field(
+        description="Expected wall time on one worker process; a sweep's: its fits' sum."
+    )
+    memory_mb: float = Field(
+        description="Expected peak memory of the worker process (its libraries and the data "
+        "included); a sweep's: its largest fit's."
+    )
+
+
 class RunOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -191,6 +203,9 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_seconds: float | None = None
+    estimate: CostEstimate | None = Field(
+        None, description="Estimated cost, checked against MAX_RUN_SECONDS / MAX_RUN_MEMORY_MB."
+    )
     labels: Labels = Field(
         default_factory=dict, description="Names given to the run's units: raw key → name."
     )

@@ -16,8 +16,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.auth import ANONYMOUS
 from backend.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from backend.families import FamilySpec, family
+from backend.families.spec import Cost
 from backend.json_limits import inline_too_large
 from backend.orm import Artifact, Dataset, IdempotencyKey, Run, is_id
 from backend.presentation.names import check_labels
@@ -26,10 +28,12 @@ from backend.queue import enqueue_run
 from backend.schemas.api import ColumnProfile, RunCreate, RunOut, RunUpdate
 from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
 from backend.schemas.params import ModelParams
+from backend.services import budgets
 from backend.services.datasets import check_other_columns, create_dataset, resolve_product_columns
 from backend.services.household_features import check_household_features, check_weight_column
 from backend.services.household_ids import check_id_column
 from backend.services.ingest import format_values
+from backend.services.quotas import check_active_runs
 from backend.services.sweeps import sweep_values, validate_params
 from backend.settings import get_settings
 from backend.validation import NUL_REFUSED, holds_nul
@@ -45,18 +49,23 @@ def request_hash(body: RunCreate) -> str:
 
 
 def submit_run(
-    session: Session, body: RunCreate, idempotency_key: str | None = None
+    session: Session,
+    body: RunCreate,
+    idempotency_key: str | None = None,
+    client: str = ANONYMOUS,
 ) -> tuple[Run, bool]:
-    """Create and enqueue a run; with an Idempotency-Key, a retry of the same request answers the
-    run created the first time instead (the bool says so) and another request is refused."""
+    """Create and enqueue a run for `client` (backend.auth.client_id); with an Idempotency-Key, a
+    retry of the same request answers the run created the first time instead (the bool says so)
+    and another request is refused."""
     if idempotency_key is None:
-        return create_run(session, body), False
+        return create_run(session, body, client=client), False
     digest = request_hash(body)
     earlier = _earlier_run(session, idempotency_key, digest)
     if earlier is not None:
         return earlier, True
     try:
-        return create_run(session, body, idempotency=(idempotency_key, digest)), False
+        run = create_run(session, body, idempotency=(idempotency_key, digest), client=client)
+        return run, False
     except IntegrityError:
         # A concurrent request with the same key committed first: its run is the answer.
         session.rollback()
@@ -84,17 +93,25 @@ def _earlier_run(session: Session, key: str, digest: str) -> Run | None:
 
 
 def create_run(
-    session: Session, body: RunCreate, *, idempotency: tuple[str, str] | None = None
+    session: Session,
+    body: RunCreate,
+    *,
+    idempotency: tuple[str, str] | None = None,
+    client: str = ANONYMOUS,
 ) -> Run:
-    """Validate the request, store the run (a sweep's parent with its children), commit, then
-    enqueue: a worker must find the rows, and the client hears 202 only once it is queued."""
+    """Validate the request, estimate its cost (refused past the budgets), check the client's
+    cap, store the run (a sweep's parent with its children), commit, then enqueue: a worker must
+    find the rows, and the client hears 202 only once it is queued."""
     spec = _model_spec(body)
     _check_column_lists(body)
     values, validated = _sweep_params(spec, body)
     dataset, covariates = _resolve_dataset(session, body)
     products = _check_columns(dataset, body, covariates)
     _check_estimable(validated, dataset.n_rows, len(products))
+    costs = _estimate(spec, dataset, products, covariates, validated, values)
+    check_active_runs(session, client, len(validated))
     run = _build_run(session, body, spec, dataset, products, covariates, values, validated)
+    _record(run, client, costs)
     if idempotency is not None:
         _remember_key(session, run, *idempotency)
     session.commit()  # commit, then enqueue: a worker must find the rows.
@@ -179,6 +196,35 @@ def _check_columns(dataset: Dataset, body: RunCreate, covariates: list[str]) -> 
     if body.weight_column:  # positive and finite on every row
         check_weight_column(profiles, body.weight_column, dataset, [*others[:-1], *products])
     return products
+
+
+def _estimate(
+    spec: FamilySpec,
+    dataset: Dataset,
+    products: list[str],
+    covariates: list[str],
+    validated: list[ModelParams],
+    values: list[int] | None,
+) -> list[Cost] | None:
+    """Each fit's estimated cost, the run refused (422) when they pass the budgets."""
+    profiles = [ColumnProfile.model_validate(c) for c in dataset.columns]
+    shape = budgets.data_shape(dataset.n_rows, products, covariates, profiles)
+    costs = budgets.estimate(spec, validated, shape)
+    if costs is not None:
+        sweep = spec.sweep_param if values is not None else None
+        budgets.check(budgets.total(costs), validated, shape, sweep)
+    return costs
+
+
+def _record(run: Run, client: str, costs: list[Cost] | None) -> None:
+    """Who asked for the run, and each fit's estimate (the parent's: its children's sum)."""
+    for job in [run, *run.children]:
+        job.client_id = client
+    if costs is None:
+        return
+    run.estimate = budgets.as_record(budgets.total(costs))
+    for child, cost in zip(run.children, costs if run.children else [], strict=False):
+        child.estimate = budgets.as_record(cost)
 
 
 def _check_estimable(validated: list[ModelParams], n_rows: int, n_products: int) -> None:

@@ -54,6 +54,9 @@ class TestEnvironment:
             PROGRESS_MIN_INTERVAL_SECONDS="0.05",
             HEARTBEAT_SECONDS="1",
             AUTO_MIGRATE="false",
+            # Tests submit as one client ("anonymous") and leave runs queued: no cap unless a
+            # test sets one (tests/test_fairness.py).
+            MAX_ACTIVE_RUNS_PER_CLIENT="1000000",
         )
         env.update(extra)
         return env
