@@ -48,13 +48,19 @@ def get_broker() -> RedisBroker:
     return build_enqueuer()
 
 
-def enqueue_run(run_id: str, queue_name: str) -> str:
+def enqueue_run(
+    run_id: str, queue_name: str, delay_seconds: float | None = None, deferrals: int = 0
+) -> str:
+    """A message naming the run on its queue; with a delay, it is delivered that much later
+    (Dramatiq keeps it in the queue's delay queue until then). `deferrals` counts how many times
+    the fair order has handed the run back (workers/fairness.py)."""
     message: dramatiq.Message[None] = dramatiq.Message(
         queue_name=queue_name,
         actor_name=ACTOR_BY_QUEUE[queue_name],
         args=(run_id,),
         kwargs={},
-        options={},
+        options={"deferrals": deferrals} if deferrals else {},
     )
-    get_broker().enqueue(message)
+    delay = int(delay_seconds * 1000) if delay_seconds else None
+    get_broker().enqueue(message, delay=delay)
     return message.message_id

@@ -13,11 +13,13 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 import sqlalchemy.exc
+from dramatiq.middleware import CurrentMessage
 from dramatiq.middleware.shutdown import Shutdown
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 from pydantic import ValidationError
@@ -29,13 +31,14 @@ from backend.families import FamilySpec, family
 from backend.logging_setup import run_context
 from backend.orm import Artifact, Result, Run
 from backend.progress import ProgressReporter, ProgressStore, RunCancelled, make_message
+from backend.queue import enqueue_run
 from backend.schemas.common import Phase, RunStatus
 from backend.schemas.results import FitResult
 from backend.services.cells import numbers_where_numeric
 from backend.services.ingest import to_parquet
 from backend.services.runs import PARQUET
 from backend.settings import get_settings
-from workers import sweep
+from workers import fairness, sweep
 from workers.dataset_cache import datasets as dataset_cache
 from workers.metrics import INTERNAL_ERRORS
 from workers.models.base import BinaryMatrix
@@ -71,7 +74,18 @@ def execute_run(run_id: str) -> None:
 def _execute(run_id: str) -> None:
     settings = get_settings()
     store = ProgressStore()
-    run = claim(run_id, store)
+    deferrals = fairness.deferrals_of(CurrentMessage.get_current_message())
+    run = claim(run_id, store, deferrals)
+    if isinstance(run, Deferred):
+        # Another client's run goes first (workers/fairness.py): this one comes back later.
+        enqueue_run(
+            run_id,
+            run.queue_name,
+            delay_seconds=settings.fair_share_delay_seconds,
+            deferrals=deferrals + 1,
+        )
+        log.info("run handed back: %s", run.reason)
+        return
     if run is None:
         # Not ours to fit (ended, cancelled while queued, running elsewhere). A sweep's parent
         # may still be waiting for this child's end to be counted.
@@ -155,7 +169,26 @@ def _execute(run_id: str) -> None:
             sweep.child_finished(run.parent_id, store)
 
 
-def claim(run_id: str, store: ProgressStore) -> Run | None:
+@dataclass(frozen=True)
+class Deferred:
+    """A queued run whose client's turn has not come (workers/fairness.py): its message goes
+    back to its queue, delayed."""
+
+    queue_name: str
+    reason: str
+
+
+def claim(run_id: str, store: ProgressStore, deferrals: int = 0) -> Run | Deferred | None:
+    """The run, now ours to fit (status running, one more attempt); None when it is not ours
+    (ended, cancelled, running elsewhere, out of attempts); Deferred when another client's
+    waiting run goes first (`deferrals`: how often it was handed back already). Workers claim
+    one at a time (a short Redis lock), so two idle workers taking two runs of one client at
+    once both see the other's claim."""
+    with fairness.claiming():
+        return _claim(run_id, store, deferrals)
+
+
+def _claim(run_id: str, store: ProgressStore, deferrals: int) -> Run | Deferred | None:
     settings = get_settings()
     stale_before = now() - timedelta(seconds=settings.stale_after_seconds)
     with session_scope() as session:
@@ -184,6 +217,13 @@ def claim(run_id: str, store: ProgressStore) -> Run | None:
             _end(session, run, RunStatus.failed, message, error=message)
             store.publish(make_message(run_id, Phase.failed, run.progress, message))
             return None
+        if run.status == RunStatus.queued:
+            reason = fairness.reason_to_wait(session, run, deferrals)
+            if reason is not None:
+                if run.progress_message != reason:
+                    run.progress_message = reason
+                    store.publish(make_message(run_id, Phase.queued, run.progress, reason))
+                return Deferred(run.queue_name, reason)
         attempt = run.attempts + 1
         claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
             update(Run)
