@@ -86,9 +86,20 @@ class ScreeRow(BaseModel):
 class TetrachoricFactorResult(FitResult):
     n_factors: int
     n_factors_suggested: int | None = Field(
-        description="Factors whose eigenvalue beats the 95th percentile of permuted data."
+        description="The suggested number of factors, by the rule in `suggestion_rule`: the "
+        "leading eigenvalues of the tetrachoric matrix above the 95th percentile of the same "
+        "eigenvalues from permuted data (what the scree chart draws; the default n_factors)."
     )
     n_components_suggested: int | None
+    suggestion_rule: str = Field(
+        "", description="How n_factors_suggested was found, in a sentence for a person."
+    )
+    n_factors_suggested_reduced: int | None = Field(
+        None,
+        description="psych's fa.parallel factor count (reduced eigenvalues of a one-factor fit "
+        "against permuted data): shown for comparison only; it suggests more factors, often too "
+        "many for binary data (Heywood cases).",
+    )
     extraction: Extraction
     rotation: Rotation
     products: list[str]

@@ -32,8 +32,9 @@ def render(view: View) -> None:
         chart(view, "scree")
         suggested = result.get("n_factors_suggested")
         if suggested:
-            st.caption(f"Parallel analysis suggests {suggested}; this run kept "
-                       f"{result.get('n_factors')}.")
+            rule = result.get("suggestion_rule") or f"Parallel analysis suggests {suggested}"
+            st.caption(f"{escape_markdown(rule)}: {suggested} suggested (the dotted line); this "
+                       f"run kept {result.get('n_factors')} (the dashed line).")
     with scores:
         if chart(view, "household_scores") is None:
             st.caption("No household scores were saved for this run.")
@@ -46,7 +47,9 @@ def render(view: View) -> None:
                      hide_index=True)
         chart(view, "correlations", stretch=False)
         if result.get("heywood_products"):
-            st.warning("Heywood cases (communality ≥ 1): "
-                       + escape_markdown(", ".join(result["heywood_products"])),
+            explained = next((w for w in (result.get("provenance") or {}).get("warnings", [])
+                              if str(w).startswith("Heywood")), None)
+            st.warning(escape_markdown(explained) if explained else "Heywood cases (communality "
+                       "≥ 1): " + escape_markdown(", ".join(result["heywood_products"])),
                        icon=":material/warning:")
         settings(view)

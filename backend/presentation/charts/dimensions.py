@@ -109,6 +109,15 @@ def scree(view: ChartView, options: dict[str, Any], max_points: int = 15) -> alt
     )
     kept = pd.DataFrame({"Number": [len(view.units.keys) or 1]})
     rule = alt.Chart(kept).mark_rule(strokeDash=[4, 4], color=INK).encode(x="Number:O")
+    suggested = view.result.get("n_factors_suggested")
+    if isinstance(suggested, int) and suggested >= 1:
+        # The one rule's number (eigenvalues above the random-data line), dotted, labelled.
+        mark = pd.DataFrame({"Number": [suggested], "Label": [f"suggested: {suggested}"]})
+        dotted = alt.Chart(mark).mark_rule(strokeDash=[1, 3], color=MUTED, strokeWidth=2)
+        label = alt.Chart(mark).mark_text(align="left", dx=4, dy=-120, color=MUTED)
+        return (
+            lines + rule + dotted.encode(x="Number:O") + label.encode(x="Number:O", text="Label:N")
+        ).properties(height=260, width=480)
     return (lines + rule).properties(height=260, width=480)
 
 

@@ -94,10 +94,13 @@ def _fit(
     if random_pc is not None and random_fa is not None:
         suggested_pc = _n_above(eigenvalues, np.quantile(random_pc, 0.95, axis=0))
         suggested_fa = _n_above(eigenvalues_factor, np.quantile(random_fa, 0.95, axis=0))
+    # One rule for the suggestion, the chart and the default (docs/models.md): Horn's parallel
+    # analysis on the eigenvalues of the tetrachoric matrix against their 95th percentile over
+    # permuted data; without permutations, the eigenvalues above 1 (Kaiser).
+    suggested = suggested_pc if suggested_pc is not None else _kaiser_count(eigenvalues)
     k = params.n_factors
     if k is None:
-        k = max(1, suggested_fa if suggested_fa is not None else _kaiser_count(eigenvalues))
-        k = min(k, p - 1)
+        k = min(max(1, suggested), p - 1)
 
     on_extract = _iterations(
         sub_progress(progress, 0.7, 0.85),
@@ -132,7 +135,7 @@ def _fit(
         eigenvalues_factor,
         random_pc,
         random_fa,
-        (suggested_fa, suggested_pc),
+        (suggested, suggested_pc, suggested_fa),
         extraction,
         rotated,
         stats,
@@ -346,7 +349,7 @@ def _summarise(
     eigenvalues_factor: np.ndarray,
     random_pc: np.ndarray | None,
     random_fa: np.ndarray | None,
-    suggested: tuple[int | None, int | None],
+    suggested: tuple[int, int | None, int | None],
     extraction: Extraction,
     rotated: Rotated,
     stats: FitStatistics,
@@ -403,10 +406,7 @@ def _summarise(
             f"{params.correct} household(s) (continuity correction)."
         )
     if heywood:
-        warnings_.append(
-            f"Heywood case: {', '.join(heywood[:10])} reached a communality of "
-            f"{HEYWOOD_COMMUNALITY} or more; the solution may be improper. Try fewer factors."
-        )
+        warnings_.append(_heywood_sentence(heywood, products, tet.rho, lam, suggested[0]))
     if not extraction.converged:
         warnings_.append(
             f"The {params.extraction} extraction did not converge within max_iter="
@@ -432,6 +432,14 @@ def _summarise(
         n_factors=k,
         n_factors_suggested=suggested[0],
         n_components_suggested=suggested[1],
+        n_factors_suggested_reduced=suggested[2],
+        suggestion_rule=(
+            f"Parallel analysis: {suggested[0]} eigenvalue(s) of the tetrachoric correlations lie "
+            f"above the 95th percentile of {params.n_parallel} permuted copies of the data"
+            if suggested[1] is not None
+            else f"{suggested[0]} eigenvalue(s) of the tetrachoric correlations are above 1 "
+            "(no parallel analysis: n_parallel = 0)"
+        ),
         extraction=params.extraction,
         rotation=params.rotation,
         products=products,
@@ -465,6 +473,53 @@ def _summarise(
         rows.insert(0, index.name or "row", index.to_numpy())
         result.attach_rows(rows)
     return result
+
+
+NEAR_COPY = 0.9  # tetrachoric correlation above which one product nearly copies another
+
+
+def _heywood_sentence(
+    heywood: list[str], products: list[str], rho: np.ndarray, lam: np.ndarray, suggested: int
+) -> str:
+    """What a Heywood case is, its likely cause here (too many factors, a factor carried by one
+    or two products, a near-copy of another product) and what to do."""
+    k = lam.shape[1]
+    names = ", ".join(heywood[:10])
+    text = (
+        f"Heywood case: {names} reached a communality of {HEYWOOD_COMMUNALITY} or more, i.e. "
+        "the factors explain (almost) all of their variation and leave no room for anything "
+        "else, which real purchase data never do; their loadings and the factor scores that "
+        "use them are not to be trusted."
+    )
+    causes = []
+    if k > suggested:
+        causes.append(
+            f"this run keeps {k} factors where parallel analysis suggests {suggested}: try "
+            f"n_factors={suggested}"
+        )
+    index = {name: i for i, name in enumerate(products)}
+    for name in heywood[:3]:
+        i = index[name]
+        f = int(np.argmax(np.abs(lam[i])))
+        carried = [products[j] for j in np.flatnonzero(np.abs(lam[:, f]) >= 0.3)]
+        if len(carried) <= 2:
+            causes.append(
+                f"factor {f + 1} is carried by {' and '.join(carried)} alone (bought together "
+                "beyond what the other factors explain), and a factor of one or two products "
+                "cannot be estimated: use one factor fewer"
+            )
+            continue
+        others = np.abs(rho[i]).copy()
+        others[i] = 0.0
+        j = int(np.argmax(others))
+        if others[j] >= NEAR_COPY:
+            causes.append(
+                f"{name} is almost a copy of {products[j]} (tetrachoric correlation "
+                f"{rho[i, j]:.2f}): leave one of them out or merge them"
+            )
+    if not causes:
+        causes.append("try fewer factors, or leave out very rare products")
+    return text + " Likely cause: " + "; ".join(causes) + "."
 
 
 _checked: FitFunction[TetrachoricFactorParams, TetrachoricFactorResult] = fit
