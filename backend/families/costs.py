@@ -332,14 +332,18 @@ PPC_SECONDS = 4e-8
 LOO_HOUSEHOLDS = 5000
 LOO_DRAWS = 400
 # Memory of what sampling keeps beside the per-household draws (global parameters, the
-# compiled model and its buffers) per household × product.
+# compiled model and its buffers) per household × product, and what the checks after sampling
+# (PSIS-LOO's blocks, the predictive check, the NetCDF) take.
 NUTS_BYTES_PER_CELL = 200.0
+NUTS_WORK_MB = 150.0
 # Per-household draws (workers/models/bayes/sampling.py): a trace in memory peaks at about
 # IN_MEMORY_COPIES times them (warm-up included); past NUTS_DRAWS_MEMORY_MB the trace goes to
-# disk and memory holds a thinned copy (at most the budget, at least MIN_KEPT_DRAWS per chain)
-# and the blocks read back.
+# disk and memory holds a thinned copy (at most the budget, at least MIN_KEPT_DRAWS per chain;
+# KEPT_COPIES with the summaries' blocks) and the blocks read back. Measured: 2,000 households ×
+# 2 factors, 2 chains × 1,000 draws 733 MB at the peak, × 5,000 draws 853 MB.
 IN_MEMORY_COPIES = 4
 MIN_KEPT_DRAWS = 100
+KEPT_COPIES = 1.5
 DISK_READ_MB = 50.0
 
 
@@ -351,7 +355,8 @@ def _household_draws_mb(values: int, chains: int, tune: int, draws: int) -> floa
     held = IN_MEMORY_COPIES * mb(tune + draws)
     if held <= budget:
         return held
-    return min(mb(draws), max(budget, mb(min(draws, MIN_KEPT_DRAWS)))) + DISK_READ_MB
+    kept = min(mb(draws), max(budget, mb(min(draws, MIN_KEPT_DRAWS))))
+    return KEPT_COPIES * kept + DISK_READ_MB
 
 
 def _nodes(latent: int) -> int:
@@ -376,7 +381,8 @@ def _nuts(params: Any, shape: DataShape, latent: int, terms: int) -> Cost:
     }
     seconds = _fixed_seconds(shape) + COMPILE_SECONDS + sum(parts.values())
     draws_mb = _household_draws_mb(n * latent, params.chains, params.tune, params.draws)
-    memory = BASE_MB + PYMC_MB + _data_mb(shape) + n * p * NUTS_BYTES_PER_CELL / MB + draws_mb
+    memory = BASE_MB + PYMC_MB + NUTS_WORK_MB + _data_mb(shape) + draws_mb
+    memory += n * p * NUTS_BYTES_PER_CELL / MB
     memory_drivers = ("draws", "chains") if draws_mb > 100 else ()
     return Cost(seconds, memory, _drivers(parts), memory_drivers)
 

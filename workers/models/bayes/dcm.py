@@ -28,8 +28,9 @@ from backend.schemas.bayesian import ParameterSummary
 from backend.schemas.dcm import DCMParams, DCMResult, EffectRow
 from workers.models.base import BinaryMatrix, FitFunction, Progress
 from workers.models.bayes import factor_model as fm
-from workers.models.bayes import features
+from workers.models.bayes import features, household_draws
 from workers.models.bayes import summary as bs
+from workers.models.bayes.household_draws import HouseholdDraws
 from workers.models.bayes.sampling import LIBRARIES, NUTSSettings, SamplingOutcome, sample_nuts
 from workers.models.progress import Span
 from workers.models.provenance import build_provenance, resolve_seed
@@ -39,6 +40,9 @@ SAMPLING = Span(0.02, 0.92)
 SUMMARY = Span(0.92, 0.99)
 SCALE = {"logit": 1.0, "probit": 1 / 1.7}
 LOO_HOUSEHOLDS = 2000
+# Per-household variables: whole up to NUTS_DRAWS_MEMORY_MB, thinned past it (the household
+# offsets behind the random intercepts are not kept: household_intercept = σ_u × offset).
+HOUSEHOLD_VARIABLES = ("household_intercept", "latent_scores")
 LOO_BUDGET = 3e8  # household × node × product × draw evaluations for PSIS-LOO
 CHUNK = 4_000_000  # elements of one household × node × product block
 
@@ -81,11 +85,12 @@ def fit(data: BinaryMatrix, params: DCMParams, progress: Progress) -> DCMResult:
         ),
         data=containers,
         var_names=var_names,
+        household=[n for n in HOUSEHOLD_VARIABLES if n in var_names],
     )
     bs.SUMMARISING.report(progress, SUMMARY.start)
     result = _assemble(data, fd, hh, pf, params, outcome, seed, progress)
     bs.WRITING.report(progress, SUMMARY.end)
-    bs.bound_household_draws(outcome.idata, ["household_intercept", "latent_scores"])
+    household_draws.attach(outcome.idata, outcome.household)
     bs.attach_posterior(result, outcome.idata, params)
     return result
 
@@ -190,12 +195,12 @@ def _assemble(
     products, link = fd.products, params.link
     posterior = idata["posterior"]
     draws = {str(name): bs.draws_of(idata, str(name)) for name in posterior.data_vars}
+    household = outcome.household
     flipped: list[list[int]] = []
     if params.n_latent:
-        flipped = fm.align_chains(draws["latent_loadings"], draws["latent_scores"])
+        flipped = fm.align_chains(draws["latent_loadings"], household["latent_scores"])
         if flipped:
             posterior["latent_loadings"].values[...] = draws["latent_loadings"]
-            posterior["latent_scores"].values[...] = draws["latent_scores"]
 
     a_sum = bs.summarise(draws["intercept"])
     intercepts = [a_sum.row(j, f"intercept[{products[j]}]") for j in range(fd.p)]
@@ -270,7 +275,7 @@ def _assemble(
 
     diagnostics = bs.nuts_diagnostics(outcome, summaries)
     bs.COMPARING.report(progress, SUMMARY.at(0.2))
-    posterior_draws = _Posterior(fd, hh.matrix, draws, params)
+    posterior_draws = _Posterior(fd, hh.matrix, draws, params, household)
     comparison, loglik = _compare(posterior_draws, seed)
     bs.CHECKING.report(progress, SUMMARY.at(0.8))
     ppc = bs.predictive_check(products, fd.observed_rates, _replicate(posterior_draws, seed))
@@ -322,19 +327,21 @@ def _assemble(
         n_obs=fd.n,
         n_missing_cells=fd.n_missing,
     )
-    result.attach_rows(_household_rows(data, draws, params))
+    result.attach_rows(_household_rows(data, household, params))
     return result
 
 
 @dataclass
 class _Posterior:
-    """What the checks after sampling evaluate: the purchases, the encoded household features
-    and the posterior draws (chain, draw, ...) of the model `params` describe."""
+    """What the checks after sampling evaluate: the purchases, the encoded household features,
+    the posterior draws (chain, draw, ...) of the global parameters and the household terms of
+    the model `params` describe."""
 
     fd: fm.FactorData
     x: np.ndarray
     draws: dict[str, np.ndarray]
     params: DCMParams
+    household: dict[str, HouseholdDraws]
 
 
 def _latent_dim(params: DCMParams) -> int:
@@ -431,18 +438,24 @@ def _replicate(post: _Posterior, seed: int) -> np.ndarray:
     """Replicated purchase rates per product (draws × products) from posterior draws."""
     fd, x, draws, params = post.fd, post.x, post.draws, post.params
     rng = np.random.default_rng(seed + 1)
-    total = int(np.prod(draws["intercept"].shape[:2]))
+    chains, n_draws = draws["intercept"].shape[:2]
+    # Draws whose household terms are kept (all of them, or every `thin`-th past the budget).
+    thin = max((h.thin for h in post.household.values()), default=1)
+    kept = -(-n_draws // thin)
+    total = chains * kept
     pick = rng.integers(0, total, size=min(total, bs.PPC_DRAWS))
     everyone = np.arange(fd.n)
     counts = fd.mask.sum(axis=0) if fd.mask is not None else np.full(fd.p, fd.n)
     out = np.empty((pick.size, fd.p))
-    for i, s in enumerate(pick):
-        eta = _eta_fixed(x, draws, int(s), everyone)
+    for i, j in enumerate(pick):
+        chain, d = divmod(int(j), kept)
+        s = chain * n_draws + d * thin
+        eta = _eta_fixed(x, draws, s, everyone)
         if params.random_intercepts:
-            eta += draws["household_intercept"].reshape(total, fd.n)[s][:, None]
+            eta += post.household["household_intercept"].kept[chain, d][:, None]
         if params.n_latent:
-            theta = draws["latent_scores"].reshape(total, fd.n, params.n_latent)[s]
-            phi = draws["latent_loadings"].reshape(total, fd.p, params.n_latent)[s]
+            theta = post.household["latent_scores"].kept[chain, d]
+            phi = draws["latent_loadings"].reshape(-1, fd.p, params.n_latent)[s]
             eta += theta @ phi.T
         y_rep = rng.random(eta.shape) < fm.inverse_link(eta, params.link)
         if fd.mask is not None:
@@ -452,15 +465,15 @@ def _replicate(post: _Posterior, seed: int) -> np.ndarray:
 
 
 def _household_rows(
-    data: BinaryMatrix, draws: dict[str, np.ndarray], params: DCMParams
+    data: BinaryMatrix, household: dict[str, HouseholdDraws], params: DCMParams
 ) -> pd.DataFrame:
     index = data.row_index()
     frame = pd.DataFrame({index.name or "row": index.to_numpy()})
     if params.random_intercepts:
-        u = bs.summarise(draws["household_intercept"], diagnostics=False)
+        u = household["household_intercept"].summary(diagnostics=False)
         bs.add_household_columns(frame, "household_intercept", u)
     if params.n_latent:
-        theta = bs.summarise(draws["latent_scores"], diagnostics=False)
+        theta = household["latent_scores"].summary(diagnostics=False)
         bs.add_household_columns(frame, "latent", theta, params.n_latent)
     return frame
 

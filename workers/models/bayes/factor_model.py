@@ -36,6 +36,7 @@ from backend.schemas.bayesian import (
 )
 from workers.models.base import BinaryMatrix, Progress
 from workers.models.bayes import summary as bs
+from workers.models.bayes.household_draws import HouseholdDraws
 from workers.models.bayes.sampling import LIBRARIES, SamplingOutcome
 from workers.models.progress import Span
 from workers.models.provenance import build_provenance
@@ -273,10 +274,12 @@ class FactorFit:
     warnings: list[str] = field(default_factory=list)
 
 
-def align_chains(loadings: np.ndarray, scores: np.ndarray | None) -> list[list[int]]:
+def align_chains(
+    loadings: np.ndarray, scores: np.ndarray | HouseholdDraws | None
+) -> list[list[int]]:
     """Flip, per chain and factor, loadings (and scores) whose column points away from chain 0's.
-    Changes the arrays in place; returns the flipped [chain, factor] pairs (0-based chain,
-    1-based factor)."""
+    Changes them in place; returns the flipped [chain, factor] pairs (0-based chain, 1-based
+    factor)."""
     flipped: list[list[int]] = []
     reference = loadings[0].mean(axis=0)
     for c in range(1, loadings.shape[0]):
@@ -284,7 +287,9 @@ def align_chains(loadings: np.ndarray, scores: np.ndarray | None) -> list[list[i
         for k in range(loadings.shape[-1]):
             if float(mean_c[:, k] @ reference[:, k]) < 0:
                 loadings[c, :, :, k] *= -1
-                if scores is not None:
+                if isinstance(scores, HouseholdDraws):
+                    scores.flip(c, k)
+                elif scores is not None:
                     scores[c, :, :, k] *= -1
                 flipped.append([c, k + 1])
     return flipped
@@ -551,21 +556,14 @@ def gaussian_scores(mean: np.ndarray, sd: np.ndarray) -> ScorePosterior:
     )
 
 
-def sampled_scores(scores: np.ndarray) -> ScorePosterior:
+def sampled_scores(scores: HouseholdDraws) -> ScorePosterior:
     """Factor scores from MCMC draws (chain × draw × n × K), with R-hat (not ESS: many)."""
-    summary = bs.summarise(scores, diagnostics=False)
-    if scores.shape[0] >= 2 and scores.shape[1] >= 4:
-        summary.r_hat = bs.summarise_rhat(scores)
-    flat = scores.reshape(-1, *scores.shape[2:])
-
-    def draw(size: int, rng: np.random.Generator) -> np.ndarray:
-        return flat[rng.integers(0, flat.shape[0], size=size)]
-
+    summary = scores.summary()
     return ScorePosterior(
         mean=summary.mean,
         sd=summary.sd,
         hdi_low=summary.hdi_low,
         hdi_high=summary.hdi_high,
-        draw=draw,
+        draw=scores.draw,
         summary=summary,
     )

@@ -1,7 +1,9 @@
 """Bayesian factor model for binary purchases sampled with NUTS (nutpie by default, or PyMC's).
 
 The model and everything after sampling live in bayes/factor_model.py; this module samples, aligns
-chains and attaches the full posterior (ArviZ InferenceData as NetCDF) to the result.
+chains and attaches the full posterior (ArviZ InferenceData as NetCDF) to the result. The factor
+scores (households × factors per draw) come back from sampling as HouseholdDraws: whole up to
+NUTS_DRAWS_MEMORY_MB, thinned past it (bayes/household_draws.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from backend.schemas.bayesian import (
 )
 from workers.models.base import BinaryMatrix, FitFunction, Progress
 from workers.models.bayes import factor_model as fm
+from workers.models.bayes import household_draws
 from workers.models.bayes import summary as bs
 from workers.models.bayes.sampling import NUTSSettings, sample_nuts
 from workers.models.progress import Span
@@ -37,16 +40,16 @@ def fit(
         cache_key=fd.structure_key(params.link, MODEL_TYPE),
         data=containers,
         var_names=["intercept", "loading_diag", "loading_free", "loadings", "scores"],
+        household=["scores"],
     )
     idata = outcome.idata
     intercept = bs.draws_of(idata, "intercept")
     loadings = bs.draws_of(idata, "loadings")
-    scores = bs.draws_of(idata, "scores")
+    scores = outcome.household["scores"]
     flipped = fm.align_chains(loadings, scores)
     if flipped:
         # Keep the stored posterior consistent with the reported (aligned) one.
         idata["posterior"]["loadings"].values[...] = loadings
-        idata["posterior"]["scores"].values[...] = scores
     factor_fit = fm.FactorFit(
         intercept=intercept,
         loadings=loadings,
@@ -68,7 +71,7 @@ def fit(
         model_type=MODEL_TYPE,
     )
     bs.WRITING.report(progress, SUMMARY.end)
-    bs.bound_household_draws(idata, ["scores"])
+    household_draws.attach(idata, outcome.household)
     bs.attach_posterior(result, idata, params, anchors=",".join(result.anchors))
     return result
 

@@ -9,6 +9,13 @@ Rust threads while this thread polls every 0.25 s, so sampling stops within a se
 Compile cache: PyTensor keeps compiled C and Numba code on disk (its `compiledir`, per user,
 shared by every worker process of that user); nutpie's compiled models are also kept in memory
 per worker process, keyed by the model's structure and shapes, and reused with new data.
+
+Per-household draws (the variables named in `household`: factor scores, random effects) are
+what grows with the data; they come back as `HouseholdDraws` (bayes/household_draws.py), the
+posterior keeping the global parameters only. Up to NUTS_DRAWS_MEMORY_MB they are kept whole,
+as the sampler returns them; past it nutpie writes its trace to a temporary directory (a zarr
+store) that is read back a block of draws at a time, and PyMC's sampler hands each draw to the
+callback, so memory holds a thinned copy and running moments instead.
 """
 
 from __future__ import annotations
@@ -16,19 +23,24 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import arviz as az
 import numpy as np
 import pymc as pm
+import xarray as xr
 
 from backend.schemas.bayesian import NUTSParams
+from backend.settings import get_settings
 from workers.models.base import Progress
+from workers.models.bayes.household_draws import HouseholdDraws, draws_mb, thinning
 from workers.models.progress import Span
 
 log = logging.getLogger(__name__)
@@ -37,6 +49,13 @@ log = logging.getLogger(__name__)
 LIBRARIES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "numba")
 POLL_SECONDS = 0.25
 COMPILE_CACHE_SIZE = 4
+# Draws read back from nutpie's on-disk trace at once, per chain (a multiple of its chunks).
+DISK_READ_DRAWS = 256
+# Peak memory of a trace kept in memory, in multiples of its per-household draws (warm-up
+# included): measured 4× (2,000 households × 2 factors, 2 chains × 1,000 + 1,000 draws: 128 MB
+# of draws, the process 512 MB above its size before sampling).
+IN_MEMORY_COPIES = 4
+HOUSEHOLD_DIM = "household"
 
 
 @dataclass
@@ -49,6 +68,8 @@ class SamplingOutcome:
     draws: int
     tune: int
     extra: dict[str, Any] = field(default_factory=dict)
+    # The per-household variables, by name (not in `idata`'s posterior).
+    household: dict[str, HouseholdDraws] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +80,8 @@ class NUTSSettings:
     target_accept: float
     sampler: str
     seed: int
+    # Memory the per-household draws may take before they go to disk (NUTS_DRAWS_MEMORY_MB).
+    draws_memory_mb: float = 256.0
 
     @classmethod
     def from_params(cls, params: NUTSParams, seed: int) -> NUTSSettings:
@@ -69,6 +92,7 @@ class NUTSSettings:
             target_accept=params.target_accept,
             sampler=params.sampler,
             seed=seed,
+            draws_memory_mb=get_settings().nuts_draws_memory_mb,
         )
 
     @property
@@ -83,6 +107,7 @@ class NUTSSettings:
         compile_seconds: float,
         sampling_seconds: float,
         extra: dict[str, Any] | None = None,
+        household: dict[str, HouseholdDraws] | None = None,
     ) -> SamplingOutcome:
         """What sampling with these settings gave."""
         return SamplingOutcome(
@@ -94,6 +119,7 @@ class NUTSSettings:
             draws=self.draws,
             tune=self.tune,
             extra=extra or {},
+            household=household or {},
         )
 
 
@@ -117,12 +143,69 @@ def sample_nuts(
     cache_key: Hashable | None = None,
     data: dict[str, np.ndarray] | None = None,
     var_names: list[str] | None = None,
+    household: Sequence[str] = (),
 ) -> SamplingOutcome:
     """Sample `model` with NUTS; `data` names its `pm.Data` containers (reused compiled models
-    get the current values)."""
+    get the current values); the variables in `household` come back as `HouseholdDraws`, kept
+    whole up to the settings' memory budget and thinned past it."""
+    plan = HouseholdPlan.of(model, settings, household)
     if settings.sampler == "nutpie":
-        return _sample_nutpie(model, settings, progress, span, cache_key, data or {}, var_names)
-    return _sample_pymc(model, settings, progress, span, var_names)
+        return _sample_nutpie(
+            model, settings, progress, span, cache_key, data or {}, var_names, plan
+        )
+    return _sample_pymc(model, settings, progress, span, var_names, plan)
+
+
+@dataclass
+class HouseholdPlan:
+    """The per-household variables of a model, their dimensions, whether all their draws fit
+    the memory budget (then the sampler keeps them in memory), and every how many draws is
+    kept otherwise."""
+
+    names: list[str]
+    dims: dict[str, tuple[str, ...]]
+    coords: dict[str, np.ndarray]
+    in_memory: bool
+    thin: int
+
+    @classmethod
+    def of(cls, model: pm.Model, settings: NUTSSettings, names: Sequence[str]) -> HouseholdPlan:
+        dims = {n: tuple(model.named_vars_to_dims[n]) for n in names}
+        coords = {d: np.asarray(model.coords[d]) for ds in dims.values() for d in ds}
+        per_draw = sum(int(np.prod([coords[d].size for d in ds])) for ds in dims.values())
+        budget = settings.draws_memory_mb
+        # A trace in memory holds the warm-up draws too, and turning it into InferenceData
+        # copies it: measured about IN_MEMORY_COPIES times the draws at its peak.
+        held = IN_MEMORY_COPIES * draws_mb(
+            settings.chains, settings.tune + settings.draws, per_draw
+        )
+        fits = held <= budget
+        thin = 1 if fits else thinning(settings.chains, settings.draws, per_draw, budget)
+        return cls(list(names), dims, coords, fits, thin)
+
+    def empty(self, settings: NUTSSettings) -> dict[str, HouseholdDraws]:
+        """Accumulators for draws handed over block by block."""
+        return {
+            n: HouseholdDraws(
+                n,
+                settings.chains,
+                settings.draws,
+                self.dims[n],
+                self.coords,
+                shape=[self.coords[d].size for d in self.dims[n]],
+                thin=self.thin,
+            )
+            for n in self.names
+        }
+
+    def take(self, idata: az.InferenceData) -> dict[str, HouseholdDraws]:
+        """Move the household variables out of an in-memory posterior (and drop any other
+        per-household variable there, e.g. the non-centred offsets behind a random effect)."""
+        posterior = idata["posterior"]
+        taken = {n: HouseholdDraws.of(posterior[n]) for n in self.names}
+        drop = [str(v) for v in posterior.data_vars if HOUSEHOLD_DIM in posterior[v].dims]
+        setattr(idata, "posterior", posterior.drop_vars(drop))  # noqa: B010 (dynamic group)
+        return taken
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,10 +253,15 @@ _NUTPIE_TEMPLATE = (
 
 
 def _nutpie_sampler(
-    compiled: Any, nuts: Any, cores: int, on_progress: Callable[[str], None]
+    compiled: Any,
+    nuts: Any,
+    cores: int,
+    on_progress: Callable[[str], None],
+    directory: str | None = None,
 ) -> Any:
     """nutpie's background sampler with our own progress callback (nutpie only offers its
-    terminal/notebook displays through `nutpie.sample`)."""
+    terminal/notebook displays through `nutpie.sample`); the trace in memory (Arrow), or in a
+    zarr store in `directory`."""
     from nutpie import _lib
     from nutpie.sample import _BackgroundSampler
 
@@ -184,7 +272,11 @@ def _nutpie_sampler(
             self._save_warmup = False
             self._return_raw_trace = False
             self._html = None
-            self._store = _lib.PyStorage.arrow()
+            self._store = (
+                _lib.PyStorage.arrow()
+                if directory is None
+                else _lib.PyStorage.zarr(_lib.store.LocalStore(directory))
+            )
             progress_type = _lib.ProgressType.template_callback(
                 200, _NUTPIE_TEMPLATE, cores, on_progress
             )
@@ -203,6 +295,7 @@ def _sample_nutpie(
     cache_key: Hashable | None,
     data: dict[str, np.ndarray],
     var_names: list[str] | None,
+    plan: HouseholdPlan,
 ) -> SamplingOutcome:
     import nutpie
     from nutpie import _lib
@@ -244,22 +337,55 @@ def _sample_nutpie(
         details={"stage": "sampling", "sampler": "nutpie", "compile_seconds": compile_seconds},
     )
     started = time.monotonic()
-    sampler = _nutpie_sampler(compiled, nuts, settings.cores, on_progress)
+    directory = None if plan.in_memory else tempfile.mkdtemp(prefix="ms-nuts-")
     try:
-        while True:
-            try:
-                sampler._sampler.wait(POLL_SECONDS)
-                break
-            except TimeoutError:
-                _report_nutpie(latest["text"], progress, span, started, total)
-    except BaseException:
-        sampler.cancel()
-        raise
-    idata = sampler.wait()
-    sampling_seconds = time.monotonic() - started
-    return settings.outcome(
-        idata, "nutpie", compile_seconds, sampling_seconds, {"compiled_model_reused": reused}
+        sampler = _nutpie_sampler(compiled, nuts, settings.cores, on_progress, directory)
+        try:
+            while True:
+                try:
+                    sampler._sampler.wait(POLL_SECONDS)
+                    break
+                except TimeoutError:
+                    _report_nutpie(latest["text"], progress, span, started, total)
+        except BaseException:
+            sampler.cancel()
+            raise
+        sampling_seconds = time.monotonic() - started
+        if directory is None:
+            idata = sampler.wait()
+            household = plan.take(idata)
+        else:
+            sampler._sampler.take_results()
+            idata, household = _read_zarr_trace(directory, settings, plan)
+    finally:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+    extra = {"compiled_model_reused": reused, "household_draws_thinned_every": plan.thin}
+    return settings.outcome(idata, "nutpie", compile_seconds, sampling_seconds, extra, household)
+
+
+def _read_zarr_trace(
+    directory: str, settings: NUTSSettings, plan: HouseholdPlan
+) -> tuple[az.InferenceData, dict[str, HouseholdDraws]]:
+    """nutpie's trace on disk: the global parameters and the scalar sampler statistics read
+    whole, the household variables a block of draws at a time into thinned accumulators."""
+    tree = xr.open_datatree(directory, engine="zarr", consolidated=False)
+    posterior = tree["posterior"].to_dataset()
+    stats = tree["sample_stats"].to_dataset()
+    household = plan.empty(settings)
+    for name, accumulator in household.items():
+        variable = posterior[name]
+        for chain in range(settings.chains):
+            for start in range(0, settings.draws, DISK_READ_DRAWS):
+                block = variable.isel(chain=chain, draw=slice(start, start + DISK_READ_DRAWS))
+                accumulator.add(chain, start, block.values)
+    globals_ = [str(v) for v in posterior.data_vars if HOUSEHOLD_DIM not in posterior[v].dims]
+    scalar_stats = [str(v) for v in stats.data_vars if stats[v].dims == ("chain", "draw")]
+    idata = az.InferenceData(
+        posterior=posterior[globals_].load(), sample_stats=stats[scalar_stats].load()
     )
+    tree.close()
+    return idata, household
 
 
 def _report_nutpie(
@@ -353,6 +479,7 @@ def _sample_pymc(
     progress: Progress,
     span: Span,
     var_names: list[str] | None,
+    plan: HouseholdPlan,
 ) -> SamplingOutcome:
     _report_compiling(
         progress,
@@ -360,6 +487,16 @@ def _sample_pymc(
         "pymc",
         "Compiling the model (PyTensor C code; cached on disk after the first run).",
     )
+    # Past the memory budget the household variables stay out of PyMC's trace: the callback
+    # hands each draw after warm-up to thinned accumulators instead.
+    household = {} if plan.in_memory else plan.empty(settings)
+    if household:
+        stored = var_names or [v.name for v in (*model.free_RVs, *model.deterministics)]
+        var_names = [n for n in stored if n not in household]
+        # The variables as functions of the sampler's values (not of the random variables,
+        # which would draw from the prior).
+        graphs = model.replace_rvs_by_values([model[n] for n in household])
+        outputs = model.compile_fn(graphs, inputs=model.value_vars, on_unused_input="ignore")
     total = settings.chains * (settings.tune + settings.draws)
     per_chain = [
         {
@@ -386,6 +523,10 @@ def _sample_pymc(
         if not draw.tuning and isinstance(stats, dict) and stats.get("diverging"):
             chain["divergences"] += 1
             counts["divergences"] += 1
+        if household and not draw.tuning:
+            values = outputs(draw.point)
+            for accumulator, value in zip(household.values(), values, strict=True):
+                accumulator.add(int(draw.chain), int(draw.draw_idx) - settings.tune, value[None])
         elapsed = now - clock["first"]
         rate = counts["done"] / elapsed if elapsed > 0.05 else None
         _publish(
@@ -418,5 +559,8 @@ def _sample_pymc(
         )
     ended = time.monotonic()
     first = clock["first"] or ended
+    if plan.in_memory:
+        household = plan.take(idata)
     # Compiling (and starting the chain processes) happens before the first draw arrives.
-    return settings.outcome(idata, "pymc", first - started, ended - first)
+    extra = {"household_draws_thinned_every": plan.thin}
+    return settings.outcome(idata, "pymc", first - started, ended - first, extra, household)

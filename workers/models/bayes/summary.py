@@ -8,7 +8,7 @@ import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import arviz as az
 import numpy as np
@@ -29,7 +29,9 @@ from backend.schemas.bayesian import (
 )
 from backend.schemas.results import FitResult
 from workers.models.base import Progress
-from workers.models.bayes.sampling import SamplingOutcome
+
+if TYPE_CHECKING:  # sampling imports household_draws, which imports this module
+    from workers.models.bayes.sampling import SamplingOutcome
 
 R_HAT_LIMIT = 1.01
 ESS_PER_CHAIN = 100
@@ -38,7 +40,9 @@ PARETO_K_LIMIT = 0.7
 LOO_MAX_HOUSEHOLDS = 5000
 LOO_MAX_DRAWS = 400
 PPC_DRAWS = 200
-HOUSEHOLD_VALUES_LIMIT = 10_000_000  # per-household draws kept in the NetCDF (80 MB as float64)
+# Per-household draws kept in the NetCDF's posterior (80 MB as float64); past it they go to a
+# thinned float32 group (bayes/household_draws.py: attach).
+HOUSEHOLD_VALUES_LIMIT = 10_000_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,25 +406,6 @@ def predictive_warnings(rows: list[PredictiveCheckRow]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # The full posterior as NetCDF
-
-
-def bound_household_draws(
-    idata: az.InferenceData, names: Sequence[str], limit: int = HOUSEHOLD_VALUES_LIMIT
-) -> None:
-    """Keep the NetCDF artifact affordable: per-household draws (factor scores, random effects)
-    above `limit` values move out of `posterior` into a `household_draws` group, thinned to fit
-    and stored as float32 (attrs say by how much). Summaries always use every draw."""
-    posterior = idata["posterior"]
-    big = [n for n in names if n in posterior and posterior[n].size > limit]
-    if not big:
-        return
-    size = max(int(posterior[n].size) for n in big)
-    step = int(np.ceil(size / limit))
-    thinned = posterior[big].isel(draw=slice(None, None, step)).astype(np.float32)
-    thinned = thinned.rename({"draw": "thinned_draw"})
-    thinned.attrs["thinned_every"] = step
-    idata.add_groups({"household_draws": thinned})
-    setattr(idata, "posterior", posterior.drop_vars(big))  # noqa: B010 (dynamic group, untyped)
 
 
 def attach_posterior(
