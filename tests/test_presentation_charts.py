@@ -179,6 +179,8 @@ def test_sweep_odds_ratios_starts_and_residuals() -> None:
     lca["sweep"] = {
         "param": "n_classes",
         "recommended": 3,
+        "elbow": 2,
+        "reason": "BIC is lowest at 3 classes (1–4 fitted; it rises after 3).",
         "table": [
             {"n_classes": k, "bic": 100 - 10 * min(k, 3) + k, "aic": 90 - 9 * k}
             for k in (1, 2, 3, 4)
@@ -186,7 +188,28 @@ def test_sweep_odds_ratios_starts_and_residuals() -> None:
     }
     elbow = vega(view("lca", res=lca), "sweep", {})
     assert {r["Criterion"] for r in data_rows(elbow) if "Criterion" in r} == {"BIC", "AIC"}
-    assert {"Number": 3} in data_rows(elbow)
+    # The recommended number and the elbow are both marked, and labelled
+    marks = {r["Mark"]: r["Number"] for r in data_rows(elbow) if "Mark" in r}
+    assert marks == {"recommended": 3, "elbow": 2}
+    assert "recommended: 3" in {r.get("Label") for r in data_rows(elbow)}
+    assert "it rises after 3" in section(view("lca", res=lca), "sweep").caption
+    # Stability: one bar per segment, in the caption with the names people gave them
+    lca["stability"] = {
+        "n_samples": 20,
+        "ari_mean": 0.93,
+        "ari_low": 0.88,
+        "ari": [0.93] * 20,
+        "segments": [
+            {"segment": f"Class {i + 1}", "mean_jaccard": 0.9, "reappears": r, "stable": True}
+            for i, r in enumerate([1.0, 0.95, 0.94][: len(lca["class_sizes"])])
+        ],
+        "verdict": "The segments are stable.",
+    }
+    shown = view("lca", {"Class 1": "Families"}, res=lca)
+    caption = section(shown, "stability").caption
+    assert "adjusted Rand index of 0.93" in caption and "Families reappears in 100%" in caption
+    bars = [r for r in data_rows(vega(shown, "stability", {})) if "Reappears" in r]
+    assert len(bars) == len(lca["class_sizes"]) and bars[0]["Segment"] == "Families"
     starts = vega(view("lca"), "starts", {})
     assert len([r for r in data_rows(starts) if "loglik" in r]) == len(lca["starts"])
     bvr = vega(view("lca"), "residuals", {})

@@ -127,24 +127,37 @@ def fit_table(result: dict[str, Any]) -> pd.DataFrame:
 def sweep_frame(sweep: dict[str, Any]) -> pd.DataFrame:
     """A class-number sweep's comparison: one row per number of segments, plainly named."""
     param = str(sweep.get("param", "n_classes"))
+    columns = {
+        "Segments": param,
+        "Log-likelihood": "loglik",
+        "Parameters": "npar",
+        "L²": "l_squared",
+        "df": "l_squared_df",
+        "L² p": "l_squared_p_value",
+        "BIC": "bic",
+        "AIC": "aic",
+        "SABIC": "sabic",
+        "CAIC": "caic",
+        "Entropy": "entropy",
+        "Classification error %": "classification_error",
+        "Smallest segment %": "smallest_class_share",
+        "Starts at best": "n_starts_at_best",
+        "BLRT p": "blrt_p_value",
+        "Stability (ARI)": "stability_ari",
+        "Status": "status",
+    }
+    percent = {"Classification error %", "Smallest segment %"}
     rows = [
         {
-            "Segments": row.get(param),
-            "BIC": row.get("bic"),
-            "AIC": row.get("aic"),
-            "SABIC": row.get("sabic"),
-            "Entropy": row.get("entropy"),
-            "Smallest segment %": _pct(row.get("smallest_class_share")),
-            "Status": row.get("status"),
+            **{
+                name: _pct(row.get(key)) if name in percent else row.get(key)
+                for name, key in columns.items()
+            },
             "Best": row.get(param) == sweep.get("recommended"),
         }
         for row in sweep.get("table", [])
     ]
-    return pd.DataFrame(
-        rows,
-        columns=["Segments", "BIC", "AIC", "SABIC", "Entropy", "Smallest segment %", "Status",
-                 "Best"],
-    )
+    return pd.DataFrame(rows, columns=[*columns, "Best"])
 
 
 def diagnostics_frame(result: dict[str, Any]) -> pd.DataFrame:

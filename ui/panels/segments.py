@@ -31,6 +31,7 @@ def render(view: View) -> None:
 
     with drawn[many]:
         chart(view, "sizes")
+        chart(view, "stability")
         options = chart(view, "profile", stretch=False) or {}
         index = options.get("measure") == "index"
         with st.expander("The same numbers as a table", icon=":material/table:"):
@@ -64,8 +65,11 @@ def render(view: View) -> None:
             chart(view, "starts")
             at_best = result.get("n_starts_at_best")
             if at_best is not None:
+                how = ("replicated" if result.get("replicated", True)
+                       else "not replicated: a better solution may exist")
                 st.caption(f"{at_best} of {len(result.get('starts') or [])} starts reached the "
-                           "best log-likelihood.")
+                           f"best log-likelihood ({how}; {result.get('start_rounds', 1)} "
+                           "round(s) of random starts).")
         chart(view, "residuals")
         with st.expander("All random starts", icon=":material/format_list_numbered:"):
             table(view.table("starts"))

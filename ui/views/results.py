@@ -116,10 +116,12 @@ if isinstance(sweep, dict) and sweep.get("table"):
     with st.container(border=True):
         left, right = st.columns([3, 2])
         with left:
+            reason = sweep.get("reason") or (f"{sweep.get('recommended')} {plural(word)} fit "
+                                              "best (lowest BIC).")
             st.markdown(
                 f"**Compared {len(sweep['table'])} numbers of {plural(word)}.** "
-                f"{sweep.get('recommended')} {plural(word)} fit best (lowest BIC). Where the "
-                "curve flattens (the elbow) is usually the most useful number."
+                + escape_markdown(str(reason))
+                + " The dashed line marks the recommended number, the dotted one the elbow."
             )
             vega(run_id, "sweep", {}, run.get("labels"))
         with right:
@@ -136,7 +138,7 @@ if isinstance(sweep, dict) and sweep.get("table"):
                     **{c: st.column_config.NumberColumn(format="%.1f")
                        for c in ("BIC", "AIC", "SABIC", "Smallest segment %")},
                     "Entropy": st.column_config.NumberColumn(format="%.2f"),
-                    "Best": st.column_config.CheckboxColumn(help="Lowest BIC"),
+                    "Best": st.column_config.CheckboxColumn(help="The recommended number"),
                 },
             )
     pick = next((r for r in table if r[param] == chosen), None)

@@ -47,6 +47,25 @@ def _products_note(view: ChartView) -> str:
     return f" The {MAX_PRODUCTS} most telling of the {n} products are drawn; the tables hold all."
 
 
+def _stability_caption(view: ChartView) -> str:
+    """The stability check in sentences, with the names people gave the units."""
+    st_ = view.result["stability"]
+    rows = st_["segments"]
+    ari = float(st_["ari_mean"])
+    unstable = ari < 0.65 or not any(row.get("stable") for row in rows)
+    head = (
+        f"Refitted on {st_['n_samples']} bootstrap resamples of the households, the "
+        f"{_many(view)} come back with an adjusted Rand index of {ari:.2f} (1 = the same "
+        f"{_many(view)}, 0 = chance)"
+        + (": they are unstable; do not read much into them." if unstable else ".")
+    )
+    each = "; ".join(
+        f"{view.units.name_of(i)} reappears in {float(row['reappears']):.0%} of resamples"
+        for i, row in enumerate(rows)
+    )
+    return f"{head} {each}. Bars reaching the dashed line (75 %) mark a stable {_one(view)}."
+
+
 def _segments(view: ChartView) -> list[Section]:
     r, one, many, word = view.result, _one(view), _many(view), view.units.word
     if not (r.get("item_probabilities") and r.get("class_sizes") and r.get("products")):
@@ -90,14 +109,27 @@ def _segments(view: ChartView) -> list[Section]:
     ]
     sweep = r.get("sweep")
     if isinstance(sweep, dict) and sweep.get("table"):
+        reason = str(sweep.get("reason") or "")
+        extended = sweep.get("extended") or []
+        if extended:
+            reason += f" The range was extended to fit {', '.join(map(str, extended))}."
         out.append(
             Section(
                 "sweep",
                 f"How many {many}",
                 f"Information criteria by number of {many} (lower is better); the dashed line "
-                "marks the recommended number. Where the curve flattens (the elbow) is usually "
-                "the most useful number.",
+                "marks the recommended number, the dotted one the elbow (where the curve "
+                f"bends most). {reason}".strip(),
                 "segments:sweep",
+            )
+        )
+    if isinstance(r.get("stability"), dict) and r["stability"].get("segments"):
+        out.append(
+            Section(
+                "stability",
+                f"How stable the {many} are",
+                _stability_caption(view),
+                "segments:stability",
             )
         )
     if r.get("coefficients"):

@@ -225,7 +225,8 @@ def comparison(view: ChartView, options: dict[str, Any]) -> alt.LayerChart:
 
 def sweep(view: ChartView, options: dict[str, Any]) -> alt.LayerChart:
     """Information criteria by number of units (lower is better); the recommended number is
-    marked. Where the curve flattens (the elbow) is the usual choice."""
+    marked (dashed, labelled) and so is the elbow of the BIC curve (dotted), when the sweep
+    found one."""
     comparison_ = view.result["sweep"]
     param = str(comparison_.get("param"))
     label = f"Number of {view.units.plural.lower()}"
@@ -252,9 +253,74 @@ def sweep(view: ChartView, options: dict[str, Any]) -> alt.LayerChart:
             tooltip=["Number:O", "Criterion:N", alt.Tooltip("Value:Q", format=",.1f")],
         )
     )
-    best = pd.DataFrame({"Number": [comparison_.get("recommended")]})
-    rule = alt.Chart(best).mark_rule(strokeDash=[4, 4], color=INK).encode(x="Number:O")
-    return (lines + rule).properties(height=280, width=480)
+    marks = [{"Number": comparison_.get("recommended"), "Mark": "recommended"}]
+    bend = comparison_.get("elbow")
+    if isinstance(bend, int) and bend != comparison_.get("recommended"):
+        marks.append({"Number": bend, "Mark": "elbow"})
+    frame = pd.DataFrame(marks)
+    frame["Label"] = frame["Mark"] + ": " + frame["Number"].astype(str)
+    rule = (
+        alt.Chart(frame)
+        .mark_rule(color=INK)
+        .encode(
+            x="Number:O",
+            strokeDash=alt.StrokeDash(
+                "Mark:N",
+                scale=alt.Scale(domain=["recommended", "elbow"], range=[[4, 4], [1, 3]]),
+                legend=None,
+            ),
+        )
+    )
+    text = (
+        alt.Chart(frame)
+        .mark_text(align="left", dx=4, baseline="top", color=INK)
+        .encode(x="Number:O", y=alt.value(4), text="Label:N")
+    )
+    return (lines + rule + text).properties(height=280, width=480)
+
+
+def stability(view: ChartView, options: dict[str, Any]) -> alt.LayerChart:
+    """Per segment: the share of bootstrap resamples in which it reappears (Jaccard ≥ 0.5 with
+    its matched segment), with its mean Jaccard; the line at 75 % marks a stable segment."""
+    word, order = view.units.word, view.units.names
+    st_ = view.result.get("stability") or {}
+    rows = [
+        {
+            word: view.units.name_of(i),
+            "Reappears": float(row["reappears"]),
+            "Mean Jaccard": float(row["mean_jaccard"]),
+            "Stable": "stable" if row.get("stable") else "not stable",
+        }
+        for i, row in enumerate(st_.get("segments") or [])
+    ]
+    data = pd.DataFrame(rows, columns=[word, "Reappears", "Mean Jaccard", "Stable"])
+    base = alt.Chart(data).encode(
+        y=alt.Y(f"{word}:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X(
+            "Reappears:Q",
+            title="Share of resamples in which it reappears",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        tooltip=[
+            alt.Tooltip(f"{word}:N"),
+            alt.Tooltip("Reappears:Q", format=".0%"),
+            alt.Tooltip("Mean Jaccard:Q", format=".2f"),
+            alt.Tooltip("Stable:N"),
+        ],
+    )
+    bars = base.mark_bar(cornerRadiusEnd=3, height={"band": 0.7}).encode(
+        color=alt.Color(f"{word}:N", scale=unit_scale(order), legend=None)
+    )
+    labels = base.mark_text(align="left", dx=4, fontSize=13).encode(
+        text=alt.Text("Reappears:Q", format=".0%")
+    )
+    line = (
+        alt.Chart(pd.DataFrame({"t": [0.75]}))
+        .mark_rule(strokeDash=[4, 4], color=MUTED)
+        .encode(x="t:Q")
+    )
+    return (bars + labels + line).properties(height=alt.Step(36))
 
 
 def starts(view: ChartView, options: dict[str, Any]) -> alt.Chart:
