@@ -719,6 +719,9 @@ def run_starts(
 START_WORK = 5e6
 
 
+# A search stops before min_starts when this many finished starts all reach the same optimum.
+UNANIMOUS = 10
+
 # Stage 2 runs every finalist this many EM iterations at most; only the POLISH_STARTS best of
 # those still climbing go on to max_iter.
 STAGE2_ITER = 1000
@@ -812,9 +815,11 @@ def search(
             rounds += 1
             finished = [s.loglik for s in states if s.finished]
             best = max(finished)
-            if len(states) >= min_starts and (
-                sum(best - ll <= tolerance for ll in finished) >= replicate
-            ):
+            at_best = sum(best - ll <= tolerance for ll in finished)
+            # Every one of at least UNANIMOUS finished starts at the same optimum: a landscape
+            # with one optimum worth finding, whatever the data cost.
+            unanimous = len(finished) >= UNANIMOUS and at_best == len(finished)
+            if at_best >= replicate and (len(states) >= min_starts or unanimous):
                 stopped_by = "replicated"
                 break
             if max_seconds is not None and time.monotonic() - began >= max_seconds:
