@@ -5,6 +5,7 @@ within a factor of about 3 of what the fit takes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -72,7 +73,7 @@ def test_a_schema_maximum_lca_request_is_refused_with_its_estimate(
 
 
 def test_an_accepted_run_and_sweep_carry_their_estimates(
-    client: httpx.Client, households: str
+    client: httpx.Client, households: str, live_stack: str
 ) -> None:
     # Given a normal request and a sweep of three class numbers on the same data
     single = client.post(
@@ -95,6 +96,19 @@ def test_an_accepted_run_and_sweep_carry_their_estimates(
     assert parent["estimate"]["memory_mb"] == max(c["memory_mb"] for c in children)
     # The child with 3 classes was estimated like the single fit with 3 classes
     assert children[1]["seconds"] == pytest.approx(run["estimate"]["seconds"], rel=1e-6)
+    # and the first progress event (queued) says it too
+    first = _first_event(live_stack, run["id"])
+    assert first["phase"] == "queued" and first["details"]["estimate"] == run["estimate"]
+
+
+def _first_event(base_url: str, run_id: str) -> dict[str, Any]:
+    """The data of the first event of the run's progress stream."""
+    url = f"{base_url}/api/v1/progress/{run_id}/stream"
+    with httpx.stream("GET", url, timeout=30) as response:
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                return dict(json.loads(line[5:]))
+    raise AssertionError("no event")
 
 
 def _purchases(n: int, p: int) -> bytes:

@@ -25,7 +25,7 @@ from backend.orm import Artifact, Dataset, IdempotencyKey, Run, is_id
 from backend.presentation.names import check_labels
 from backend.progress import ProgressStore, make_message
 from backend.queue import enqueue_run
-from backend.schemas.api import ColumnProfile, RunCreate, RunOut, RunUpdate
+from backend.schemas.api import ColumnProfile, ProgressMessage, RunCreate, RunOut, RunUpdate
 from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
 from backend.schemas.params import ModelParams
 from backend.services import budgets
@@ -291,10 +291,10 @@ def _enqueue(session: Session, run: Run) -> None:
     503: nothing was queued, so a retry submits again."""
     try:
         store = ProgressStore()
-        store.publish(make_message(run.id, Phase.queued, 0.0, WAITING))
+        store.publish(_waiting(run))
         for job in run.children or [run]:
             if job is not run:
-                store.publish(make_message(job.id, Phase.queued, 0.0, WAITING))
+                store.publish(_waiting(job))
             enqueue_run(job.id, job.queue_name)
     except redis.RedisError as exc:
         error = (
@@ -307,6 +307,12 @@ def _enqueue(session: Session, run: Run) -> None:
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.run_id == run.id))
         session.commit()
         raise ServiceUnavailable(error) from exc
+
+
+def _waiting(run: Run) -> ProgressMessage:
+    """The first progress message: queued, with the run's estimate for clients to show."""
+    details = {"estimate": run.estimate} if run.estimate else {}
+    return make_message(run.id, Phase.queued, 0.0, WAITING, details=details)
 
 
 def params_summary(params: dict[str, object]) -> str:
