@@ -398,7 +398,8 @@ def odds_ratios(view: ChartView, options: dict[str, Any]) -> alt.FacetChart:
     # Drawn within [1/1000, 1000] (a near-separating feature's unbounded interval would stretch
     # the axis to 1e±150); the tooltip and tables keep the numbers.
     data["low"] = data["ci_low"].fillna(data["odds_ratio"]).clip(ODDS_SHOWN[0], ODDS_SHOWN[1])
-    unbounded = data["ci_high"].isna() & data["se"].notna() if "se" in data else False
+    has_se = data["se"].notna() if "se" in data else pd.Series(False, index=data.index)
+    unbounded = data["ci_high"].isna() & has_se
     data["high"] = (
         data["ci_high"]
         .where(~unbounded, ODDS_SHOWN[1])
