@@ -190,6 +190,7 @@ def test_a_sweeps_cost_adds_seconds_and_keeps_the_largest_memory() -> None:
 
 def test_durations_read_like_a_person_would_say_them() -> None:
     assert budgets.duration(15_619) == "about 4.3 h"
+    assert budgets.duration(861_480) == "about 10 days"
     assert budgets.duration(1500) == "about 25 min"
     assert budgets.duration(40) == "about 40 s"
     assert budgets.memory(19_000) == "about 18.6 GB"

@@ -49,7 +49,8 @@ def _data_mb(shape: DataShape) -> float:
     return (cells * DATA_BYTES_PER_CELL + shape.n_rows * DATA_BYTES_PER_ROW) / MB
 
 
-def _fixed_seconds(shape: DataShape) -> float:
+def executor_seconds(shape: DataShape) -> float:
+    """What the executor adds to the fit itself: claim, load, save (the per-row table)."""
     return OVERHEAD_SECONDS + SAVE_SECONDS_PER_ROW * shape.n_rows
 
 
@@ -96,10 +97,19 @@ def _distinct_rows(n: int, p: int) -> int:
     return n if p >= 40 else min(n, 2**p)
 
 
+# The second stage runs a finalist for at most this many iterations (the best few go on to
+# max_iter afterwards, which the estimate leaves out).
+STAGE2_ITERATIONS = 1000
+# What one start's EM iteration costs whatever the data's size (its convergence test and
+# SQUAREM step in Python): it dominates on small data.
+LCA_START_ITERATION_SECONDS = 1e-4
+
+
 def em_iterations(tol: float, max_iter: int, k: int) -> float:
+    cap = float(min(max_iter, STAGE2_ITERATIONS))
     if tol < EM_TOL_FLOOR:
-        return float(max_iter)
-    return min(float(max_iter), EM_ITERATIONS * _log_tol(tol) ** 2 * (1 + k) / 2)
+        return cap
+    return min(cap, EM_ITERATIONS * _log_tol(tol) ** 2 * (1 + k) / 2)
 
 
 def _n_final(params: Any) -> int:
@@ -108,14 +118,17 @@ def _n_final(params: Any) -> int:
     return min(params.n_init, max(2, math.ceil(params.n_init / 4)))
 
 
-def _starts_iterations(params: Any, k: int, starts: float | None = None) -> tuple[float, float]:
+def _starts_iterations(
+    params: Any, k: int, starts: float | None = None, finish_all: bool = False
+) -> tuple[float, float]:
     """Start-iterations of EM in the first stage (every start, at most stage1_iter) and in the
     second (the finalists, on to convergence), for `starts` random starts (n_init by
-    default) of which the same share as n_final of n_init is finished."""
+    default) of which the same share as n_final of n_init is finished (all of them on cheap
+    data)."""
     iterations = em_iterations(params.tol, params.max_iter, k)
     starts = float(params.n_init) if starts is None else starts
     n_final = _n_final(params) * starts / params.n_init
-    if n_final >= starts:
+    if finish_all or n_final >= starts:
         return 0.0, starts * iterations
     first = min(float(params.stage1_iter), iterations)
     return starts * first, n_final * (iterations - first)
@@ -123,8 +136,12 @@ def _starts_iterations(params: Any, k: int, starts: float | None = None) -> tupl
 
 # The start search (workers/models/lca/engine.py: search): at least START_WORK / (rows ×
 # products × classes) starts (cheap data get more), then rounds of n_init, 2·n_init, 4·n_init …
-# until the best log-likelihood is reached `replicate` times, counted as 1 + log2(replicate)
-# rounds; at most max_starts starts, no new round after max_seconds (the round under way ends).
+# until the best log-likelihood is reached `replicate` times, counted as log2(replicate) rounds
+# (at least one): the first round replicates when the data have about as many classes as asked
+# for. With more classes than the data hold the best is seldom replicated and the search (and
+# each stability resample's) spends its budget — max_starts, no new round after max_seconds —
+# which this estimate does not foresee: measured 9 times it (20,000 × 40, 6 classes on 5-class
+# data); max_seconds bounds that miss.
 START_WORK = 5e6
 SEARCH_OVERRUN = 1.5
 # Segment stability: each bootstrap resample is a search of at most RESAMPLE_STARTS · n_init
@@ -134,7 +151,7 @@ RESAMPLE_STARTS = 4
 
 def search_starts(params: Any, rows: int, p: int, k: int, budget: float | None = None) -> float:
     replicate = getattr(params, "replicate", 1)
-    rounds = 1 if replicate <= 1 else 1 + math.ceil(math.log2(replicate))
+    rounds = max(1, math.ceil(math.log2(max(replicate, 1))))
     if budget is None:
         budget = max(getattr(params, "max_starts", params.n_init), params.n_init)
         least = min(budget, max(params.n_init, START_WORK / max(rows * p * k, 1)))
@@ -143,9 +160,11 @@ def search_starts(params: Any, rows: int, p: int, k: int, budget: float | None =
     return float(min(budget, max(least, params.n_init * (2**rounds - 1))))
 
 
-def _search_seconds(params: Any, per_iteration: float, k: int, starts: float) -> float:
-    stage1, stage2 = _starts_iterations(params, k, starts)
-    seconds = per_iteration * (stage1 + stage2)
+def _search_seconds(
+    params: Any, per_iteration: float, k: int, starts: float, cheap: bool = False
+) -> float:
+    stage1, stage2 = _starts_iterations(params, k, starts, finish_all=cheap)
+    seconds = (per_iteration + LCA_START_ITERATION_SECONDS) * (stage1 + stage2)
     max_seconds = getattr(params, "max_seconds", None)
     return seconds if max_seconds is None else min(seconds, SEARCH_OVERRUN * max_seconds)
 
@@ -154,7 +173,9 @@ def segments(params: Any, shape: DataShape) -> Cost:
     n, p, k = shape.n_rows, shape.n_products, params.n_classes
     rows = _distinct_rows(n, p)
     per_iteration = LCA_PASS_SECONDS * rows * p * k
-    search = _search_seconds(params, per_iteration, k, search_starts(params, rows, p, k))
+    cheap = START_WORK / max(rows * p * k, 1) > params.n_init
+    starts = search_starts(params, rows, p, k)
+    search = _search_seconds(params, per_iteration, k, starts, cheap)
     parts: dict[tuple[str, ...], float] = {("n_init", "max_starts", "max_iter", "tol"): search}
     if params.bootstrap_lrt and k > 1:
         # Each bootstrap sample: a K−1-class fit from the generating values (2 starts) and a
@@ -171,7 +192,7 @@ def segments(params: Any, shape: DataShape) -> Cost:
             _search_seconds(params, per_iteration, k, resample) + LCA_PAIR_SECONDS * n * p
         )
     pairs = LCA_FIXED_SECONDS + LCA_PAIR_SECONDS * rows * p * (p + k)
-    seconds = _fixed_seconds(shape) + pairs + sum(parts.values())
+    seconds = executor_seconds(shape) + pairs + sum(parts.values())
     memory = BASE_MB + SCIPY_MB + _data_mb(shape) + LCA_WORK_MB
     memory += rows * p * LCA_BYTES_PER_CELL / MB + n * k * 3 * 8 / MB
     return Cost(seconds, memory, (*_drivers(parts), "n_classes"), ())
@@ -179,11 +200,11 @@ def segments(params: Any, shape: DataShape) -> Cost:
 
 # lca_covariates: the LCA stage without pattern compression, then EM of the multinomial logit
 # (a quasi-Newton fit of the covariate coefficients every iteration: a fixed part and a part per
-# row × class; about 1.5 times the iterations of plain EM) and the information matrix for the
-# standard errors.
-LCA_COV_ITERATION_FIXED = 0.1
-LCA_COV_ITERATION_SECONDS = 7e-7
-LCA_COV_ITERATIONS = 1.5
+# row × class; about 1.2 times the iterations of plain EM: measured 107 at K = 3, 198 at K = 4)
+# and the information matrix for the standard errors.
+LCA_COV_ITERATION_FIXED = 0.012
+LCA_COV_ITERATION_SECONDS = 5.4e-7
+LCA_COV_ITERATIONS = 1.2
 LCA_COV_INFORMATION_SECONDS = 1e-8
 
 
@@ -202,7 +223,7 @@ def segments_with_covariates(params: Any, shape: DataShape) -> Cost:
     }
     information = LCA_COV_INFORMATION_SECONDS * n * (q * k) ** 2
     pairs = LCA_FIXED_SECONDS + LCA_PAIR_SECONDS * n * p * (p + k)
-    seconds = _fixed_seconds(shape) + pairs + information + sum(parts.values())
+    seconds = executor_seconds(shape) + pairs + information + sum(parts.values())
     memory = BASE_MB + SCIPY_MB + _data_mb(shape) + LCA_WORK_MB
     memory += n * (p * LCA_BYTES_PER_CELL + (q + 3 * k) * 8 + (q * k) ** 2 * 8 / 64) / MB
     return Cost(seconds, memory, (*_drivers(parts), "n_classes"), ())
@@ -217,6 +238,9 @@ PERMUTE_SECONDS = 1e-8
 # for the data, one per permuted copy).
 TETRACHORIC_PAIR_SECONDS = 2e-6
 TETRACHORIC_MATRIX_SECONDS = 0.01
+# Memory beyond the data: the bit-packed and float32 copies parallel analysis permutes.
+TETRACHORIC_MB = 60.0
+TETRACHORIC_BYTES_PER_CELL = 8.0
 # Factor scores, per row × product × factor.
 SCORE_SECONDS = 1e-8
 PARALLEL_MAX_ROWS = 200_000
@@ -234,36 +258,44 @@ def tetrachoric_factors(params: Any, shape: DataShape) -> Cost:
     )
     scores = 0.0 if params.scores == "none" else SCORE_SECONDS * n * p * k
     parts: dict[tuple[str, ...], float] = {("n_parallel",): parallel, (): one + scores}
-    seconds = _fixed_seconds(shape) + sum(parts.values())
-    memory = BASE_MB + SCIPY_MB + _data_mb(shape) + (m * p * 1.2 + n * k * 16) / MB
+    seconds = executor_seconds(shape) + sum(parts.values())
+    memory = BASE_MB + SCIPY_MB + TETRACHORIC_MB + _data_mb(shape)
+    memory += (n * p * TETRACHORIC_BYTES_PER_CELL + n * k * 16) / MB
     return Cost(seconds, memory, _drivers(parts), ())
 
 
 # MCA: one pair-count pass, a (2p)² eigenproblem, a chunked pass for household coordinates.
 MCA_HOUSEHOLD_SECONDS = 8e-9
+# Memory beyond the data: the Burt table's counting pass, household coordinates and cos².
+MCA_MB = 100.0
+MCA_BYTES_PER_CELL = 7.0
 
 
 def correspondence_map(params: Any, shape: DataShape) -> Cost:
     n, p = shape.n_rows, shape.n_products
     d = min(params.n_components, p)
-    seconds = _fixed_seconds(shape) + PAIR_COUNT_SECONDS * n * p * p / 2
+    seconds = executor_seconds(shape) + PAIR_COUNT_SECONDS * n * p * p / 2
     seconds += 1e-8 * (2 * p) ** 3 + MCA_HOUSEHOLD_SECONDS * n * p * d
-    memory = BASE_MB + SCIPY_MB + _data_mb(shape) + n * d * 2 * 8 / MB + 20.0
+    memory = BASE_MB + SCIPY_MB + MCA_MB + _data_mb(shape) + n * p * MCA_BYTES_PER_CELL / MB
     return Cost(seconds, memory, ("n_components",), ())
 
 
 # Network: pair counts, every pair's four measures, then networkx (communities, betweenness:
 # products × edges).
-NETWORK_FIXED_SECONDS = 0.2
+NETWORK_FIXED_SECONDS = 0.05
+# Memory beyond the data: networkx and the pairs' tables, and the counting pass.
+NETWORK_MB = 95.0
+NETWORK_BYTES_PER_CELL = 6.0
 NETWORK_PAIR_SECONDS = 5e-6
 NETWORK_GRAPH_SECONDS = 1e-9
 
 
 def copurchase_graph(params: Any, shape: DataShape) -> Cost:
     n, p = shape.n_rows, shape.n_products
-    seconds = _fixed_seconds(shape) + PAIR_COUNT_SECONDS * n * p * p / 2
+    seconds = executor_seconds(shape) + PAIR_COUNT_SECONDS * n * p * p / 2
     seconds += NETWORK_FIXED_SECONDS + NETWORK_PAIR_SECONDS * p * p + NETWORK_GRAPH_SECONDS * p**3
-    memory = BASE_MB + SCIPY_MB + 10.0 + _data_mb(shape) + p * p * 400 / MB
+    memory = BASE_MB + SCIPY_MB + NETWORK_MB + _data_mb(shape)
+    memory += (n * p * NETWORK_BYTES_PER_CELL + p * p * 400) / MB
     return Cost(seconds, memory, (), ())
 
 
@@ -287,7 +319,7 @@ def nmf_baskets(params: Any, shape: DataShape) -> Cost:
         ("max_iter", "n_init", "n_components"): NMF_ITERATION_SECONDS * work
         + NMF_START_SECONDS * fits
     }
-    seconds = _fixed_seconds(shape) + sum(parts.values())
+    seconds = executor_seconds(shape) + sum(parts.values())
     k_max = max(params.component_values)
     memory = BASE_MB + SKLEARN_MB + _data_mb(shape) + n * (p * 3 + k_max * 4) * 8 / MB
     return Cost(seconds, memory, _drivers(parts), ())
@@ -297,8 +329,8 @@ def nmf_baskets(params: Any, shape: DataShape) -> Cost:
 # per household whatever the products and topics (measured 1.6–3e-4 s); passes until the
 # perplexity settles (checked every `evaluate_every` passes, each check one more E-step), and
 # two more for the households' mixes and the score.
-LDA_HOUSEHOLD_SECONDS = 2.5e-4
-LDA_PASSES = 25.0
+LDA_HOUSEHOLD_SECONDS = 1.5e-4
+LDA_PASSES = 20.0
 PURCHASE_SHARE = 0.3  # share of 1s assumed (the profile's prevalence is not consulted)
 
 
@@ -311,7 +343,7 @@ def topic_missions(params: Any, shape: DataShape) -> Cost:
     parts: dict[tuple[str, ...], float] = {
         ("max_iter",): LDA_HOUSEHOLD_SECONDS * n * (passes + checks + 2)
     }
-    seconds = _fixed_seconds(shape) + sum(parts.values())
+    seconds = executor_seconds(shape) + sum(parts.values())
     memory = BASE_MB + SKLEARN_MB + _data_mb(shape) + n * k * 4 * 8 / MB + purchases * 16 / MB
     return Cost(seconds, memory, _drivers(parts), ())
 
@@ -319,15 +351,16 @@ def topic_missions(params: Any, shape: DataShape) -> Cost:
 # -- Bayesian families (PyMC) ------------------------------------------------------------------
 # Compiling the model (nutpie: Numba; PyMC: C), on a warm disk cache; the first fit of a model
 # shape on a host takes longer.
-COMPILE_SECONDS = 15.0
+COMPILE_SECONDS = 10.0
+VI_COMPILE_SECONDS = 3.0
 # NUTS: seconds per draw per household × product × (latent terms + 1), for nutpie; PyMC's own
 # sampler is slower per draw.
-NUTS_DRAW_SECONDS = 6e-7
+NUTS_DRAW_SECONDS = 4e-7
 PYMC_SAMPLER_FACTOR = 2.0
 # After sampling: summaries (per household value and draw), PSIS-LOO over at most 5,000
 # households × 400 draws × integration nodes × products, the predictive check.
 SUMMARY_SECONDS = 4e-7
-LOO_SECONDS = 1.2e-9
+LOO_SECONDS = 6e-10
 PPC_SECONDS = 4e-8
 LOO_HOUSEHOLDS = 5000
 LOO_DRAWS = 400
@@ -379,7 +412,7 @@ def _nuts(params: Any, shape: DataShape, latent: int, terms: int) -> Cost:
         ("draws", "tune", "chains"): sampling,
         ("draws", "chains"): after,
     }
-    seconds = _fixed_seconds(shape) + COMPILE_SECONDS + sum(parts.values())
+    seconds = executor_seconds(shape) + COMPILE_SECONDS + sum(parts.values())
     draws_mb = _household_draws_mb(n * latent, params.chains, params.tune, params.draws)
     memory = BASE_MB + PYMC_MB + NUTS_WORK_MB + _data_mb(shape) + draws_mb
     memory += n * p * NUTS_BYTES_PER_CELL / MB
@@ -398,8 +431,11 @@ def choice_nuts(params: Any, shape: DataShape) -> Cost:
 
 # VI: seconds per iteration per household in the batch × product × (factors + 1), and the
 # iterations the loss rule typically stops after.
-VI_ITERATION_SECONDS = 4e-8
-VI_ITERATIONS = 5000.0
+VI_ITERATION_SECONDS = 1.5e-8
+VI_ITERATIONS = 3000.0
+# Memory of the variational fit beyond the data, per household × product (measured 549 MB at
+# 2,000 × 12 and 1,854 MB at 20,000 × 20 with 3 factors).
+VI_BYTES_PER_CELL = 3400.0
 VI_FULL_BATCH = 5000
 VI_BATCH = 1000
 
@@ -415,7 +451,6 @@ def factor_vi(params: Any, shape: DataShape) -> Cost:
     after += LOO_SECONDS * min(n, LOO_HOUSEHOLDS) * min(params.draws, LOO_DRAWS) * _nodes(k) * p
     after += PPC_SECONDS * 200 * n * p
     parts: dict[tuple[str, ...], float] = {("max_iter", "tol"): fitting, ("draws",): after}
-    seconds = _fixed_seconds(shape) + COMPILE_SECONDS + sum(parts.values())
-    memory = BASE_MB + PYMC_MB + _data_mb(shape) + n * p * NUTS_BYTES_PER_CELL / MB
-    memory += n * k * 8 * 6 / MB
+    seconds = executor_seconds(shape) + VI_COMPILE_SECONDS + sum(parts.values())
+    memory = BASE_MB + PYMC_MB + _data_mb(shape) + n * p * VI_BYTES_PER_CELL / MB
     return Cost(seconds, memory, _drivers(parts), ())

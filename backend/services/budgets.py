@@ -100,8 +100,11 @@ def _shown(value: object) -> str:
 
 
 def duration(seconds: float, about: bool = True) -> str:
-    """A person's reading of a number of seconds: "about 4.3 h", "about 25 min", "40 s"."""
+    """A person's reading of a number of seconds: "about 10 days", "about 4.3 h", "about 25
+    min", "40 s"."""
     prefix = "about " if about else ""
+    if seconds >= 2 * 86400:
+        return f"{prefix}{seconds / 86400:.0f} days"
     if seconds >= 5400:
         return f"{prefix}{seconds / 3600:.1f} h"
     if seconds >= 90:

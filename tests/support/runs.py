@@ -28,7 +28,16 @@ def submit_lca(client: httpx.Client, dataset_id: str, **params: Any) -> dict[str
         "model_type": "lca",
         "name": params.pop("name", "test run"),
         "dataset_id": dataset_id,
-        "params": {"n_classes": 3, "n_init": 3, "random_state": 1, **params},
+        # One round of starts and no stability resamples unless a test asks: the service tests
+        # size their fits by these (the model's own defaults search and resample more).
+        "params": {
+            "n_classes": 3,
+            "n_init": 3,
+            "random_state": 1,
+            "replicate": 1,
+            "stability_samples": 0,
+            **params,
+        },
     }
     for key in ("product_columns", "id_column"):
         if key in body["params"]:

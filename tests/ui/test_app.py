@@ -297,7 +297,7 @@ def family_runs(live_stack: str) -> dict[str, str]:
 
 
 EXPECTED_TABS = {
-    "lca_covariates": ["Segments", "Compare segments", "Who they are", "Model checks"],
+    "lca_covariates": ["Segments", "Who they are", "Compare segments", "Model checks"],
     "factor_tetrachoric": ["Loadings", "How many factors", "Household scores", "Fit details"],
     "mca": ["Map", "Inertia", "Categories"],
     "nmf": ["Top products", "Weights", "How many", "Details"],

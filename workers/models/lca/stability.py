@@ -19,6 +19,7 @@ Households are counted with their weights throughout.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -92,7 +93,10 @@ def stability(
     budget = max(params.n_init, min(params.max_starts, RESAMPLE_STARTS * params.n_init))
     aris: list[float] = []
     jaccard = np.zeros((B, k))
+    began = time.monotonic()
     for b, child in enumerate(root.spawn(B)):
+        if b >= 2 and params.max_seconds and time.monotonic() - began >= params.max_seconds:
+            break  # the time budget: the resamples done so far are the answer (said below)
         rng = np.random.default_rng(child)
         wb = rng.multinomial(round(N), w / w.sum()).astype(np.float64)
         d = resampled(design, wb)
@@ -125,7 +129,13 @@ def stability(
             force=True,
             details={"stability_sample": b + 1, "stability_samples": B},
         )
-    return summarise_stability(aris, jaccard)
+    out = summarise_stability(aris, jaccard[: len(aris)])
+    if len(aris) < B:
+        out.verdict += (
+            f" (The time budget max_seconds={params.max_seconds:g} stopped the check after "
+            f"{len(aris)} of {B} resamples.)"
+        )
+    return out
 
 
 def summarise_stability(aris: list[float], jaccard: np.ndarray) -> SegmentStability:
