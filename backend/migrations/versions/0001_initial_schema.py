@@ -1,22 +1,18 @@
-"""initial schema
+"""Initial schema.
 
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-28 16:57:52.349446
+Revision 0001, 2026-11-28.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 import backend.orm
+from backend.migrations.columns import JSON
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -33,7 +29,7 @@ def upgrade() -> None:
         sa.Column("n_columns", sa.Integer(), nullable=False),
         sa.Column(
             "columns",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            JSON,
             nullable=False,
         ),
         sa.Column("data", sa.LargeBinary(), nullable=True),
@@ -52,18 +48,18 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column(
             "params",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            JSON,
             nullable=False,
         ),
         sa.Column("dataset_id", sa.String(length=32), nullable=False),
         sa.Column(
             "product_columns",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            JSON,
             nullable=False,
         ),
         sa.Column(
             "covariate_columns",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            JSON,
             nullable=False,
         ),
         sa.Column("id_column", sa.String(length=255), nullable=True),
@@ -77,12 +73,12 @@ def upgrade() -> None:
         sa.Column("data_hash", sa.String(length=64), nullable=True),
         sa.Column(
             "library_versions",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            JSON,
             nullable=True,
         ),
         sa.Column(
             "fit_summary",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            JSON,
             nullable=True,
         ),
         sa.Column("created_at", backend.orm.UTCDateTime(timezone=True), nullable=False),
@@ -121,7 +117,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column(
             "result",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            JSON,
             nullable=False,
         ),
         sa.Column("created_at", backend.orm.UTCDateTime(timezone=True), nullable=False),

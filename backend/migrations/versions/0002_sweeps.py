@@ -1,8 +1,6 @@
-"""parent runs for sweeps
+"""Parent runs for sweeps.
 
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-28
+Revision 0002, after 0001, 2026-11-28.
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,6 @@
-"""idempotency keys of run submissions
+"""Idempotency keys of run submissions.
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-28
+Revision 0003, after 0002, 2026-11-28.
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

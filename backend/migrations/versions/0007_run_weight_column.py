@@ -1,26 +1,21 @@
-"""a run's case or survey weights: the weight column
+"""A run's case or survey weights: the weight column.
 
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-15
+Revision 0007, after 0006, 2026-12-15.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from backend.migrations.columns import add_columns, drop_columns
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("weight_column", sa.String(length=255), nullable=True))
+    add_columns("runs", sa.Column("weight_column", sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_column("weight_column")
+    drop_columns("runs", "weight_column")
