@@ -2,9 +2,7 @@
 Prometheus request metrics, served at /metrics. Workers export Dramatiq's own metrics
 (WORKER_METRICS_PORT).
 
-A pure ASGI middleware on purpose: Starlette's `@app.middleware("http")` pipes every chunk
-of a streaming response through an extra task and memory stream, which adds up with hundreds
-of SSE clients.
+A pure ASGI middleware (backend/middleware.py says why).
 """
 
 from __future__ import annotations
@@ -22,9 +20,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from backend.logging_setup import run_context
+from backend.middleware import HTTPMiddleware
 from backend.routes import API_PREFIX
 
 REGISTRY = CollectorRegistry()
@@ -44,14 +43,8 @@ RUN_PATH = re.compile(rf"^{API_PREFIX}/(?:runs|progress)/([0-9a-f]{{32}})")
 access_log = logging.getLogger("backend.access")
 
 
-class RequestObserver:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestObserver(HTTPMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 500
         started = time.perf_counter()
 
