@@ -99,7 +99,12 @@ def test_every_family_lists_its_own_charts_then_the_product_views(spec: FamilySp
 def test_the_listing_names_the_units() -> None:
     served = listing(view("lca", LABELS))
     assert served["unit"] == "Segment"
-    assert served["units"][0] == {"key": "Class 1", "default": "Segment 1", "name": "Busy families"}
+    assert served["units"][0] == {
+        "key": "Class 1",
+        "default": "Segment 1",
+        "name": "Busy families",
+        "color": "#3b5bdb",
+    }
     profile = next(s for s in served["sections"] if s["id"] == "profile")
     assert [o["name"] for o in profile["options"]] == ["measure"]
     assert "profile" in profile["tags"]
@@ -254,7 +259,10 @@ def test_mca_inertia_and_map_with_households_on_chosen_dimensions() -> None:
     shown = vega(view("mca"), "map", {"x": "1", "y": "2", "households": "true"})
     assert marks(shown).count("circle") == 2  # households and products
     x_title = shown["layer"][1]["encoding"]["x"]["title"]
-    assert x_title.startswith("Dimension 2 (") and x_title.endswith("%)")
+    # named by what the dimension separates, with the share it shows (not "Axis 1")
+    assert x_title.startswith("Dimension 2: ") and "↔" in x_title and x_title.endswith("%)")
+    # and no legend of a "strongest dimension" (it said "Group: Dimension 1…5")
+    assert not any("field" in layer["encoding"].get("color", {}) for layer in shown["layer"])
 
 
 def test_baskets_top_products_shares_and_error_curve() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from backend.errors import InvalidInput
 from backend.families import FamilySpec
+from backend.presentation.palette import unit_color
 
 MAX_LABEL_LENGTH = 80
 
@@ -71,10 +72,22 @@ class Units:
             return self.names[position]
         return f"{self.word} {position + 1}"
 
+    def color_of(self, position: int) -> str:
+        """The unit's one colour, the same in every chart, page, report and slide: the
+        palette's colour for its position (segment 1 is always the first)."""
+        return unit_color(position)
+
+    @property
+    def colors(self) -> dict[str, str]:
+        """Shown name → colour, the palette every output draws the units with."""
+        return {name: self.color_of(k) for k, name in enumerate(self.names)}
+
     def as_json(self) -> list[dict[str, str]]:
         return [
-            {"key": key, "default": default, "name": name}
-            for key, default, name in zip(self.keys, self.defaults, self.names, strict=True)
+            {"key": key, "default": default, "name": name, "color": self.color_of(k)}
+            for k, (key, default, name) in enumerate(
+                zip(self.keys, self.defaults, self.names, strict=True)
+            )
         ]
 
 

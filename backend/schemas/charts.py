@@ -11,6 +11,9 @@ class UnitOut(BaseModel):
     key: str = Field(description='The raw unit key the result uses ("Class 1"); labels use it.')
     default: str = Field(description='The plain name before anyone names it ("Segment 1").')
     name: str = Field(description="The name shown: the run's label, else the default.")
+    color: str = Field(
+        "", description="The unit's colour (#rrggbb), the same in every chart, report and slide."
+    )
 
 
 class ChartChoice(BaseModel):

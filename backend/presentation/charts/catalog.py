@@ -107,6 +107,20 @@ def _segments(view: ChartView) -> list[Section]:
             options=(compared,),
         ),
     ]
+    if len(view.units.keys) >= 2:
+        out.append(
+            Section(
+                "segment_map",
+                f"{view.units.plural} and products on one map",
+                f"A correspondence analysis of the {one} × product table: each {one} (a "
+                f"square) sits near the products it buys more than the other {many} do; "
+                "products close together are bought by the same "
+                f"{many}. Each axis is named by the products at its two ends, with the share of "
+                "the table's variation it shows.",
+                "maps:joint",
+                tags=("map",),
+            )
+        )
     sweep = r.get("sweep")
     if isinstance(sweep, dict) and sweep.get("table"):
         reason = str(sweep.get("reason") or "")
@@ -231,9 +245,49 @@ def _dimensions(view: ChartView) -> list[Section]:
     return out
 
 
+def _convergence(view: ChartView) -> list[Section]:
+    """Trace, rank and energy plots of a NUTS run, the verdict leading the trace's caption."""
+    plots = view.result.get("trace_plots")
+    if not (isinstance(plots, dict) and plots.get("parameters")):
+        return []
+    verdict = ((view.result.get("diagnostics") or {}).get("verdict") or {}).get("text", "")
+    thin = int(plots.get("thinned_every") or 1)
+    shown = "every draw" if thin == 1 else f"every {thin}th draw and every divergent one"
+    out = [
+        Section(
+            "trace",
+            "Trace plots",
+            f"{verdict} The draws of the parameters worth checking (largest R-hat, smallest "
+            f"effective sample size), {shown}, one colour per chain: chains that overlap "
+            "like noise around one level have mixed. Red ticks mark divergent transitions.".strip(),
+            "bayes:trace",
+        ),
+        Section(
+            "rank",
+            "Rank plots",
+            "Each chain's draws ranked among all chains' draws (Vehtari et al. 2021): when the "
+            "chains mix, every chain's bars stay near the dashed line; a chain piling up at "
+            "one end sits higher or lower than the others.",
+            "bayes:rank",
+        ),
+    ]
+    if plots.get("energy"):
+        out.append(
+            Section(
+                "energy",
+                "Energy plot",
+                "The distribution of the sampler's energy against that of its change between "
+                "draws: they should look alike. A much narrower change (E-BFMI below 0.3) means "
+                "warm-up adapted poorly; run more tune.",
+                "bayes:energy",
+            )
+        )
+    return out
+
+
 def _bayesian_checks(view: ChartView) -> list[Section]:
     r = view.result
-    out = []
+    out = _convergence(view)
     if r.get("baseline_probabilities"):
         out.append(
             Section(

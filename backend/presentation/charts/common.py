@@ -5,7 +5,7 @@ coordinates), the dendrogram (its tree) and the closest competitors."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
 import numpy as np
@@ -21,6 +21,7 @@ from backend.presentation.charts.palette import (
     PRIMARY,
     unit_color,
 )
+from backend.presentation.layout import padded_domain, place_labels
 from backend.presentation.profiles import strongest_unit
 
 AnyChart = alt.Chart | alt.LayerChart | alt.FacetChart | alt.HConcatChart | alt.VConcatChart
@@ -181,6 +182,60 @@ def bars_chart(
     return chart.properties(height=alt.Step(22)) if horizontal else chart.properties(height=260)
 
 
+MAP_WIDTH, MAP_HEIGHT = 640, 460
+
+
+def labelled_points(
+    data: pd.DataFrame, *, width: int = MAP_WIDTH, height: int = MAP_HEIGHT
+) -> tuple[pd.DataFrame, tuple[float, float], tuple[float, float]]:
+    """`data` (Label, x, y) with where each label goes (lx, ly, align, leader) so that no two
+    overlap, and the x and y domains the placement assumed (the chart must use them)."""
+    xs, ys = data["x"].to_numpy(dtype=float), data["y"].to_numpy(dtype=float)
+    x_domain, y_domain = padded_domain(xs, 0.16), padded_domain(ys, 0.1)
+    placed = place_labels(
+        xs, ys, [str(t) for t in data["Label"]], width=width, height=height,
+        x_domain=x_domain, y_domain=y_domain,
+    )  # fmt: skip
+    out = data.copy()
+    out["lx"] = [p.x for p in placed]
+    out["ly"] = [p.y for p in placed]
+    out["align"] = [p.align for p in placed]
+    out["leader"] = [p.leader for p in placed]
+    return out, x_domain, y_domain
+
+
+def label_layers(
+    data: pd.DataFrame,
+    x_domain: tuple[float, float],
+    y_domain: tuple[float, float],
+    *,
+    weight: Literal["normal", "bold"] = "normal",
+    color: str = INK,
+    size: int = 12,
+) -> list[alt.Chart]:
+    """The labels where `labelled_points` put them, with a leader line to a far point."""
+    lx = alt.X("lx:Q", scale=alt.Scale(domain=list(x_domain), nice=False))
+    ly = alt.Y("ly:Q", scale=alt.Scale(domain=list(y_domain), nice=False))
+    layers: list[alt.Chart] = []
+    leaders = data[data["leader"]]
+    if len(leaders):
+        layers.append(
+            alt.Chart(leaders)
+            .mark_rule(color=MUTED, strokeWidth=0.8)
+            .encode(x=alt.X("x:Q"), y=alt.Y("y:Q"), x2="lx:Q", y2="ly:Q")
+        )
+    for align in ("left", "right", "center"):
+        part = data[data["align"] == align]
+        if len(part):
+            layers.append(
+                alt.Chart(part)
+                .mark_text(align=align, baseline="middle", fontSize=size, fontWeight=weight,
+                           color=color)
+                .encode(x=lx, y=ly, text="Label:N")
+            )  # fmt: skip
+    return layers
+
+
 def scatter_map(
     coords: pd.DataFrame,
     *,
@@ -193,9 +248,11 @@ def scatter_map(
 ) -> AnyChart:
     """Products as labelled points (`coords`: Product, x, y): close products are bought by the
     same households. `groups` colours them (in `group_order`, units keeping their colour);
-    `households` (x, y) adds households as faint points behind."""
+    `households` (x, y) adds households as faint points behind. Labels never overlap: each is
+    placed where it is free, with a leader line when it had to move away."""
     data = coords.copy()
     data["Group"] = [groups.get(p, "—") if groups else "Products" for p in data["Product"]]
+    data["Label"] = data["Product"]
     present = set(data["Group"])
     order = [g for g in (group_order or sorted(present, key=str)) if g in present]
     order += sorted(present - set(order), key=str)
@@ -207,27 +264,40 @@ def scatter_map(
         scale=alt.Scale(domain=order, range=[palette.get(g, NO_GROUP) for g in order]),
         legend=alt.Legend(orient="top") if groups else None,
     )
-    x = alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False, padding=30))
-    y = alt.Y("y:Q", title=y_title, scale=alt.Scale(zero=False, padding=20))
+    if not len(data):
+        return alt.Chart(data).mark_circle()
+    data, x_domain, y_domain = labelled_points(data)
+    x = alt.X("x:Q", title=x_title, scale=alt.Scale(domain=list(x_domain), nice=False))
+    y = alt.Y("y:Q", title=y_title, scale=alt.Scale(domain=list(y_domain), nice=False))
+    tooltip: list[Any] = ["Product:N"]
+    if groups:
+        tooltip.append(alt.Tooltip("Group:N", title=group_title))
     points = (
         alt.Chart(data)
         .mark_circle(size=120, opacity=0.9)
-        .encode(
-            x=x, y=y, color=color, tooltip=["Product:N", alt.Tooltip("Group:N", title=group_title)]
-        )
-    )
-    labels = (
-        alt.Chart(data)
-        .mark_text(align="left", dx=8, fontSize=12, color=INK)
-        .encode(x=x, y=y, text="Product:N")
+        .encode(x=x, y=y, color=color if groups else alt.value(PRIMARY), tooltip=tooltip)
     )
     layers: list[alt.Chart] = []
     if households is not None and len(households):
+        inside = households[households["x"].between(*x_domain) & households["y"].between(*y_domain)]
         layers.append(
-            alt.Chart(households).mark_circle(size=12, opacity=0.18, color=MUTED).encode(x=x, y=y)
+            alt.Chart(inside).mark_circle(size=12, opacity=0.18, color=MUTED).encode(x=x, y=y)
         )
-    layers += [points, labels]
-    return alt.layer(*layers).properties(height=460, width=640)
+    layers += [points, *label_layers(data, x_domain, y_domain)]
+    return alt.layer(*layers).properties(height=MAP_HEIGHT, width=MAP_WIDTH)
+
+
+def axis_names(products: list[str], coordinates: Any) -> tuple[str, str]:
+    """The map's two axes named by what they separate: the products at either end."""
+    from backend.presentation.segment_map import axis_title
+
+    coords = np.asarray(coordinates, dtype=float)
+    if coords.ndim != 2 or coords.shape[0] != len(products) or coords.shape[1] < 2:
+        return "Axis 1", "Axis 2"
+    return (
+        axis_title(1, None, products, coords[:, 0]),
+        axis_title(2, None, products, coords[:, 1]),
+    )
 
 
 # -- the product views, from the stored product map ------------------------------------------
@@ -259,7 +329,11 @@ def product_map(view: ChartView, options: dict[str, Any]) -> AnyChart:
         }
     )
     groups, order, title = product_groups(view, options.get("colour", "units"))
-    return scatter_map(coords, groups=groups, group_order=order, group_title=title)
+    x_title, y_title = axis_names(list(coords["Product"]), stored.get("coordinates", []))
+    return scatter_map(
+        coords, groups=groups, group_order=order, group_title=title,
+        x_title=x_title, y_title=y_title,
+    )  # fmt: skip
 
 
 def dendrogram_layout(tree: Any, products: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import altair as alt
 import pandas as pd
 
 from backend.presentation.charts.base import MAX_HOUSEHOLDS, ChartView
-from backend.presentation.charts.common import AnyChart, bars_chart, scatter_map
-from backend.presentation.profiles import strongest_unit
+from backend.presentation.charts.common import (
+    MAP_HEIGHT,
+    MAP_WIDTH,
+    AnyChart,
+    bars_chart,
+    label_layers,
+    labelled_points,
+    scatter_map,
+)
+from backend.presentation.charts.palette import MUTED, unit_scale
+from backend.presentation.segment_map import axis_title, joint_map
 
 
 def inertia_frame(view: ChartView) -> pd.DataFrame:
@@ -54,9 +64,14 @@ def biplot(view: ChartView, options: dict[str, Any]) -> AnyChart:
     )
     pct = [float(r.get("percent_inertia", 0.0)) for r in view.result.get("summary") or []]
 
+    names = list(data["Product"])
+
     def title(k: int) -> str:
-        name = view.units.name_of(k)
-        return f"{name} ({pct[k]:.1f}%)" if k < len(pct) else name
+        """The dimension's name, what it separates and the share it shows."""
+        values = [float(c[k]) if len(c) > k else 0.0 for c in coords]
+        ends = axis_title(k + 1, None, names, values)
+        shown = f"{pct[k]:.0f}%" if k < len(pct) else ""
+        return f"{view.units.name_of(k)}: {ends}" + (f" ({shown})" if shown else "")
 
     homes = None
     rows = view.rows() if options.get("households") else None
@@ -66,12 +81,50 @@ def biplot(view: ChartView, options: dict[str, Any]) -> AnyChart:
             homes = pd.DataFrame({"x": rows[columns[a]], "y": rows[columns[b]]}).head(
                 MAX_HOUSEHOLDS
             )
-    return scatter_map(
-        data,
-        groups=strongest_unit(view.spec, view.result, view.units),
-        group_order=view.units.names,
-        households=homes,
-        x_title=title(a),
-        y_title=title(b),
-        group_title=view.units.word,
+    # Products are not coloured by a "strongest dimension": on a map that says nothing.
+    return scatter_map(data, households=homes, x_title=title(a), y_title=title(b))
+
+
+def joint(view: ChartView, options: dict[str, Any]) -> AnyChart:
+    """Segments and products on one map (correspondence analysis of the segment × product
+    table): each segment a large coloured square with its name in bold, products as small
+    points; labels placed where they are free."""
+    found = joint_map(view.result, view.units)
+    if found is None:
+        return alt.Chart(pd.DataFrame({"x": []})).mark_point()
+    units = pd.DataFrame(
+        {"Label": found.units, "x": found.unit_xy[:, 0], "y": found.unit_xy[:, 1], "Kind": "unit"}
+    )
+    items = pd.DataFrame(
+        {"Label": found.products, "x": found.product_xy[:, 0], "y": found.product_xy[:, 1],
+         "Kind": "product"}
+    )  # fmt: skip
+    data, x_domain, y_domain = labelled_points(pd.concat([units, items], ignore_index=True))
+    x = alt.X("x:Q", title=found.axis_titles[0], scale=alt.Scale(domain=list(x_domain), nice=False))
+    y = alt.Y("y:Q", title=found.axis_titles[1], scale=alt.Scale(domain=list(y_domain), nice=False))
+    word = view.units.word
+    shown_units = data[data["Kind"] == "unit"].rename(columns={"Label": word})
+    shown_items = data[data["Kind"] == "product"].rename(columns={"Label": "Product"})
+    unit_points = (
+        alt.Chart(shown_units)
+        .mark_square(size=260, opacity=0.95)
+        .encode(
+            x=x, y=y,
+            color=alt.Color(f"{word}:N", scale=unit_scale(view.units.names), legend=None),
+            tooltip=[f"{word}:N"],
+        )
+    )  # fmt: skip
+    product_points = (
+        alt.Chart(shown_items)
+        .mark_circle(size=60, color=MUTED, opacity=0.9)
+        .encode(x=x, y=y, tooltip=["Product:N"])
+    )
+    labels = label_layers(data[data["Kind"] == "product"], x_domain, y_domain, color="#4b5563")
+    for k, name in enumerate(view.units.names):
+        own = data[(data["Kind"] == "unit") & (data["Label"] == name)]
+        labels += label_layers(
+            own, x_domain, y_domain, weight="bold", color=view.units.color_of(k), size=13
+        )
+    return alt.layer(product_points, unit_points, *labels).properties(
+        width=MAP_WIDTH, height=MAP_HEIGHT
     )

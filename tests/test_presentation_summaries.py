@@ -1,0 +1,134 @@
+"""Plain-language summaries, numbers for people, the segments-and-products map and labels that
+do not overlap, on every family's real stored result (tests/ui/fixtures)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from backend.families import families
+from backend.presentation.layout import overlaps, padded_domain, place_labels
+from backend.presentation.numbers import index, percent, sig
+from backend.presentation.segment_map import joint_map
+from backend.presentation.summaries import key_findings, summaries
+from tests.test_presentation_charts import LABELS, view
+from tests.ui.fixtures import result
+
+
+def test_numbers_read_as_people_write_them() -> None:
+    assert percent(0.277) == "28%" and percent(0.001) == "under 1%" and percent(None) == "—"
+    assert index(63.3) == "63" and index(143.49) == "143"
+    assert sig(0.01234) == "0.012" and sig(8403) == "8,400" and sig(2.71828) == "2.7"
+    assert sig(0) == "0" and sig(float("nan")) == "—"
+
+
+def test_each_segment_is_described_by_its_size_and_its_products() -> None:
+    # Given a three-segment run with two segments named
+    found = summaries(view("lca", LABELS))
+    # Then each summary names the segment, its share and what it over- and under-indexes on
+    assert [s.name for s in found] == ["Busy families", "Segment 2", "Foodies"]
+    res = result("lca")
+    for k, s in enumerate(found):
+        assert s.headline.startswith(f"{s.name} is {percent(res['class_sizes'][k])}")
+        row = np.asarray(res["item_index"][k])
+        best = res["products"][int(np.argmax(row))]
+        assert s.over and s.over[0][0] == best, s.text
+        assert all(v >= 120 for _, v in s.over) and all(v <= 80 for _, v in s.under)
+        assert f"{best} (index {index(row.max())})" in s.text
+    # and the same numbers always give the same words
+    assert [s.text for s in summaries(view("lca", LABELS))] == [s.text for s in found]
+    # and the findings name the largest and the smallest
+    findings = key_findings(view("lca", LABELS), found)
+    assert "Busy families" in findings[0] and "3 segments" in findings[0]
+
+
+def test_who_they_are_and_stability_enter_the_summary_when_the_run_has_them() -> None:
+    res = copy.deepcopy(result("lca"))
+    res["profiles"] = {
+        "measure": "membership",
+        "units": ["Class 1", "Class 2", "Class 3"],
+        "features": [
+            {
+                "feature": "age",
+                "kind": "categorical",
+                "levels": ["18-34", "35+"],
+                "overall": [0.3, 0.7],
+                "cells": [
+                    {"unit": "Class 3", "level": "18-34", "share": 0.61, "index": 203,
+                     "residual": 5.1, "significant": True},
+                    {"unit": "Class 1", "level": "18-34", "share": 0.2, "index": 66,
+                     "residual": -3.0, "significant": True},
+                ],
+                "tests": [],
+            }
+        ],
+        "critical_z": 2.9,
+    }  # fmt: skip
+    res["stability"] = {
+        "n_samples": 20,
+        "ari_mean": 0.8,
+        "segments": [{"reappears": 0.95, "stable": True}, {"reappears": 0.5, "stable": False},
+                     {"reappears": 0.9, "stable": True}],
+    }  # fmt: skip
+    found = summaries(view("lca", LABELS, res))
+    assert "age 18-34: 61% of them (everyone: 30%)" in found[2].text
+    assert found[0].who == []  # under-represented is not "who they are"
+    assert "95% of the time: a stable segment" in found[0].text
+    assert "not stable" in found[1].text
+
+
+def test_factors_are_described_by_the_products_that_define_them() -> None:
+    found = summaries(view("factor_tetrachoric"))
+    res = result("factor_tetrachoric")
+    loadings = np.asarray(res["loadings"])
+    for k, s in enumerate(found):
+        top = res["products"][int(np.argmax(loadings[:, k]))]
+        assert f"defined by {top}" in s.text, s.text
+        assert s.headline.endswith("of the variation in what households buy.")
+
+
+@pytest.mark.parametrize("spec", list(families().values()), ids=lambda s: s.model_type)
+def test_every_family_gets_a_summary_per_unit(spec) -> None:  # type: ignore[no-untyped-def]
+    v = view(spec.model_type)
+    found = summaries(v)
+    assert [s.name for s in found] == v.units.names
+    assert all(s.text and s.color.startswith("#") for s in found)
+    assert key_findings(v, found)
+
+
+def test_segments_sit_near_the_products_they_over_index_on() -> None:
+    # Given the segment × product map of a three-segment run
+    v = view("lca", LABELS)
+    found = joint_map(v.result, v.units)
+    assert found is not None and found.units == v.units.names
+    # Then each segment is closer to its most over-indexed product than to its least
+    res = v.result
+    for k in range(3):
+        row = np.asarray(res["item_index"][k])
+        best, worst = int(np.argmax(row)), int(np.argmin(row))
+        near = np.linalg.norm(found.unit_xy[k] - found.product_xy[best])
+        far = np.linalg.norm(found.unit_xy[k] - found.product_xy[worst])
+        assert near < far
+    # and the axes are named by what they separate, not "Axis 1"
+    assert all("↔" in t and "%" in t for t in found.axis_titles)
+    assert sum(found.inertia) == pytest.approx(1.0)  # three segments: two axes hold it all
+
+
+def test_labels_do_not_overlap_even_when_points_do() -> None:
+    # Given twelve points in a tight cluster and a few spread out
+    rng = np.random.default_rng(3)
+    x = np.r_[rng.normal(0, 0.01, 12), [1.0, -1.0, 0.5]]
+    y = np.r_[rng.normal(0, 0.01, 12), [1.0, -1.0, -0.5]]
+    texts = [f"Product number {k}" for k in range(len(x))]
+    xd, yd = padded_domain(x, 0.16), padded_domain(y, 0.1)
+    placed = place_labels(x, y, texts, width=640, height=460, x_domain=xd, y_domain=yd)
+    # Then no two labels overlap and the ones pushed away get a leader line
+    assert overlaps(placed, texts, width=640, height=460, x_domain=xd, y_domain=yd) == 0
+    assert any(p.leader for p in placed)
+    # while the naive placement (every label right of its point) overlaps
+    from backend.presentation.layout import Placed
+
+    naive = [Placed(float(a) + 0.01, float(b), "left", False) for a, b in zip(x, y, strict=True)]
+    assert overlaps(naive, texts, width=640, height=460, x_domain=xd, y_domain=yd) > 0
