@@ -17,7 +17,7 @@ from starlette.routing import compile_path
 
 from backend import __version__
 from backend.auth import BearerAuth, bearer_scheme, warn_if_open
-from backend.errors import AppError, TooManyRequests, error_responses
+from backend.errors import AppError, TooManyRequests, error_content, error_responses
 from backend.logging_setup import configure_logging
 from backend.metrics import install_metrics
 from backend.migrations import upgrade_database
@@ -44,9 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def error_body(
     status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: object
 ) -> JSONResponse:
-    return JSONResponse(
-        {"error": title, "detail": detail, **extra}, status_code=status, headers=headers
-    )
+    return JSONResponse(error_content(title, detail, **extra), status_code=status, headers=headers)
 
 
 def _phrase(status: int) -> str:

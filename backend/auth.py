@@ -16,6 +16,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from backend.errors import error_content
 from backend.routes import API_PREFIX
 from backend.settings import Settings, get_settings
 
@@ -79,7 +80,7 @@ class BearerAuth:
                         "'Authorization: Bearer <token>' with one of the API_TOKEN values."
                     )
                     response = JSONResponse(
-                        {"error": "Unauthorized", "detail": detail},
+                        error_content("Unauthorized", detail),
                         status_code=401,
                         headers={"WWW-Authenticate": "Bearer"},
                     )

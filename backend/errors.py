@@ -69,11 +69,22 @@ class DataError(ValueError):
     """Deterministic problem with a run's data or parameters found while fitting: never retried."""
 
 
-class ErrorOut(BaseModel):
-    """Every error response: a short title and a sentence saying what is wrong and how to fix it."""
+def error_content(title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """The body of every error response: the sentence in both `error` (what the original
+    backend's clients show) and `detail`, and a short `title`."""
+    return {"error": detail, "detail": detail, "title": title, **extra}
 
-    error: str = Field(description="Short title, e.g. 'Invalid input'.")
+
+class ErrorOut(BaseModel):
+    """Every error response: a sentence saying what is wrong and how to fix it (in `error` and
+    `detail`) and a short title."""
+
+    error: str = Field(
+        description="What is wrong and how to fix it: the same sentence as `detail` (the "
+        "original backend's clients show `error`)."
+    )
     detail: str = Field(description="What is wrong and how to fix it.")
+    title: str = Field(description="Short title, e.g. 'Invalid input'.")
     errors: list[dict[str, Any]] | None = Field(
         None, description="Request validation only: each field's location, message and type."
     )

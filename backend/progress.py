@@ -18,7 +18,7 @@ import redis
 
 from backend.redis_client import Keys, get_redis
 from backend.schemas.api import ProgressMessage
-from backend.schemas.common import TERMINAL_PHASES, Phase
+from backend.schemas.common import PHASE_ORDER, TERMINAL_PHASES, Phase
 from backend.settings import Settings, get_settings
 
 # Room, beyond the throttled messages, for what always goes through: phase changes and forced
@@ -103,7 +103,9 @@ class ProgressReporter:
     """The `progress` callable handed to fit functions.
 
     `reporter(fraction, message, iteration=..., loglik=..., details={...})` publishes at most
-    every `min_interval` seconds (phase changes and `force=True` always go through), computes
+    every `min_interval` seconds (phase changes and `force=True` always go through), keeps the
+    phase from moving backwards (a phase earlier than the current one is reported as the
+    current one), computes
     an ETA from the pace since the phase began, and raises `RunCancelled` once the run was
     cancelled — checked at most every `cancel_check_interval` seconds, so calling it in a tight
     loop stays cheap. Time is read from `clock` (seconds, monotonic), which tests drive.
@@ -156,6 +158,10 @@ class ProgressReporter:
         **fields: Any,
     ) -> None:
         phase = Phase(phase)
+        if self._phase is not None and PHASE_ORDER[phase] < PHASE_ORDER[self._phase]:
+            # Phases only move forward: a fit that builds its model ("loading") after the
+            # executor said "fitting" is still fitting; its message and details say the stage.
+            phase = self._phase
         if phase not in TERMINAL_PHASES:
             self.check_cancelled()
         now = self.clock()

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.errors import PayloadTooLarge
+from backend.errors import PayloadTooLarge, error_content
 from backend.json_limits import JsonMeter
 from backend.settings import get_settings
 
@@ -66,9 +66,7 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > limit:
             # Refused on the declared length alone: not one byte of the body is read.
             exc = BodyTooLarge(get_settings().max_upload_bytes)
-            response = JSONResponse(
-                {"error": exc.title, "detail": exc.detail}, 413, headers=exc.headers
-            )
+            response = JSONResponse(error_content(exc.title, exc.detail), 413, headers=exc.headers)
             await response(scope, receive, send)
             return
         received = 0

@@ -42,9 +42,11 @@ async def listen(
         connected = time.time()  # events published before this are replayed history, not live
         connects.append(connected - asked)
         async for line in response.aiter_lines():
-            if line.startswith("event:"):
+            if line == "":
+                event = None  # an event ends; the next one is of the default type unless named
+            elif line.startswith("event:"):
                 event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event == "progress":
+            elif line.startswith("data:") and event in (None, "message"):
                 sent = datetime.fromisoformat(json.loads(line[5:])["updated_at"]).timestamp()
                 if sent >= connected:
                     delays.append(time.time() - sent)

@@ -73,7 +73,7 @@ def test_api_without_a_valid_token_is_401(
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"] == "Bearer"
     body = response.json()
-    assert body["error"] == "Unauthorized"
+    assert body["title"] == "Unauthorized" and body["error"] == body["detail"]
     assert "Authorization: Bearer" in body["detail"] or "not valid" in body["detail"]
 
 

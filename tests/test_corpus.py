@@ -59,8 +59,8 @@ def assert_refused(response: httpx.Response, status: int, words: list[str]) -> N
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["detail"], str), body
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["error"] == body["detail"], body
     for word in words:
         assert word in body["detail"], f"{word!r} not in {body['detail']!r}"
     assert "Traceback" not in response.text
@@ -263,7 +263,7 @@ def test_gigabyte_upload_is_cut_off_after_the_limit(
     upload = LazyUpload()
     response = post_streaming(upload, headers)
     assert_refused(response, 413, ["MAX_UPLOAD_MB", "1 MB"])
-    assert response.json()["error"] == "Payload too large"
+    assert response.json()["title"] == "Payload too large"
     # The server stopped reading right after the limit: ~1 MB of the gigabyte was pulled.
     assert upload.sent < 2 * 2**20, upload.sent
     monkeypatch.undo()

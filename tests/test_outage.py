@@ -131,7 +131,7 @@ def test_every_database_route_answers_503_with_retry_after_while_the_database_is
                 assert response.status_code == 503, (method, path, response.text[:300])
                 assert response.headers["Retry-After"].isdigit(), (method, path)
                 body = response.json()
-                assert body["error"] == "Service unavailable", (method, path, body)
+                assert body["title"] == "Service unavailable", (method, path, body)
                 assert "database is unreachable" in body["detail"], (method, path, body)
                 assert "Traceback" not in response.text and "sqlalchemy" not in response.text
             # and the health endpoints say what is wrong

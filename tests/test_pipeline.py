@@ -33,7 +33,7 @@ def test_upload_submit_stream_and_recover_known_classes(
     events = read_events(live_stack, run["id"])
 
     # Then the stream carries ids, moves through the phases and closes after completion
-    progress = [e for e in events if e.event == "progress"]
+    progress = [e for e in events if e.event == "message"]
     assert all(e.id for e in progress)
     phases = [e.data["phase"] for e in progress]
     assert phases[-1] == "completed" and "fitting" in phases
@@ -119,8 +119,8 @@ def test_sse_resume_with_last_event_id(client: httpx.Client, live_stack: str) ->
     rest = read_events(live_stack, run["id"], last_event_id=first[-1].id)
     everything = read_events(live_stack, run["id"])
     # The reconnecting client gets exactly what it missed: no gap, no repeat
-    assert [e.id for e in first] + [e.id for e in rest if e.event == "progress"] == [
-        e.id for e in everything if e.event == "progress"
+    assert [e.id for e in first] + [e.id for e in rest if e.event == "message"] == [
+        e.id for e in everything if e.event == "message"
     ]
     assert rest[-1].event == "close"
 
@@ -133,7 +133,7 @@ def test_concurrent_stream_readers_see_the_same_events(
     seen: list[list[str | None]] = [[], []]
 
     def reader(slot: int) -> None:
-        seen[slot] = [e.id for e in read_events(live_stack, run["id"]) if e.event == "progress"]
+        seen[slot] = [e.id for e in read_events(live_stack, run["id"]) if e.event == "message"]
 
     threads = [threading.Thread(target=reader, args=(i,)) for i in range(2)]
     for t in threads:

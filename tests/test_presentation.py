@@ -73,6 +73,10 @@ def test_every_family_gets_charts_a_report_and_a_zip(
     assert {"README.md", "manifest.json", "results.json", "run.json", "report.html"} <= names
     tables = {n[: -len(".csv")] for n in names if n.endswith(".csv")}
     assert {f"{t}.parquet" for t in tables} <= names
+    # and no empty file: every CSV has a row under its header (the DCM without product
+    # features used to hold an empty product_feature_effects.csv)
+    assert all(archive.getinfo(n).file_size > 0 for n in names)
+    assert all(len(archive.read(f"{t}.csv").splitlines()) > 1 for t in tables), tables
     assert {"closest_competitors", "product_map", "dendrogram"} <= tables
     if spec.household_outputs:
         members = pd.read_csv(io.BytesIO(archive.read("memberships.csv")))

@@ -12,6 +12,7 @@ from backend.progress import (
     RunCancelled,
     stream_max_events,
 )
+from backend.schemas.api import ProgressMessage
 from backend.schemas.common import Phase
 from backend.settings import Settings
 
@@ -119,3 +120,21 @@ def test_a_run_stream_keeps_every_event_the_run_can_publish_up_to_the_bound() ->
     for i in range(300):
         reporter(i / 300, f"step {i}")
     assert 100 <= len(published(store, "reporter-retention")) < 300
+
+
+def test_phases_only_move_forward() -> None:
+    # Given a reporter that said "fitting" (the executor), when the fit reports "loading" while
+    # it builds its model (the Bayesian fits do), then the stream still says "fitting"
+    store, clock = ProgressStore(), Clock()
+    reporter = ProgressReporter(store, "reporter-forward", min_interval=0.0, clock=clock)
+    for phase in (Phase.loading, Phase.fitting, Phase.loading, Phase.sampling, Phase.fitting):
+        reporter(0.1, f"{phase} reported", phase=phase)
+        clock.advance(1)
+    reporter(1.0, "saving", phase=Phase.saving)
+    phases = [
+        ProgressMessage.model_validate_json(d).phase for d in published(store, "reporter-forward")
+    ]
+    assert phases == ["loading", "fitting", "fitting", "sampling", "sampling", "saving"]
+    # the fit's own words are kept
+    assert "loading reported" in published(store, "reporter-forward")[2]
+    store.forget("reporter-forward")

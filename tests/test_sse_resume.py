@@ -55,7 +55,7 @@ def many_events_run(client: httpx.Client, dataset_id: str, **params: Any) -> dic
 
 
 def ids(events: list[Event]) -> list[str | None]:
-    return [e.id for e in events if e.event == "progress"]
+    return [e.id for e in events if e.event == "message"]
 
 
 def test_resume_from_an_early_id_past_the_old_cap_gets_every_event(
@@ -121,7 +121,7 @@ def test_resume_that_cannot_be_exact_for_other_reasons_also_says_so(
     # The run's events gone from Redis (flushed, or expired): a gap, then the final state
     stack.redis().delete(f"{stack.environment.prefix}:progress:{run['id']}:events")
     lost = read_events(stack.api_url, run["id"], last_event_id=last)
-    assert [e.event for e in lost] == ["gap", "progress", "close"]
+    assert [e.event for e in lost] == ["gap", "message", "close"]
     assert lost[0].data["snapshot"]["phase"] == "completed"
     assert lost[-1].data["phase"] == "completed"
 

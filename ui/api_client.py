@@ -209,7 +209,7 @@ class ApiClient:
 
 
 def _error_from(response: httpx.Response) -> ApiError:
-    """The API's `{error, detail}` body as an ApiError; a plain sentence for anything else."""
+    """The API's `{error, detail, title}` body as an ApiError; a plain sentence for anything else."""
     title: str | None = None
     detail: str | None = None
     try:
@@ -217,8 +217,8 @@ def _error_from(response: httpx.Response) -> ApiError:
     except ValueError:
         body = None
     if isinstance(body, dict):
-        title = body.get("error") if isinstance(body.get("error"), str) else None
-        raw = body.get("detail")
+        title = body.get("title") if isinstance(body.get("title"), str) else None
+        raw = body.get("detail", body.get("error"))
         if isinstance(raw, str):
             detail = raw
         elif raw is not None:

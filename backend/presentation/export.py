@@ -79,6 +79,8 @@ def zip_bundle(bundle: Bundle) -> bytes:
     if bundle.memberships is not None:
         tables["memberships"] = bundle.memberships
     for name, table in tables.items():
+        if table.empty:
+            continue  # no empty files: a table with no rows (DCM without product features)
         files[f"{name}.csv"] = to_csv(table).encode("utf-8")
         files[f"{name}.parquet"] = to_parquet(table)
         listed[f"{name}.csv"] = describe(bundle.spec, name)

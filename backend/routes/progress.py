@@ -58,4 +58,4 @@ async def stream_progress(
     events = progress_feed.stream_events(
         request.app.state.redis, run_id, resume_after, load_run, snapshot_url
     )
-    return EventSourceResponse(events, ping=15)
+    return EventSourceResponse(events, ping=progress_feed.PING_SECONDS)

@@ -21,6 +21,7 @@ from backend.services import presentation
 from backend.services import runs as service
 from backend.services.clustering import cluster_products
 from backend.services.ingest import from_parquet, to_csv
+from backend.services.progress_feed import latest_of
 from backend.services.runs import artifact_filename
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -77,9 +78,9 @@ def list_runs(
         offset=offset,
         parent_id=parent_id,
     )
-    return RunList(
-        items=[service.run_out(r) for r in items], total=total, limit=limit, offset=offset
-    )
+    live = latest_of(items)
+    outs = [service.run_out(run, live[run.id]) for run in items]
+    return RunList(items=outs, runs=outs, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{run_id}", response_model=RunOut, responses=NOT_FOUND)

@@ -190,8 +190,12 @@ class RunOut(BaseModel):
     parent_id: str | None = None
     sweep_value: int | None = None
     child_ids: list[str] = Field(default_factory=list)
-    progress: float
-    progress_message: str | None
+    progress: float = Field(description="Live: the latest progress snapshot's (0..1).")
+    progress_message: str | None = Field(description="Live: the latest snapshot's message.")
+    phase: Phase | None = Field(None, description="Live: the latest snapshot's phase.")
+    eta_seconds: float | None = Field(
+        None, description="Live: the latest snapshot's estimate of the seconds left."
+    )
     error: str | None
     cancel_requested: bool
     attempts: int
@@ -221,6 +225,10 @@ class RunList(BaseModel):
 class ProgressMessage(BaseModel):
     """One progress snapshot, as published to Redis and served over HTTP and SSE."""
 
+    runs: list[RunOut] = Field(
+        default_factory=list, description="The same list as `items`, as the original backend "
+        "named it."
+    )
     model_config = ConfigDict(extra="allow")
 
     run_id: str

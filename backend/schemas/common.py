@@ -26,3 +26,5 @@ class Phase(StrEnum):
 
 
 TERMINAL_PHASES = frozenset({Phase.completed, Phase.failed, Phase.cancelled})
+# Where each phase comes in a run: its progress only ever moves to a later one.
+PHASE_ORDER = {phase: min(i, 5) for i, phase in enumerate(Phase)}

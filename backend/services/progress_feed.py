@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -27,6 +28,9 @@ START = "0-0"  # before every event: a stream read from here replays all that is
 EVENT_ID_PATTERN = r"^[0-9]{1,19}(-[0-9]{1,19})?$"
 EVENT_ID = re.compile(EVENT_ID_PATTERN)
 ENDED = (RunStatus.completed, RunStatus.failed, RunStatus.cancelled)
+# Seconds between comment lines on an SSE stream (sent whatever else is sent): well inside
+# httpx's default 5 s read timeout, so the original README's client survives a queued run.
+PING_SECONDS = 1
 
 
 def snapshot_from_db(run: Run) -> ProgressMessage:
@@ -45,15 +49,35 @@ def snapshot_from_db(run: Run) -> ProgressMessage:
     return message
 
 
+def _prefer(run: Run, snapshot: ProgressMessage | None) -> ProgressMessage:
+    """Redis's snapshot, unless Redis has none or the database knows the run ended and Redis
+    does not (a lost terminal event): then the database's."""
+    db_terminal = run.status in ENDED
+    if snapshot is None or (db_terminal and snapshot.phase not in TERMINAL_PHASES):
+        return snapshot_from_db(run)
+    return snapshot
+
+
 def latest(run: Run) -> ProgressMessage:
     try:
         snapshot = ProgressStore().latest(run.id)
     except redis.RedisError:
         snapshot = None
-    db_terminal = run.status in (RunStatus.completed, RunStatus.failed, RunStatus.cancelled)
-    if snapshot is None or (db_terminal and snapshot.phase not in TERMINAL_PHASES):
-        return snapshot_from_db(run)
-    return snapshot
+    return _prefer(run, snapshot)
+
+
+def latest_of(runs: list[Run]) -> dict[str, ProgressMessage]:
+    """The latest snapshot of each run, read from Redis in one round trip (the database for
+    those Redis lost, or when it is away): what `GET /runs` shows as live progress."""
+    raws: list[bytes | str | None] = [None] * len(runs)
+    if runs:
+        store = ProgressStore()
+        with contextlib.suppress(redis.RedisError):  # Redis away: the database says
+            raws = store.client.mget([store.keys.progress(run.id) for run in runs])
+    return {
+        run.id: _prefer(run, ProgressMessage.model_validate_json(raw) if raw else None)
+        for run, raw in zip(runs, raws, strict=True)
+    }
 
 
 def parse_last_event_id(value: str | None) -> str | None:
@@ -187,7 +211,8 @@ async def stream_events(
             # Passed through as published (the worker validated it): with hundreds of
             # clients per run, parsing each event once per client is what costs.
             data = fields["data"]
-            yield ServerSentEvent(data=data, event="progress", id=event_id)
+            # The default event type (no `event:` line): EventSource.onmessage receives it.
+            yield ServerSentEvent(data=data, id=event_id)
             if json.loads(data)["phase"] in TERMINAL_PHASES:
                 yield ServerSentEvent(data=data, event="close")
                 return
@@ -209,9 +234,7 @@ async def stream_events(
         if run.status in ENDED:
             # Terminal in the DB but no terminal event left in Redis (flushed or expired).
             final = snapshot_from_db(run).model_dump_json()
-            yield ServerSentEvent(
-                data=final, event="progress", id=cursor if cursor != START else None
-            )
+            yield ServerSentEvent(data=final, id=cursor if cursor != START else None)
             yield ServerSentEvent(data=final, event="close")
             return
         wait = readable

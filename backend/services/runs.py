@@ -28,7 +28,7 @@ from backend.queue import enqueue_run
 from backend.schemas.api import ColumnProfile, ProgressMessage, RunCreate, RunOut, RunUpdate
 from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
 from backend.schemas.params import ModelParams
-from backend.services import budgets
+from backend.services import budgets, progress_feed
 from backend.services.datasets import check_other_columns, create_dataset, resolve_product_columns
 from backend.services.household_features import check_household_features, check_weight_column
 from backend.services.household_ids import check_id_column
@@ -372,8 +372,12 @@ def list_runs(
     return list(items), total
 
 
-def run_out(run: Run) -> RunOut:
+def run_out(run: Run, snapshot: ProgressMessage | None = None) -> RunOut:
+    """The run as the API shows it, with its live progress (`snapshot`, else read now)."""
     out = RunOut.model_validate(run)
+    live = snapshot or progress_feed.latest(run)
+    out.progress, out.progress_message = live.progress, live.message
+    out.phase, out.eta_seconds = live.phase, live.eta_seconds
     out.child_ids = [child.id for child in run.children]
     if run.started_at:
         end = run.finished_at or datetime.now(UTC)

@@ -151,7 +151,7 @@ def read_events(
                     current = {}
                     if events[-1].event == "close":
                         break
-                    if limit is not None and sum(e.event == "progress" for e in events) >= limit:
+                    if limit is not None and sum(e.event == "message" for e in events) >= limit:
                         break
                 continue
             field, _, value = line.partition(":")

@@ -27,8 +27,9 @@ def test_address_and_token_come_from_the_environment(monkeypatch: pytest.MonkeyP
 
 
 def test_the_apis_sentence_becomes_the_error_detail() -> None:
+    sentence = 'column "prod_7" has values other than 0/1'
     response = httpx.Response(
-        422, json={"error": "Invalid input", "detail": 'column "prod_7" has values other than 0/1'}
+        422, json={"error": sentence, "detail": sentence, "title": "Invalid input"}
     )
     error = _error_from(response)
     assert (error.status, error.title, error.detail) == (
