@@ -22,7 +22,7 @@ from backend.logging_setup import configure_logging
 from backend.metrics import install_metrics
 from backend.migrations import upgrade_database
 from backend.redis_client import make_async_redis
-from backend.routes import API_PREFIX, datasets, health, models, progress, reports, runs
+from backend.routes import API_PREFIX, datasets, health, models, progress, reports, runs, scoring
 from backend.settings import get_settings
 from backend.uploads import BodyLimit
 from backend.validation import describe_errors
@@ -151,7 +151,14 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     # With API_TOKEN the schema documents the bearer scheme and the 401 (BearerAuth checks).
     guarded = bool(settings.api_tokens)
-    routers = (datasets.router, runs.router, reports.router, progress.router, models.router)
+    routers = (
+        datasets.router,
+        runs.router,
+        scoring.router,
+        reports.router,
+        progress.router,
+        models.router,
+    )
     for router in routers:
         app.include_router(
             router,

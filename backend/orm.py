@@ -107,6 +107,13 @@ class Run(Base):
         ForeignKey("runs.id", ondelete="CASCADE"), index=True
     )
     sweep_value: Mapped[int | None] = mapped_column(Integer)
+    # "fit", or what a run made from a finished run does with its model: "score" (apply it to
+    # new households), "typing" (the typing tool). Those name the finished run in source_run_id
+    # and are deleted with it.
+    kind: Mapped[str] = mapped_column(String(16), default="fit", server_default="fit")
+    source_run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
 
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     progress_message: Mapped[str | None] = mapped_column(Text)
@@ -134,11 +141,14 @@ class Run(Base):
     dataset: Mapped[Dataset] = relationship(back_populates="runs")
     children: Mapped[list[Run]] = relationship(
         back_populates="parent",
+        foreign_keys="Run.parent_id",
         cascade="all, delete-orphan",
         passive_deletes=True,
         order_by="Run.sweep_value",
     )
-    parent: Mapped[Run | None] = relationship(back_populates="children", remote_side="Run.id")
+    parent: Mapped[Run | None] = relationship(
+        back_populates="children", remote_side="Run.id", foreign_keys="Run.parent_id"
+    )
     result: Mapped[Result | None] = relationship(
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True
     )

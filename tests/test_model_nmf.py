@@ -53,7 +53,10 @@ def test_blocked_fit_equals_scikit_learn_in_one_go() -> None:
         rows = result.rows
         assert rows is not None
         weights = rows[[f"weight_{j}" for j in (1, 2, 3)]].to_numpy()
-        np.testing.assert_allclose(weights, W[:, order], rtol=1e-4, atol=1e-4)
+        # The table holds the components' transform of each household (what scoring gives a
+        # household later, workers/models/nmf.py household_weights): after only 40 iterations
+        # it is within 3e-4 of the factorisation's own W.
+        np.testing.assert_allclose(weights, W[:, order], rtol=1e-3, atol=1e-3)
 
 
 def test_recovers_known_baskets_and_the_sweep_finds_three() -> None:

@@ -107,16 +107,12 @@ def _execute(run_id: str) -> None:
                 "queue": run.queue_name,
             },
         )
-        reporter(0.0, "Loading the data.", phase=Phase.loading)
-        data = load_matrix(run)
-        spec = family(run.model_type)
-        params = spec.params.model_validate(run.params)
-        reporter(0.0, "Fitting started.", phase=Phase.fitting)
-        result = spec.load_fit()(data, params, reporter)
-        attach_profiles(result, data, unit_names(result, spec.units_field, spec.unit))
-        name_row_key(result, run.id_column)
-        reporter(1.0, "Saving the results.", phase=Phase.saving)
-        save_result(run_id, spec, result, store)
+        if run.kind != "fit":  # a run made from a finished run (workers/scoring/)
+            from workers.scoring import derived
+
+            derived(run, reporter, store)
+        else:
+            fit_and_save(run, reporter, store)
         log.info("run completed", extra={"seconds": round(time.monotonic() - reporter.started, 3)})
     except Shutdown:
         # SIGTERM to the worker: hand the run back without spending one of its attempts; the
@@ -167,6 +163,19 @@ def _execute(run_id: str) -> None:
         heartbeat.stop()
         if run.parent_id:
             sweep.child_finished(run.parent_id, store)
+
+
+def fit_and_save(run: Run, reporter: ProgressReporter, store: ProgressStore) -> None:
+    reporter(0.0, "Loading the data.", phase=Phase.loading)
+    data = load_matrix(run)
+    spec = family(run.model_type)
+    params = spec.params.model_validate(run.params)
+    reporter(0.0, "Fitting started.", phase=Phase.fitting)
+    result = spec.load_fit()(data, params, reporter)
+    attach_profiles(result, data, unit_names(result, spec.units_field, spec.unit))
+    name_row_key(result, run.id_column)
+    reporter(1.0, "Saving the results.", phase=Phase.saving)
+    save_result(run.id, spec, result, store)
 
 
 @dataclass(frozen=True)

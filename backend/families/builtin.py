@@ -50,6 +50,7 @@ LCA = FamilySpec(
     tables=segment_tables.segment_tables,
     embedding=segment_tables.segment_embedding,
     cost=costs.segments,
+    score="workers.models.lca.score:score",
 )
 BAYESIAN_FACTOR_NUTS = FamilySpec(
     "bayesian_factor_pymc",
@@ -105,6 +106,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         tables=dim_tables.factor_tables,
         embedding=dim_tables.factor_embedding,
         cost=costs.tetrachoric_factors,
+        score="workers.models.factor.score:score",
     ),
     FamilySpec(
         "mca",
@@ -123,6 +125,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         tables=dim_tables.mca_tables,
         embedding=dim_tables.mca_embedding,
         cost=costs.correspondence_map,
+        score="workers.models.mca:score",
     ),
     FamilySpec(
         "nmf",
@@ -141,6 +144,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         tables=dim_tables.nmf_tables,
         embedding=dim_tables.nmf_embedding,
         cost=costs.nmf_baskets,
+        score="workers.models.nmf:score",
     ),
     FamilySpec(
         "lda",
@@ -159,6 +163,7 @@ BUILTIN: tuple[FamilySpec, ...] = (
         tables=dim_tables.lda_tables,
         embedding=dim_tables.lda_embedding,
         cost=costs.topic_missions,
+        score="workers.models.lda:score",
     ),
     FamilySpec(
         "network",

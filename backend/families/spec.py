@@ -129,11 +129,22 @@ class FamilySpec:
     embedding: EmbeddingBuilder | None = None
     # Estimated seconds and memory of one fit (None: no estimate, so no budget is checked).
     cost: CostFunction | None = None
+    # "package.module:function" of score(data, result, progress) -> Scored: the stored model
+    # applied to new households (workers/scoring/; loaded on workers only). None: runs of the
+    # family cannot score.
+    score: str | None = None
 
     def load_fit(self) -> Callable[..., Any]:
         """The fit function (imports the model code: call it on workers only)."""
         module, _, attribute = self.fit.partition(":")
         return getattr(importlib.import_module(module), attribute or "fit")
+
+    def load_score(self) -> Callable[..., Any]:
+        """The score function (imports the model code: call it on workers only)."""
+        if self.score is None:
+            raise ValueError(f"{self.model_type} runs cannot score new households.")
+        module, _, attribute = self.score.partition(":")
+        return getattr(importlib.import_module(module), attribute or "score")
 
     def client_view(self) -> dict[str, Any]:
         """What /models tells clients about the family beyond its parameters."""
@@ -150,4 +161,5 @@ class FamilySpec:
             if self.profile is None
             else {"field": self.profile.field, "products_on_rows": self.profile.products_on_rows},
             "has_product_map": self.embedding is not None,
+            "can_score": self.score is not None,
         }

@@ -189,6 +189,14 @@ class RunOut(BaseModel):
     queue_name: str
     parent_id: str | None = None
     sweep_value: int | None = None
+    kind: str = Field(
+        "fit",
+        description="fit, or what a run made from a finished run does: score (its model applied "
+        "to new households) or typing (the typing tool).",
+    )
+    source_run_id: str | None = Field(
+        None, description="The finished run whose model a score or typing run uses."
+    )
     child_ids: list[str] = Field(default_factory=list)
     progress: float = Field(description="Live: the latest progress snapshot's (0..1).")
     progress_message: str | None = Field(description="Live: the latest snapshot's message.")
@@ -278,6 +286,9 @@ class ModelInfo(BaseModel):
     )
     has_product_map: bool = Field(
         False, description="Finished runs carry a product map (/runs/{id}/product-map)."
+    )
+    can_score: bool = Field(
+        False, description="Finished runs can score new households (POST /runs/{id}/score)."
     )
 
 

@@ -53,6 +53,12 @@ class FitResult(BaseModel):
     # every family with per-household outputs when the run names household features.
     profiles: HouseholdProfiles | None = None
     weights: WeightsUsed | None = None
+    scoring: dict[str, Any] | None = Field(
+        None,
+        description="What applying the model to new households needs beyond the result's own "
+        "fields (score weights, raw components, the levels of household features), written by "
+        "the family's fit and read by its score function (docs/scoring.md).",
+    )
     _rows: pd.DataFrame | None = PrivateAttr(default=None)
     _artifacts: dict[str, ArtifactBlob] = PrivateAttr(default_factory=dict)
 

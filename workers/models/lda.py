@@ -24,6 +24,7 @@ from backend.schemas.lda import LDAParams, LDAResult, TopicProduct
 from workers.models.base import BinaryMatrix, FitFunction, Progress
 from workers.models.pair_counts import iter_chunks
 from workers.models.provenance import build_provenance, resolve_seed
+from workers.models.scoring import Scored, ScoreFunction, check_binary
 
 AUTO_ONLINE_ROWS = 20_000
 TOP_PRODUCTS = 10
@@ -166,12 +167,47 @@ def _summarise(
         n_empty_households=empty,
         n_missing_cells=data.n_missing,
     )
+    # What transform needs to give new households their mixes (score, below).
+    result.scoring = {
+        "exp_dirichlet_component": model.exp_dirichlet_component_.tolist(),
+        "doc_topic_prior": float(model.doc_topic_prior_),
+        "max_doc_update_iter": int(model.max_doc_update_iter),
+        "mean_change_tol": float(model.mean_change_tol),
+        "topic_order": order.tolist(),
+    }
     index = data.row_index()
-    rows = pd.DataFrame(doc_topics, columns=[f"topic_{j + 1}" for j in range(k)])
-    rows["dominant_topic"] = doc_topics.argmax(axis=1) + 1
+    rows = _mixes_table(doc_topics)
     rows.insert(0, index.name or "row", index.to_numpy())
     result.attach_rows(rows)
     return result
 
 
+def _mixes_table(doc_topics: np.ndarray) -> pd.DataFrame:
+    rows = pd.DataFrame(doc_topics, columns=[f"topic_{j + 1}" for j in range(doc_topics.shape[1])])
+    rows["dominant_topic"] = doc_topics.argmax(axis=1) + 1
+    return rows
+
+
+def score(data: BinaryMatrix, result: dict[str, Any], progress: Progress) -> Scored:
+    """New households' topic mixes: scikit-learn's transform (the variational E-step from the
+    same start) with the fitted topics, a missing cell counted as not bought, as in the fit."""
+    check_binary(data)
+    stored = result["scoring"]
+    E = np.asarray(stored["exp_dirichlet_component"], dtype=np.float64)
+    model = LatentDirichletAllocation(
+        n_components=E.shape[0],
+        doc_topic_prior=stored["doc_topic_prior"],
+        max_doc_update_iter=stored["max_doc_update_iter"],
+        mean_change_tol=stored["mean_change_tol"],
+    )
+    model.exp_dirichlet_component_ = E
+    model.components_ = E
+    model.doc_topic_prior_ = stored["doc_topic_prior"]
+    model.n_features_in_ = E.shape[1]
+    progress(0.0, f"Finding the topic mixes of {data.n_rows:,} households.")
+    mixes = model.transform(sparse_purchases(data))[:, stored["topic_order"]]
+    return Scored(_mixes_table(mixes), unit_column="dominant_topic")
+
+
 _checked: FitFunction[LDAParams, LDAResult] = fit
+_scores: ScoreFunction = score

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from workers.models.base import BinaryMatrix, FitFunction, Progress
 from workers.models.pair_counts import PairCounts, iter_chunks, pair_counts
 from workers.models.progress import sub_progress
 from workers.models.provenance import build_provenance
+from workers.models.scoring import Scored, ScoreFunction, check_binary
 
 LEVELS = ("not bought", "bought", "missing")
 
@@ -253,13 +255,49 @@ def _fit_all(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCARe
         n_missing_cells=data.n_missing,
         n_rows_mapped=n_rows,
     )
+    # Supplementary rows (score, below) need the exact category counts and the base.
+    result.scoring = {"n_rows_mapped": int(n_rows), "category_counts": n_k.tolist()}
     index = data.row_index()
-    rows = pd.DataFrame(household, columns=[f"dim_{s + 1}" for s in range(d)])
-    for s in range(d):
-        rows[f"cos2_{s + 1}"] = household_cos2[:, s]
+    rows = _coordinates_table(household, household_cos2)
     rows.insert(0, index.name or "row", index.to_numpy())
     result.attach_rows(rows)
     return result
+
+
+def _coordinates_table(household: np.ndarray, cos2: np.ndarray) -> pd.DataFrame:
+    d = household.shape[1]
+    rows = pd.DataFrame(household, columns=[f"dim_{s + 1}" for s in range(d)])
+    for s in range(d):
+        rows[f"cos2_{s + 1}"] = cos2[:, s]
+    return rows
+
+
+def score(data: BinaryMatrix, result: dict[str, Any], progress: Progress) -> Scored:
+    """New households as supplementary rows of the map: each at the average of its categories'
+    principal coordinates divided by √eigenvalue (the transition formula), with its cos²; the
+    map itself does not move. Households with no data get empty coordinates unless the fit kept
+    them (include_empty)."""
+    check_binary(data)
+    stored = result["scoring"]
+    products = list(result["products"])
+    cats_rows = result["categories"]
+    cats = Categories(
+        product=np.array([products.index(c["product"]) for c in cats_rows]),
+        level=np.array([LEVELS.index(c["level"]) for c in cats_rows]),
+        burt=np.zeros((0, 0)),
+    )
+    coords = np.array([c["coordinates"] for c in cats_rows], dtype=np.float64)
+    lam = np.asarray(result["eigenvalues"][: coords.shape[1]], dtype=np.float64)
+    n_k = np.asarray(stored["category_counts"], dtype=np.float64)
+    household, cos2 = household_coordinates(
+        data.values, cats, coords, lam, n_k, progress, n_fit=stored["n_rows_mapped"]
+    )
+    empty = np.isnan(data.values).all(axis=1)
+    include_empty = bool(result["provenance"]["params"].get("include_empty", False))
+    if empty.any() and not include_empty:
+        household[empty] = np.nan
+        cos2[empty] = np.nan
+    return Scored(_coordinates_table(household, cos2))
 
 
 def household_coordinates(
@@ -269,10 +307,13 @@ def household_coordinates(
     lam: np.ndarray,
     n_k: np.ndarray,
     progress: Progress,
+    n_fit: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row principal coordinates and cos², chunk by chunk: f_i = Σ_{k ∈ i} g_k / (Q √λ);
-    squared distance to the centroid d_i² = (n / Q) Σ_{k ∈ i} 1 / n_k - 1."""
+    squared distance to the centroid d_i² = (n / Q) Σ_{k ∈ i} 1 / n_k - 1, n the households
+    the map was fitted on (`n_fit` when these are supplementary rows)."""
     n, q = values.shape
+    n_map = n if n_fit is None else n_fit
     d = coords.shape[1]
     per_level = np.zeros((3, q, d))
     inv_count = np.zeros((3, q))
@@ -295,7 +336,7 @@ def household_coordinates(
         x = np.where(missing, 0.0, chunk)
         observed = (~missing).astype(float)
         f = (x @ w_bought + observed @ w_obs + base) * scale
-        dist2 = (x @ d_bought + observed @ d_obs + d_base) * (n / q) - 1.0
+        dist2 = (x @ d_bought + observed @ d_obs + d_base) * (n_map / q) - 1.0
         out[start:end] = f
         cos2[start:end] = f**2 / np.maximum(dist2, 1e-300)[:, None]
         progress((c + 1) / len(chunks), f"Placing households: {end:,} of {n:,}.")
@@ -303,3 +344,4 @@ def household_coordinates(
 
 
 _checked: FitFunction[MCAParams, MCAResult] = fit
+_scores: ScoreFunction = score

@@ -17,16 +17,18 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import NMF
+from sklearn.decomposition import NMF, non_negative_factorization
 
 from backend.errors import DataError
 from backend.schemas.nmf import NMFParams, NMFResult, SweepRow, TopProduct
 from workers.models.base import BinaryMatrix, FitFunction, Progress
 from workers.models.progress import sub_progress
 from workers.models.provenance import build_provenance, resolve_seed
+from workers.models.scoring import Scored, ScoreFunction, check_binary
 
 BLOCK_SECONDS = 0.5
 TOP_PRODUCTS = 10
@@ -42,6 +44,16 @@ class Solution:
     converged: bool
 
 
+def _fill_values(data: BinaryMatrix) -> np.ndarray:
+    """Each product's share of buyers: what a missing cell counts as (0 for a product with no
+    observed cell)."""
+    if not data.n_missing:
+        return data.values.mean(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.nan_to_num(np.nanmean(data.values, axis=0), nan=0.0)
+
+
 def filled_matrix(data: BinaryMatrix) -> np.ndarray:
     """The data with each missing cell replaced by its product's share of buyers."""
     X = data.values
@@ -49,6 +61,46 @@ def filled_matrix(data: BinaryMatrix) -> np.ndarray:
         return X
     means = np.nanmean(X, axis=0)
     return np.where(np.isnan(X), means, X)
+
+
+def household_weights(X: np.ndarray, H: np.ndarray, params: NMFParams) -> np.ndarray:
+    """Each household's weights on fixed components H: scikit-learn's transform (W solved with
+    H held, from the same start whatever the household), so a household gets the same weights
+    in the fit's table and when it is scored later."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        W, _, _ = non_negative_factorization(
+            X,
+            H=H,
+            n_components=H.shape[0],
+            update_H=False,
+            solver=params.solver,
+            beta_loss=params.beta_loss,
+            tol=params.tol,
+            max_iter=params.max_iter,
+            alpha_W=params.alpha_W,
+            alpha_H="same",
+            l1_ratio=params.l1_ratio,
+        )
+    return np.asarray(W)
+
+
+def score(data: BinaryMatrix, result: dict[str, Any], progress: Progress) -> Scored:
+    """New households' weights on the stored components (missing cells filled with the
+    training share of buyers), and the dominant component, as in the fit's table."""
+    check_binary(data)
+    params = NMFParams.model_validate(result["provenance"]["params"])
+    H = np.asarray(result["components"], dtype=np.float64)
+    fill = np.asarray((result.get("scoring") or {}).get("fill", np.zeros(H.shape[1])))
+    X = np.where(np.isnan(data.values), fill, data.values)
+    progress(0.0, f"Solving the weights of {data.n_rows:,} households.")
+    return Scored(_weights_table(household_weights(X, H, params)), unit_column="dominant_component")
+
+
+def _weights_table(W: np.ndarray) -> pd.DataFrame:
+    rows = pd.DataFrame(W, columns=[f"weight_{j + 1}" for j in range(W.shape[1])])
+    rows["dominant_component"] = np.where(W.max(axis=1) > 0, W.argmax(axis=1) + 1, 0)
+    return rows
 
 
 def fit(data: BinaryMatrix, params: NMFParams, progress: Progress) -> NMFResult:
@@ -238,12 +290,16 @@ def _summarise(
         n_obs=data.n_rows,
         n_missing_cells=data.n_missing,
     )
+    # The table holds the weights the components give each household (their transform), the
+    # same a scoring run gives it: within the fit's tolerance of the factorisation's own W.
+    X = filled_matrix(data)
+    result.scoring = {"fill": _fill_values(data).tolist()}
     index = data.row_index()
-    rows = pd.DataFrame(W, columns=[f"weight_{j + 1}" for j in range(k)])
-    rows["dominant_component"] = np.where(W.max(axis=1) > 0, W.argmax(axis=1) + 1, 0)
+    rows = _weights_table(household_weights(X, H, params))
     rows.insert(0, index.name or "row", index.to_numpy())
     result.attach_rows(rows)
     return result
 
 
 _checked: FitFunction[NMFParams, NMFResult] = fit
+_scores: ScoreFunction = score

@@ -125,7 +125,7 @@ def _fit(
         scores = factor_scores(
             data.values, counts, rotated, params.scores, sub_progress(progress, 0.9, 1.0)
         )
-    return _summarise(
+    result = _summarise(
         data,
         params,
         seed,
@@ -141,6 +141,11 @@ def _fit(
         stats,
         scores,
     )
+    if scores is not None:  # what scoring new households needs (workers/models/factor/score.py)
+        mean, sd = column_moments(counts)
+        weights = score_weights(counts, rotated, params.scores)
+        result.scoring = {"weights": weights.tolist(), "mean": mean.tolist(), "sd": sd.tolist()}
+    return result
 
 
 def _iterations(

@@ -93,6 +93,8 @@ class Covariates:
     terms: list[CovariateTerm]
     kept: np.ndarray  # bool per input row
     sparse_levels: list[str] = field(default_factory=list)
+    # Every level of each category feature, the reference first: what scoring checks against.
+    levels: dict[str, list[str]] = field(default_factory=dict)
 
     def groups(self) -> dict[str, list[int]]:
         """Feature → its term positions (the intercept left out)."""
@@ -128,6 +130,7 @@ def encode(
     terms = [CovariateTerm(name="(intercept)", covariate="(intercept)", kind="intercept")]
     columns: list[np.ndarray] = [np.ones(int(kept.sum()))]
     sparse: list[str] = []
+    seen: dict[str, list[str]] = {}
     for name in frame.columns:
         col = frame[name][kept]
         if _numeric(col):
@@ -171,6 +174,7 @@ def encode(
                 f'household feature "{name}" has {len(levels)} categories (at most '
                 f"{MAX_LEVELS}); group them or use a numeric column."
             )
+        seen[str(name)] = [str(level) for level in levels]
         rows_per_level = labels.value_counts()
         total = float(w.sum())
         for level in levels:
@@ -185,7 +189,7 @@ def encode(
                 )
             )
             columns.append((labels == level).to_numpy(dtype=np.float64))
-    return Covariates(np.column_stack(columns), terms, kept, sparse)
+    return Covariates(np.column_stack(columns), terms, kept, sparse, seen)
 
 
 def _numeric(col: pd.Series) -> bool:
@@ -726,6 +730,7 @@ def _fit(
         post=post,
         prior_rows=prior_rows,
     )
+    result.scoring = {"levels": cov.levels}
     result.starts = records
     result.n_starts_at_best = _at_best(records)
     result.n_starts_finished = sum(r.finished for r in records)
