@@ -261,12 +261,20 @@ def parent_of(run_id: str) -> str | None:
 
 def load_matrix(run: Run) -> BinaryMatrix:
     frame = dataset_cache.frame(run.dataset_id)
+    outcomes = [str(c) for c in (run.params or {}).get("distal_columns") or []]
     data = BinaryMatrix.from_frame(
-        frame, run.product_columns, run.id_column, run.covariate_columns, run.weight_column
+        frame,
+        run.product_columns,
+        run.id_column,
+        run.covariate_columns,
+        run.weight_column,
+        outcomes or None,
     )
     data.meta["weight_column"] = run.weight_column
     if data.covariates is not None:  # stored as the file's text; features are used as numbers
         data.covariates = numbers_where_numeric(data.covariates)
+    if data.outcomes is not None:  # 3-step's distal outcomes, read the same way
+        data.outcomes = numbers_where_numeric(data.outcomes)
     return hide_row_key(data)
 
 

@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from backend.schemas.logit import CovariateTerm, LogitCoefficient, WaldTest
 from backend.schemas.params import ModelParams
 from backend.schemas.results import FitResult
+from backend.schemas.three_step import ThreeStepResult
 
 # The default start search (docs/lca.md, "Random starts"): measured on the multimodal cases of
 # tests/expected/lca_multimodal.json.
@@ -106,6 +108,19 @@ class LCAParams(ModelParams):
         le=1000,
         description="Bootstrap resamples refitted to measure how stable the segments are "
         "(adjusted Rand index, per-segment Jaccard); 0 = no stability check.",
+    )
+    distal_columns: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Outcome columns of the dataset (binary, categorical or numeric, e.g. "
+        "spend) compared between the segments by 3-step estimation, without moving them.",
+    )
+    three_step: Literal["both", "BCH", "ML", "off"] = Field(
+        "both",
+        description="3-step estimation (Vermunt 2010; Bakk, Tekle & Vermunt 2013) of the "
+        "segments' relation to the household features (covariate_columns; for lca only) and "
+        "to the distal_columns, corrected for the classification error of modal assignment: "
+        "by BCH, ML or both; off = none.",
     )
 
 
@@ -278,6 +293,11 @@ class LCAResult(FitResult):
         None, description="Parameters not held at a bound: the information matrix's size."
     )
     stability: SegmentStability | None = None
+    three_step: ThreeStepResult | None = Field(
+        None,
+        description="The segments related to household features and distal outcomes by 3-step "
+        "estimation (BCH and ML corrections), when the run names either.",
+    )
 
 
 class LCACovariatesParams(LCAParams):
@@ -309,51 +329,6 @@ class LCACovariatesParams(LCAParams):
         "from the outer product of the per-household scores (poLCA's method; smaller samples "
         "give it larger errors).",
     )
-
-
-class CovariateTerm(BaseModel):
-    name: str
-    covariate: str
-    kind: Literal["intercept", "numeric", "binary", "category"]
-    level: str | None = None
-    mean: float | None = None
-    sd: float | None = None
-
-
-class LogitCoefficient(BaseModel):
-    class_name: str
-    term: str
-    coef: float
-    se: float | None
-    z: float | None
-    p_value: float | None
-    odds_ratio: float
-    ci_low: float | None = Field(
-        None,
-        description="95% interval of the odds ratio, computed in log space (exp(coef ± 1.96 "
-        "se)); null without a standard error, 0.0 below the smallest float.",
-    )
-    ci_high: float | None = Field(
-        None,
-        description="Upper end of the interval; null without a standard error, or when it "
-        "is unbounded (past the largest float, about 1.8e308: the feature all but separates "
-        "the classes) while `se` is given.",
-    )
-    flagged: bool = Field(
-        False,
-        description="|coef| above 5 (an odds ratio beyond about 150): the feature all but "
-        "separates the classes; with a Bayes constant the prior keeps it finite.",
-    )
-
-
-class WaldTest(BaseModel):
-    """Whether a household feature matters at all: all its coefficients (every level, every
-    class against the reference) zero; the same whichever class is the reference."""
-
-    covariate: str
-    statistic: float = Field(description="b' V⁻¹ b over the feature's coefficients.")
-    df: int
-    p_value: float
 
 
 class LCACovariatesResult(LCAResult):

@@ -6,8 +6,9 @@ corrections on data simulated with fixed seeds, written to tests/expected/three_
 The data sets are rebuilt by the test (`cases()`), so only StepMix's estimates are stored:
 its measurement model (class sizes, item probabilities: the test matches classes by them), its
 classification-error matrix D and the structural estimates (covariate logit coefficients for
-every class, distal class means). StepMix runs with a tight tolerance and its Newton steps
-carried to convergence (structural_params max_iter), so the comparison is of the methods, not
+every class; distal class means and variances, `gaussian_diag`: a variance per class; the shares
+of a binary and of a three-level categorical outcome). StepMix runs with a tight tolerance and
+its Newton steps carried to convergence (structural_params max_iter), so the comparison is of the methods, not
 of stopping rules.
 """
 
@@ -33,11 +34,14 @@ PROBS = np.array(
 )
 BETA = np.array([[0.0, 0.3, -0.4], [0.0, 1.0, -0.5], [0.0, 0.0, 0.8]])  # intercept, z1, z2
 DISTAL_MEANS = np.array([1.0, -0.5, 2.0])
+DISTAL_SDS = np.array([1.0, 0.5, 2.0])
 DISTAL_RATES = np.array([0.2, 0.6, 0.4])
+DISTAL_LEVELS = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5], [0.3, 0.4, 0.3]])
 
 
 def cases() -> dict[str, dict[str, np.ndarray]]:
-    """X (purchases), Z (two covariates), y (numeric outcome), b (binary outcome)."""
+    """X (purchases), Z (two covariates), y (numeric outcome, its own sd in each class), b
+    (binary outcome), g (a categorical outcome of three levels, coded 0, 1, 2)."""
     from workers.models.lca.simulation import simulate_with_covariates
 
     out = {}
@@ -47,9 +51,10 @@ def cases() -> dict[str, dict[str, np.ndarray]]:
     ]:
         X, Z, classes = simulate_with_covariates(n, probs, BETA, seed=seed)
         rng = np.random.default_rng(seed + 100)
-        y = DISTAL_MEANS[classes] + rng.normal(size=n)
+        y = DISTAL_MEANS[classes] + DISTAL_SDS[classes] * rng.normal(size=n)
         b = (rng.random(n) < DISTAL_RATES[classes]).astype(float)
-        out[name] = {"X": X, "Z": Z, "y": y, "b": b}
+        g = (rng.random(n)[:, None] > np.cumsum(DISTAL_LEVELS[classes], axis=1)).sum(axis=1)
+        out[name] = {"X": X, "Z": Z, "y": y, "b": b, "g": g.astype(float)}
     return out
 
 
@@ -96,10 +101,13 @@ def main() -> None:
                 "weights": p["weights"].tolist(),
                 "D": D.tolist(),
             }
-            model, p = stepmix_3step(d["X"], d["y"][:, None], "gaussian_unit", correction)
+            model, p = stepmix_3step(d["X"], d["y"][:, None], "gaussian_diag", correction)
             entry[f"distal_numeric_{correction}"] = {
-                "means": p["structural"]["means"].ravel().tolist()
+                "means": p["structural"]["means"].ravel().tolist(),
+                "variances": p["structural"]["covariances"].ravel().tolist(),
             }
+            model, p = stepmix_3step(d["X"], d["g"][:, None], "categorical", correction)
+            entry[f"distal_categorical_{correction}"] = {"pis": p["structural"]["pis"].tolist()}
             model, p = stepmix_3step(d["X"], d["b"][:, None], "binary", correction)
             entry[f"distal_binary_{correction}"] = {"pis": p["structural"]["pis"].ravel().tolist()}
         expected[name] = entry

@@ -35,6 +35,9 @@ class BinaryMatrix:
     meta: dict[str, Any] = field(default_factory=dict)
     # Case or survey weights per row (positive, finite), or None: every row counts once.
     weights: np.ndarray | None = None
+    # Distal outcomes (LCA's `distal_columns`): compared between the classes by 3-step
+    # estimation, never part of the fit.
+    outcomes: pd.DataFrame | None = None
 
     @classmethod
     def from_frame(
@@ -44,6 +47,7 @@ class BinaryMatrix:
         id_column: str | None = None,
         covariate_columns: list[str] | None = None,
         weight_column: str | None = None,
+        outcome_columns: list[str] | None = None,
     ) -> BinaryMatrix:
         values = (
             frame[products]
@@ -57,12 +61,14 @@ class BinaryMatrix:
             weights = pd.to_numeric(
                 frame[weight_column].astype("string").str.strip(), errors="coerce"
             ).to_numpy(dtype=np.float64, na_value=np.nan)
+        outcomes = frame[outcome_columns].reset_index(drop=True) if outcome_columns else None
         return cls(
             values=values,
             products=list(products),
             row_ids=row_ids,
             covariates=covariates,
             weights=weights,
+            outcomes=outcomes,
         )
 
     def row_weights(self) -> np.ndarray:
@@ -82,6 +88,7 @@ class BinaryMatrix:
             else self.covariates[keep].reset_index(drop=True),
             meta=dict(self.meta),
             weights=None if self.weights is None else self.row_weights()[keep],
+            outcomes=None if self.outcomes is None else self.outcomes[keep].reset_index(drop=True),
         )
 
     @property

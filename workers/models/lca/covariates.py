@@ -744,6 +744,10 @@ def _fit(
         result.n_obs = data.n_rows
         result.provenance.n_rows = data.n_rows
         result.provenance.data_hash = data.digest()
+    if params.three_step != "off" and data.outcomes is not None:  # distal outcomes (3-step)
+        from workers.models.lca.three_step import attach_three_step
+
+        attach_three_step(result, data, params.three_step, with_features=False)
     progress(1.0, "Covariate model done.", force=True, loglik=ll, iteration=iters)
     return result
 

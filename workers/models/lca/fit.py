@@ -285,6 +285,10 @@ def _fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult
             design=design,
             span=(fit_hi, 0.99),
         )
+    if params.three_step != "off":  # the classes related to features and outcomes (3-step)
+        from workers.models.lca.three_step import attach_three_step
+
+        attach_three_step(result, data, params.three_step)
     return result
 
 
