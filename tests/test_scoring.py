@@ -62,7 +62,18 @@ def training(live_stack: str) -> dict[str, Any]:
     return {"frame": frame, "dataset_id": response.json()["id"], "products": products}
 
 
+_FITTED: dict[tuple[str, str], dict[str, Any]] = {}
+
+
 def fit(client: httpx.Client, training: dict[str, Any], model_type: str) -> dict[str, Any]:
+    """A finished fit of `model_type` on the training data (one per family and session)."""
+    key = (training["dataset_id"], model_type)
+    if key not in _FITTED:
+        _FITTED[key] = _fit(client, training, model_type)
+    return _FITTED[key]
+
+
+def _fit(client: httpx.Client, training: dict[str, Any], model_type: str) -> dict[str, Any]:
     spec = FITS[model_type]
     body = {
         "model_type": model_type,
@@ -126,3 +137,113 @@ def test_scoring_the_training_data_reproduces_the_fits_table(
             result["drift"]["mean_loglik_training"], rel=1e-9
         )
     assert result["drift"]["summary"]
+
+
+def test_extra_columns_are_ignored_and_products_matched_by_name(
+    client: httpx.Client, training: dict[str, Any]
+) -> None:
+    # Given a fitted LCA and new households whose file has its columns in another order, an
+    # extra column and only some of the training households
+    run = fit(client, training, "lca")
+    frame = training["frame"].iloc[100:250]
+    shuffled = frame[["region", *reversed(training["products"]), "household_id"]].copy()
+    shuffled["loyalty_card"] = "yes"
+    dataset = upload(client, csv_bytes(shuffled), "new.csv").json()
+    # When they are scored
+    scoring = score(client, run["id"], dataset_id=dataset["id"], id_column="household_id")
+    # Then each household gets the probabilities it had in the fit
+    scored = assignments(client, scoring["id"]).set_index("household_id")
+    fitted = assignments(client, run["id"]).set_index("household_id").loc[scored.index]
+    np.testing.assert_allclose(
+        scored.filter(like="p_class_").to_numpy(),
+        fitted.filter(like="p_class_").to_numpy(),
+        atol=1e-9,
+    )
+
+
+def test_inline_data_and_idempotent_retries(client: httpx.Client, training: dict[str, Any]) -> None:
+    import base64
+
+    run = fit(client, training, "lca")
+    body = {
+        "data": {"csv_base64": base64.b64encode(csv_bytes(training["frame"].head(50))).decode()}
+    }
+    headers = {"Idempotency-Key": f"score-{run['id']}"}
+    first = client.post(f"/runs/{run['id']}/score", json=body, headers=headers)
+    again = client.post(f"/runs/{run['id']}/score", json=body, headers=headers)
+    assert first.status_code == 202 and again.status_code == 202
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["id"] == first.json()["id"]
+    done = wait_for(client, first.json()["id"])
+    assert done["status"] == "completed"
+    scored = assignments(client, done["id"])
+    assert list(scored["row"]) == list(range(1, 51))  # no ID column named: the row number
+
+
+def test_requests_that_cannot_score_are_refused_naming_the_column(
+    client: httpx.Client, training: dict[str, Any]
+) -> None:
+    lca = fit(client, training, "lca")
+    frame = training["frame"]
+
+    def refused(run_id: str, table: pd.DataFrame, **extra: Any) -> str:
+        dataset = upload(client, csv_bytes(table), "bad.csv").json()
+        response = client.post(f"/runs/{run_id}/score", json={"dataset_id": dataset["id"], **extra})
+        assert response.status_code == 422, response.text
+        return str(response.json()["detail"])
+
+    assert "prod_3" in refused(lca["id"], frame.drop(columns=["prod_3"]))
+    wrong = frame.copy()
+    wrong.loc[0, "prod_2"] = 2
+    detail = refused(lca["id"], wrong)
+    assert "prod_2" in detail and "2" in detail
+    missing_ids = frame.copy()
+    missing_ids.loc[3, "household_id"] = None
+    assert "household_id" in refused(lca["id"], missing_ids, id_column="household_id")
+    covariates = fit(client, training, "lca_covariates")
+    unseen = frame.copy()
+    unseen.loc[0, "region"] = "west"
+    detail = refused(covariates["id"], unseen)
+    assert "region" in detail and "west" in detail
+    assert "age" in refused(covariates["id"], frame.drop(columns=["age"]))
+    texts = frame.astype({"age": object})
+    texts.loc[0, "age"] = "old"
+    assert "age" in refused(covariates["id"], texts)
+
+
+def test_the_model_document_holds_what_scoring_reads(
+    client: httpx.Client, training: dict[str, Any]
+) -> None:
+    run = fit(client, training, "lca_covariates")
+    response = client.get(f"/runs/{run['id']}/model")
+    assert response.status_code == 200, response.text
+    document = response.json()
+    assert document["products"] == training["products"]
+    assert document["household_features"] == ["region", "age"]
+    assert document["library_versions"]["numpy"]
+    model = document["model"]
+    assert len(model["item_probabilities"]) == 3 and len(model["coefficients"]) > 0
+    assert model["scoring"]["levels"]["region"][0] in {"north", "south", "east"}
+    assert sorted(model["scoring"]["levels"]["region"]) == ["east", "north", "south"]
+    assert "product_map" not in model
+
+
+def test_drift_report_names_what_moved(client: httpx.Client, training: dict[str, Any]) -> None:
+    # Given new households among whom everyone buys prod_1 and half the segment mixes changed
+    run = fit(client, training, "lca")
+    rng = np.random.default_rng(5)
+    new = training["frame"].copy()
+    new["prod_1"] = 1
+    products = training["products"]
+    new[products[4:]] = (rng.random((len(new), len(products) - 4)) < 0.5).astype(int)
+    dataset = upload(client, csv_bytes(new), "drifted.csv").json()
+    # When they are scored
+    scoring = score(client, run["id"], dataset_id=dataset["id"], id_column="household_id")
+    drift = client.get(f"/runs/{scoring['id']}/results").json()["drift"]
+    # Then the report says the fit is worse and names prod_1's penetration
+    first = drift["summary"][0]
+    assert "lower than in training" in first, drift["summary"]
+    assert drift["mean_loglik_now"] < drift["mean_loglik_training"]
+    prod_1 = next(p for p in drift["products"] if p["product"] == "prod_1")
+    assert prod_1["penetration_now"] == 1.0 and prod_1["change_points"] > 5
+    assert any("prod_1" in sentence for sentence in drift["summary"])
