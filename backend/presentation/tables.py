@@ -77,6 +77,17 @@ DESCRIPTIONS = {
     "Wald or ANOVA) and p-value.",
     "wald_tests": "Per household feature: the joint Wald test that it does not change who is in "
     "which {unit}.",
+    "three_step_coefficients": "3-step: household features × {units}, logit coefficients, odds "
+    "ratios and 95% intervals against the first {unit}, corrected for classification error (BCH, "
+    "ML).",
+    "three_step_wald_tests": "3-step: per household feature and correction, the joint Wald test "
+    "that it does not change who is in which {unit}.",
+    "three_step_outcomes": "3-step: per outcome, {unit} and correction, the mean (or share) with "
+    "its 95% interval, and all households' figure.",
+    "three_step_outcome_tests": "3-step: per outcome and correction, the Wald test that it is the "
+    "same in every {unit}.",
+    "classification_error": "3-step: {units} × assigned {units}, the share of each {unit}'s "
+    "households assigned to each (what the corrections undo).",
     "memberships": "One row per household, keyed by its ID: the model's per-household output "
     "({household_outputs}), with the {units} by name.",
 }
@@ -114,6 +125,9 @@ def result_tables(
     profiles = result.get("profiles")
     if isinstance(profiles, dict) and profiles.get("features"):
         tables |= profile_tables(profiles)
+    three_step = result.get("three_step")
+    if isinstance(three_step, dict):
+        tables |= three_step_tables(three_step)
     return {
         name: name_units(table, spec, result, shown)
         for name, table in tables.items()
@@ -181,6 +195,50 @@ def profile_tables(profiles: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
         for test in feature.get("tests") or []:
             tests.append({"feature": feature["feature"], **test})
     return {"profiles": pd.DataFrame(cells), "profile_tests": pd.DataFrame(tests)}
+
+
+def three_step_tables(found: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """3-step estimation's coefficients, outcomes, their tests and the classification error."""
+    classes = [str(c) for c in found.get("classes") or []]
+    out = {
+        "classification_error": pd.DataFrame(
+            found.get("classification_error") or [],
+            index=pd.Index(classes, name="class"),
+            columns=[f"assigned_{c}" for c in classes],
+        ).reset_index()
+    }
+    coefficients, walds, outcomes, tests = [], [], [], []
+    for block in found.get("covariates") or []:
+        for c in block.get("coefficients") or []:
+            coefficients.append({"correction": block["correction"], **c})
+        for t in block.get("wald_tests") or []:
+            walds.append({"correction": block["correction"], **t})
+    for outcome in found.get("distal") or []:
+        levels, overall = outcome.get("levels") or [], outcome.get("overall") or []
+        for e in outcome.get("estimates") or []:
+            level = e.get("level")
+            base = (
+                overall[levels.index(level)]
+                if level in levels and len(overall) == len(levels)
+                else (overall[0] if overall else None)
+            )
+            outcomes.append({"outcome": outcome["outcome"], "kind": outcome["kind"],
+                             "correction": outcome["correction"], "unit": e["class_name"],
+                             "level": level, "estimate": e.get("estimate"), "se": e.get("se"),
+                             "ci_low": e.get("ci_low"), "ci_high": e.get("ci_high"),
+                             "sd": e.get("sd"), "all_households": base})  # fmt: skip
+        test = outcome.get("test") or {}
+        tests.append({"outcome": outcome["outcome"], "correction": outcome["correction"],
+                      "n_rows": outcome.get("n_rows"), **test})  # fmt: skip
+    for stem, rows in (
+        ("three_step_coefficients", coefficients),
+        ("three_step_wald_tests", walds),
+        ("three_step_outcomes", outcomes),
+        ("three_step_outcome_tests", tests),
+    ):
+        if rows:
+            out[stem] = pd.DataFrame(rows)
+    return out
 
 
 def map_table(product_map: Mapping[str, Any]) -> pd.DataFrame:

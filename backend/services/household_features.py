@@ -32,8 +32,25 @@ NUMERIC_SHARE = 0.5
 SHOWN_ROWS = 5
 
 
+def check_outcome_columns(
+    profiles: Sequence[ColumnProfile], names: Sequence[str], dataset: Dataset, others: Sequence[str]
+) -> None:
+    """3-step's distal outcomes: not a product, the ID, a feature or the weight (a column on
+    both sides of the arrow would compare a thing with itself), and usable as a feature is."""
+    both = [n for n in names if n in set(others)]
+    if both:
+        raise InvalidInput(
+            f"Column(s) {format_values(both)} cannot be both an outcome (distal_columns) and the "
+            "ID, a household feature or the weight column."
+        )
+    check_household_features(profiles, names, dataset, what="Outcome")
+
+
 def check_household_features(
-    profiles: Sequence[ColumnProfile], names: Sequence[str], dataset: Dataset
+    profiles: Sequence[ColumnProfile],
+    names: Sequence[str],
+    dataset: Dataset,
+    what: str = "Household feature",
 ) -> None:
     by_name = {c.name: c for c in profiles}
     text_columns = [n for n in names if n in by_name and not by_name[n].is_binary]
@@ -42,27 +59,25 @@ def check_household_features(
         column = by_name[name]
         present = dataset.n_rows - column.n_missing
         if column.kind == "empty" or present == 0:
-            raise InvalidInput(
-                f'Household feature "{name}" is empty: every value is missing. Drop it.'
-            )
+            raise InvalidInput(f'{what} "{name}" is empty: every value is missing. Drop it.')
         if column.n_unique < 2:
             raise InvalidInput(
-                f'Household feature "{name}" has the same value on every row: it cannot tell '
+                f'{what} "{name}" has the same value on every row: it cannot tell '
                 "households apart. Drop it."
             )
         if column.is_binary:
             continue
         if column.kind == "categorical":
-            _refuse_numeric_with_text(name, values[name])
+            _refuse_numeric_with_text(name, values[name], what)
             if present >= ID_LIKE_MIN_ROWS and column.n_unique == present:
                 raise InvalidInput(
-                    f'Household feature "{name}" has a different value on every row '
+                    f'{what} "{name}" has a different value on every row '
                     f"({present:,} values): it is an ID, not a feature. Choose it as the ID "
                     "column, or drop it."
                 )
 
 
-def _refuse_numeric_with_text(name: str, series: pd.Series) -> None:
+def _refuse_numeric_with_text(name: str, series: pd.Series, what: str) -> None:
     present = series.dropna().astype(str).str.strip()
     if present.empty:
         return
@@ -73,7 +88,7 @@ def _refuse_numeric_with_text(name: str, series: pd.Series) -> None:
     rows = [int(i) + 1 for i in text.index[:SHOWN_ROWS]]
     more = " …" if len(text) > SHOWN_ROWS else ""
     raise InvalidInput(
-        f'Household feature "{name}" is numeric but {len(text):,} row(s) hold text: '
+        f'{what} "{name}" is numeric but {len(text):,} row(s) hold text: '
         f"{format_values(sorted(set(text.head(50)))[:SHOWN_ROWS])} (data rows "
         f"{', '.join(map(str, rows))}{more}). Recode them as numbers or blanks (missing)."
     )

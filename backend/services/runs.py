@@ -30,7 +30,11 @@ from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
 from backend.schemas.params import ModelParams
 from backend.services import budgets, progress_feed
 from backend.services.datasets import check_other_columns, create_dataset, resolve_product_columns
-from backend.services.household_features import check_household_features, check_weight_column
+from backend.services.household_features import (
+    check_household_features,
+    check_outcome_columns,
+    check_weight_column,
+)
 from backend.services.household_ids import check_id_column
 from backend.services.ingest import format_values
 from backend.services.quotas import check_active_runs
@@ -106,7 +110,7 @@ def create_run(
     _check_column_lists(body)
     values, validated = _sweep_params(spec, body)
     dataset, covariates = _resolve_dataset(session, body)
-    products = _check_columns(dataset, body, covariates)
+    products = _check_columns(dataset, body, covariates, distal_columns(validated[0]))
     _check_estimable(validated, dataset.n_rows, len(products))
     costs = _estimate(spec, dataset, products, covariates, validated, values)
     check_active_runs(session, client, len(validated))
@@ -179,13 +183,25 @@ def _resolve_dataset(session: Session, body: RunCreate) -> tuple[Dataset, list[s
     return found, covariates
 
 
-def _check_columns(dataset: Dataset, body: RunCreate, covariates: list[str]) -> list[str]:
-    """Check the ID and covariate columns exist; answer the product columns (named or all 0/1)."""
+def distal_columns(params: ModelParams) -> list[str]:
+    """The outcome columns 3-step estimation compares between the classes (LCA's param)."""
+    return [str(c) for c in getattr(params, "distal_columns", None) or []]
+
+
+def _check_columns(
+    dataset: Dataset, body: RunCreate, covariates: list[str], outcomes: list[str]
+) -> list[str]:
+    """Check the ID, covariate and outcome columns exist; answer the product columns (named or
+    all 0/1)."""
     profiles = [ColumnProfile.model_validate(c) for c in dataset.columns]
     others = covariates + ([body.id_column] if body.id_column else [])
     if body.id_column:
         check_other_columns(profiles, [body.id_column], "ID")
     check_other_columns(profiles, covariates, "covariate")
+    if outcomes:  # 3-step's distal outcomes: never products, the ID or a feature
+        check_other_columns(profiles, outcomes, "outcome (distal_columns)")
+        check_outcome_columns(profiles, outcomes, dataset, [*others, body.weight_column or ""])
+        others = [*others, *outcomes]
     if body.weight_column:
         others = [*others, body.weight_column]
     products = resolve_product_columns(profiles, body.product_columns, exclude=others)

@@ -24,7 +24,7 @@ def render(view: View) -> None:
               f"{many.lower()} overlap a lot.")
 
     tabs = [many]
-    if view.has("who") or view.has("odds_ratios"):
+    if any(view.has(c) for c in ("who", "odds_ratios", "three_step_odds", "three_step_outcomes")):
         tabs.append("Who they are")
     tabs += [f"Compare {many.lower()}", "Model checks"]
     drawn = dict(zip(tabs, st.tabs(tabs), strict=True))
@@ -46,6 +46,8 @@ def render(view: View) -> None:
                 _profiles(view)
             if view.has("odds_ratios"):
                 _covariates(view)
+            if view.has("three_step_odds") or view.has("three_step_outcomes"):
+                _three_step(view)
 
     with drawn["Model checks"]:
         left, right = st.columns(2)
@@ -122,3 +124,32 @@ def _covariates(view: View) -> None:
     chart(view, "odds_ratios", stretch=False)
     with st.expander("Coefficients", icon=":material/table:"):
         table(view.table("coefficients"))
+
+
+def _three_step(view: View) -> None:
+    """3-step estimation: the segments related to household features and outcomes from the
+    households' assignments, corrected for classification error (BCH, ML)."""
+    found = view.result.get("three_step") or {}
+    st.markdown("#### Corrected for misassignment (3-step)")
+    chart(view, "three_step_odds", stretch=False)
+    walds = view.table("three_step_wald_tests")
+    if walds is not None and len(walds):
+        st.markdown("**Does each feature change who is in which "
+                    f"{escape_markdown(view.unit.lower())}? (3-step)**")
+        shown = walds.assign(p_value=[p_text(p) for p in walds["p_value"]])
+        table(shown.rename(columns={"p_value": "p-value"}),
+              column_config={"statistic": st.column_config.NumberColumn(format="%.1f")})
+    chart(view, "three_step_outcomes", stretch=False)
+    tests = view.table("three_step_outcome_tests")
+    if tests is not None and len(tests) and "p_value" in tests:
+        st.markdown("**Does each outcome differ between the "
+                    f"{escape_markdown(view.units.lower())}? (3-step)**")
+        shown = tests.assign(p_value=[p_text(p) for p in tests["p_value"]])
+        table(shown.rename(columns={"p_value": "p-value"}),
+              column_config={"statistic": st.column_config.NumberColumn(format="%.1f")})
+    if found.get("method"):
+        st.caption(escape_markdown(str(found["method"])))
+    with st.expander("3-step estimates", icon=":material/table:"):
+        table(view.table("three_step_coefficients"))
+        table(view.table("three_step_outcomes"))
+        table(view.table("classification_error"))

@@ -17,6 +17,7 @@ from ui.tables import default_covariates, default_products, guess_id_column
 NO_ID = "(no ID column)"
 COVARIATES_KEY = "form.covariates"
 WEIGHT_KEY = "form.weight"
+OUTCOMES_KEY = "form.outcomes"
 NO_WEIGHT = "(none: every household counts once)"
 MODEL_KEY = "form.model_type"
 
@@ -58,6 +59,7 @@ if fresh or state.PRODUCTS not in st.session_state:
     st.session_state[state.ID_COLUMN] = guessed or NO_ID
     st.session_state[state.PRODUCTS] = chosen
     st.session_state[COVARIATES_KEY] = features
+    st.session_state[OUTCOMES_KEY] = []
     st.session_state[state.FORM_DATASET_ID] = dataset["id"]
 
 
@@ -128,9 +130,23 @@ with right:
                 else f"Household characteristics (age, region, income…) that describe who is in "
                 f"each {word} (“Who they are”); they do not change the {plural(word)}.",
             )
+        outcomes: list[str] = []
+        if "distal_columns" in (model.get("params_schema") or {}).get("properties", {}):
+            allowed = [n for n in names if n != id_column and n not in (*products, *covariates)]
+            st.session_state[OUTCOMES_KEY] = [
+                n for n in st.session_state.get(OUTCOMES_KEY, []) if n in allowed]
+            outcomes = st.multiselect(
+                "Outcomes to compare (optional)",
+                allowed,
+                key=OUTCOMES_KEY,
+                help=f"Columns such as spend or churn compared between the {plural(word)} by "
+                "3-step estimation (corrected for misassigned households); they do not change "
+                f"the {plural(word)}.",
+            )
         weight_choice = st.selectbox(
             "Weights (optional)",
-            [NO_WEIGHT, *[n for n in names if n not in (id_column, *products, *covariates)
+            [NO_WEIGHT, *[n for n in names
+                          if n not in (id_column, *products, *covariates, *outcomes)
                           and not by_name[n].get("is_binary")]],
             key=WEIGHT_KEY,
             help="A column of case or survey weights: each household counts as its weight. "
@@ -196,6 +212,8 @@ if start:
         body["covariate_columns"] = covariates
     if weight_column:
         body["weight_column"] = weight_column
+    if outcomes:
+        body["params"] = {**params, "distal_columns": outcomes}
     try:
         run = get_client().submit_run(body)
     except ApiError as exc:

@@ -22,7 +22,7 @@ def sections(view: ChartView) -> list[Section]:
     """Every chart of the run, in the order a person reads them."""
     family_sections = BY_KIND.get(view.spec.kind)
     out = family_sections(view) if family_sections else []
-    return out + _who(view) + _product_views(view)
+    return out + _who(view) + _three_step(view) + _product_views(view)
 
 
 def section(view: ChartView, chart_id: str) -> Section:
@@ -488,6 +488,54 @@ def _who(view: ChartView) -> list[Section]:
             tags=("who",),
         )
     ]
+
+
+def _three_step(view: ChartView) -> list[Section]:
+    """3-step estimation (a plain LCA related to household features and distal outcomes)."""
+    found = view.result.get("three_step")
+    if not isinstance(found, dict):
+        return []
+    one, many = _one(view), _many(view)
+    error = f"{found.get('error_rate', 0):.1%}"
+    out = []
+    corrections = [c.get("correction") for c in found.get("covariates") or []]
+    if corrections:
+        out.append(
+            Section(
+                "three_step_odds",
+                f"What makes a household more likely to be in each {one} (3-step)",
+                f"Odds ratios against the first {one}, with 95% intervals, estimated from the "
+                f"households' assigned {many} and corrected for their classification error "
+                f"({error} misassigned): the {many} stay as they are. Above 1 the feature makes "
+                f"the {one} more likely.",
+                "profiles:three_step_odds",
+                options=(
+                    Option(
+                        "correction",
+                        "Correction",
+                        "choice",
+                        corrections[0],
+                        tuple((str(c), str(c)) for c in corrections),
+                        "BCH weights each household by the inverse of the classification "
+                        "error; ML fits a latent class model with that error fixed.",
+                    ),
+                ),
+                tags=("who",),
+            )
+        )
+    if found.get("distal"):
+        out.append(
+            Section(
+                "three_step_outcomes",
+                f"How the {many} differ in the outcomes (3-step)",
+                f"Each outcome's mean (or share) in each {one} with its 95% interval, corrected "
+                f"for the classification error of assigning households to {many} ({error}), by "
+                "BCH (blue) and ML (orange); the dashed line is all households.",
+                "profiles:three_step_outcomes",
+                tags=("who",),
+            )
+        )
+    return out
 
 
 def _product_views(view: ChartView) -> list[Section]:

@@ -121,3 +121,85 @@ def who(view: ChartView, options: dict[str, Any]) -> alt.LayerChart:
         + plain.transform_filter(~alt.datum.Significant)
         + bold.transform_filter(alt.datum.Significant)
     ).properties(height=alt.Step(26), width=alt.Step(120))
+
+
+def three_step_odds(view: ChartView, options: dict[str, Any]) -> alt.FacetChart:
+    """3-step: odds ratios of the household features by one correction (BCH or ML)."""
+    from backend.presentation.charts.segments import odds_chart
+
+    found = [
+        c
+        for c in (view.result.get("three_step") or {}).get("covariates") or []
+        if c.get("correction") == options.get("correction", "BCH")
+    ]
+    return odds_chart(view, found[0]["coefficients"] if found else [])
+
+
+def three_step_rows(view: ChartView) -> pd.DataFrame:
+    """One row per outcome (and level) × unit × correction: the corrected estimate and its
+    interval, and all households' figure."""
+    rows = []
+    name_of = view.units.rename
+    for outcome in (view.result.get("three_step") or {}).get("distal") or []:
+        overall = outcome.get("overall") or []
+        levels = outcome.get("levels") or []
+        for e in outcome.get("estimates") or []:
+            level = e.get("level")
+            label = outcome["outcome"] + (f": {level}" if level is not None else "")
+            if outcome.get("kind") == "binary":
+                label += " (share of 1)"
+            base = (
+                overall[levels.index(level)]
+                if level in levels and len(overall) == len(levels)
+                else (overall[0] if overall else None)
+            )
+            test = outcome.get("test") or {}
+            rows.append(
+                {
+                    "Outcome": label,
+                    "Unit": name_of.get(str(e["class_name"]), str(e["class_name"])),
+                    "Correction": outcome.get("correction"),
+                    "Estimate": e.get("estimate"),
+                    "Low": e.get("ci_low"),
+                    "High": e.get("ci_high"),
+                    "Base": base,
+                    "p": test.get("p_value"),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["Outcome", "Unit", "Correction", "Estimate", "Low", "High", "Base", "p"]
+    )
+
+
+def three_step_outcomes(view: ChartView, options: dict[str, Any]) -> alt.FacetChart:
+    """Each distal outcome's corrected mean (or share) per unit with its 95% interval, BCH and
+    ML side by side, the grey rule all households; one panel per outcome (own scale)."""
+    data = three_step_rows(view)
+    base = alt.Chart().encode(
+        y=alt.Y("Unit:N", sort=view.units.names, title=None),
+        yOffset=alt.YOffset("Correction:N"),
+        color=alt.Color("Correction:N", scale=alt.Scale(range=["#1c7ed6", "#e8590c"])),
+    )
+    whiskers = base.mark_rule().encode(
+        x=alt.X("Low:Q", title=None, scale=alt.Scale(zero=False)), x2="High:Q"
+    )
+    points = base.mark_circle(size=70, opacity=1).encode(
+        x="Estimate:Q",
+        tooltip=[
+            alt.Tooltip("Unit:N", title=view.units.word),
+            "Outcome:N",
+            "Correction:N",
+            alt.Tooltip("Estimate:Q", format=",.3f"),
+            alt.Tooltip("Low:Q", title="95% low", format=",.3f"),
+            alt.Tooltip("High:Q", title="95% high", format=",.3f"),
+            alt.Tooltip("Base:Q", title="All households", format=",.3f"),
+            alt.Tooltip("p:Q", title="p (equal in every unit)", format=".3g"),
+        ],
+    )
+    rule = alt.Chart().mark_rule(strokeDash=[4, 4], color=INK).encode(x="mean(Base):Q")
+    layered = alt.layer(rule, whiskers, points, data=data).properties(
+        width=360, height=alt.Step(14)
+    )
+    return layered.facet(
+        row=alt.Row("Outcome:N", title=None, sort=list(dict.fromkeys(data["Outcome"]))),
+    ).resolve_scale(x="independent")

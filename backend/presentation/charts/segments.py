@@ -387,8 +387,13 @@ def residuals(view: ChartView, options: dict[str, Any], top: int = 15) -> alt.La
 def odds_ratios(view: ChartView, options: dict[str, Any]) -> alt.FacetChart:
     """Household features × segments: odds ratios with 95% intervals on a log scale (1 = no
     effect), one panel per segment against the reference segment."""
+    return odds_chart(view, view.result.get("coefficients") or [])
+
+
+def odds_chart(view: ChartView, coefficients: list[dict[str, Any]]) -> alt.FacetChart:
+    """Odds ratios of logit coefficients (covariate LCA's, or 3-step's) as `odds_ratios`."""
     word, rename = view.units.word, view.units.rename
-    data = pd.DataFrame(view.result.get("coefficients") or [])
+    data = pd.DataFrame(coefficients)
     if data.empty:
         data = pd.DataFrame(
             columns=["class_name", "term", "odds_ratio", "ci_low", "ci_high", "p_value"]

@@ -506,7 +506,7 @@ def relate(
             how=" and by ".join(HOW[c] for c in corrections),
             se=se,
         ),
-        corrections=corrections,  # type: ignore[arg-type]
+        corrections=corrections,
         classes=classes,
         classification_error=D.tolist(),
         error_rate=error,
@@ -542,7 +542,7 @@ def _covariate_effects(
         warnings.append(f"3-step {correction}: the logit did not converge in {est.iterations} "
                         "steps (a feature may separate the classes).")  # fmt: skip
     return CovariateEffects(
-        correction=correction,  # type: ignore[arg-type]
+        correction=correction,
         reference_class=classes[0],
         n_rows=int(kept.sum()),
         terms=[CovariateTerm.model_validate(t.model_dump()) for t in cov.terms],
@@ -674,8 +674,8 @@ def _distal_outcome(
             )
     return DistalOutcome(
         outcome=name,
-        kind=kind,  # type: ignore[arg-type]
-        correction=correction,  # type: ignore[arg-type]
+        kind=kind,
+        correction=correction,
         n_rows=n_rows,
         levels=levels,
         overall=overall,
