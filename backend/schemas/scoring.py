@@ -83,3 +83,67 @@ class ModelDocument(BaseModel):
         description="The stored result: parameters (item probabilities, class sizes, "
         "coefficients and encodings, loadings and score weights, components, …)."
     )
+
+
+class TypingCreate(BaseModel):
+    """A typing tool for a finished latent class model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_products: int = Field(
+        15, ge=1, le=15, description="Products chosen at most (k = 1 … this)."
+    )
+    holdout: float = Field(
+        0.2,
+        ge=0.0,
+        le=0.5,
+        description="Share of the training households held back from the selection, on which "
+        "the tool's accuracy is reported next to the full model's.",
+    )
+    random_state: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the hold-back split.")
+    name: str | None = Field(None, max_length=255)
+
+
+class ProductPoints(BaseModel):
+    product: str
+    bought: list[int] = Field(description="Points per segment when the household bought it.")
+    not_bought: list[int] = Field(description="Points per segment when it did not.")
+
+
+class TypingStep(BaseModel):
+    k: int = Field(description="Products asked: the first k of `order`.")
+    product: str = Field(description="The product added at this step.")
+    accuracy: float = Field(
+        description="Share of the households used for the selection assigned their modal segment."
+    )
+    holdout_accuracy: float | None = Field(
+        None, description="The same on the held-back households."
+    )
+    holdout_expected_accuracy: float | None = Field(
+        None,
+        description="Mean posterior probability (full model) of the segment the tool assigns, on "
+        "the held-back households: how often it is right about the latent segment.",
+    )
+    confusion: list[list[int]] = Field(
+        description="Modal segment (rows) × the tool's segment (columns), on the held-back "
+        "households (all households when none are held back)."
+    )
+
+
+class TypingResult(FitResult):
+    kind: str = "typing"
+    source_run_id: str
+    method: str = Field(description="How the products and points were chosen, in words.")
+    segments: list[str]
+    order: list[str] = Field(description="Products in the order forward selection chose them.")
+    points: list[ProductPoints] = Field(description="Every product's points, in `order`.")
+    constant: list[int] = Field(description="Starting points per segment (class sizes).")
+    steps: list[TypingStep]
+    suggested_k: int
+    suggestion_rule: str
+    full_model_holdout_expected_accuracy: float | None = Field(
+        None, description="Mean largest posterior probability on the held-back households."
+    )
+    n_selection: int
+    n_holdout: int
+    id_column: str | None = None

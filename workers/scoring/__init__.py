@@ -10,12 +10,12 @@ from backend.progress import ProgressReporter, ProgressStore
 def derived(run: Run, reporter: ProgressReporter, store: ProgressStore) -> None:
     """Carry out a run made from a finished run, by its kind."""
     if run.kind == "score":
-        from workers.scoring import score
+        from workers.scoring.score import execute as score
 
-        score.execute(run, reporter, store)
+        score(run, reporter, store)
     elif run.kind == "typing":
-        from workers.scoring import typing_tool
+        from workers.scoring.typing_tool import execute as make_typing_tool
 
-        typing_tool.execute(run, reporter, store)
+        make_typing_tool(run, reporter, store)
     else:
         raise ValueError(f"unknown run kind {run.kind!r}")
