@@ -12,8 +12,11 @@ all of them alike:
 
 * `2 GEMMs`: X·W and Xᵀ·A over the whole data (the floor);
 * `pass`: `workers.models.lca.engine.e_pass` (row blocks, classes × starts × rows layout);
+* `pass, 16,384-row blocks`: the same pass with the blocks it had before they were cut to
+  `engine.BLOCK_MAX_ROWS` (4,096) rows;
 * `pass (rows × starts × classes)`: the pass as it was before issue 14, kept here for the
-  comparison: the work array rows × starts × classes, one strided NumPy op per class.
+  comparison: the work array rows × starts × classes, one strided NumPy op per class, in the
+  16,384-row blocks of then.
 
 It prints each one's median over the rounds, the pass / GEMMs ratios and the load average.
 """
@@ -103,15 +106,24 @@ def main() -> None:
         data @ W
         data.T @ A
 
+    rows_now = E.BLOCK_MAX_ROWS
+
     def engine_pass() -> None:
+        E.BLOCK_MAX_ROWS = rows_now
+        E.e_pass(design, theta, log_pi, dtype, pool)
+
+    def big_blocks() -> None:
+        E.BLOCK_MAX_ROWS = 16384
         E.e_pass(design, theta, log_pi, dtype, pool)
 
     def old_pass() -> None:
+        E.BLOCK_MAX_ROWS = 16384
         strided_pass(design, theta, log_pi, dtype, pool)
 
     cases: dict[str, Callable[[], None]] = {
         "2 GEMMs": gemms,
-        "pass": engine_pass,
+        f"pass ({rows_now:,}-row blocks)": engine_pass,
+        "pass, 16,384-row blocks": big_blocks,
         "pass (rows × starts × classes)": old_pass,
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
