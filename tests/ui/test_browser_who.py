@@ -1,11 +1,13 @@
 """'Who they are' in a real headless Chromium: a plain LCA of the demo data profiled by its
 household features (age band, income band, children, region, household size) opens on the
-results page with its banner of shares and significance marks; screenshots to
+results page with its banner of shares and significance marks, and the 3-step section (the
+features' corrected odds ratios, a spend outcome compared between the segments); screenshots to
 build/ui-screenshots (or UI_SCREENSHOT_DIR)."""
 
 from __future__ import annotations
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.support.runs import wait_for
@@ -23,7 +25,10 @@ def test_who_they_are_for_a_plain_lca_in_a_browser(ui_url: str, client: httpx.Cl
     from playwright.sync_api import expect, sync_playwright
 
     # Given a finished plain LCA of the demo data, profiled by its household features
-    content = demo_frame(n=1500).to_csv(index=False).encode()
+    frame = demo_frame(n=1500)
+    rng = np.random.default_rng(5)
+    frame["weekly_spend"] = (40 + 12 * frame["household_size"] + rng.normal(0, 8, 1500)).round(2)
+    content = frame.to_csv(index=False).encode()
     dataset = client.post("/datasets", files={"file": ("demo.csv", content)}).json()
     response = client.post(
         "/runs",
@@ -34,7 +39,12 @@ def test_who_they_are_for_a_plain_lca_in_a_browser(ui_url: str, client: httpx.Cl
             "product_columns": list(PRODUCTS),
             "id_column": ID_COLUMN,
             "covariate_columns": FEATURES,
-            "params": {"n_classes": 4, "n_init": 8, "random_state": 3},
+            "params": {
+                "n_classes": 4,
+                "n_init": 8,
+                "random_state": 3,
+                "distal_columns": ["weekly_spend"],
+            },
         },
     )
     assert response.status_code == 202, response.text
@@ -43,6 +53,8 @@ def test_who_they_are_for_a_plain_lca_in_a_browser(ui_url: str, client: httpx.Cl
     profiles = client.get(f"/runs/{run['id']}/results").json()["profiles"]
     assert {f["feature"] for f in profiles["features"]} == set(FEATURES)
     assert any(c["significant"] for f in profiles["features"] for c in f["cells"])
+    three_step = client.get(f"/runs/{run['id']}/results").json()["three_step"]
+    assert {d["outcome"] for d in three_step["distal"]} == {"weekly_spend"}
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     expect.set_options(timeout=30_000)
@@ -64,6 +76,14 @@ def test_who_they_are_for_a_plain_lca_in_a_browser(ui_url: str, client: httpx.Cl
                 page.get_by_text("Does each feature differ between the segments?")
             ).to_be_visible()
             expect(page.locator('[data-testid="stVegaLiteChart"]:visible').first).to_be_visible()
+            # and the 3-step section: corrected effects and the outcome by segment
+            expect(page.get_by_text("Corrected for misassignment (3-step)")).to_be_visible()
+            expect(
+                page.get_by_text("How the segments differ in the outcomes (3-step)")
+            ).to_be_visible()
+            expect(
+                page.get_by_text("Does each outcome differ between the segments? (3-step)")
+            ).to_be_visible()
             page.wait_for_timeout(1500)
             page.screenshot(path=str(SHOTS / "10_who_they_are.png"), full_page=True)
         finally:
