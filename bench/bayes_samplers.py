@@ -1,8 +1,10 @@
 """Bayesian factor model benchmarks (figures in bench/README.md and docs/bayesian.md).
 
     .venv/bin/python bench/bayes_samplers.py nuts  [--households 500 --products 12 --factors 2]
-        the same model sampled with PyMC's NUTS and with nutpie: compile time, sampling time,
-        smallest bulk ESS over the global parameters, ESS per second and the ratio.
+            [--models factor,dcm --variants pymc,nutpie-diag,nutpie-lowrank --repeats 2]
+        the same models sampled with PyMC's NUTS and nutpie's settings side by side: compile
+        time, sampling time, smallest bulk ESS over the global parameters, ESS per second and
+        the ratios to the first variant, with the load average (`uptime`) at each fit.
     .venv/bin/python bench/bayes_samplers.py blas
         PyTensor's C backend without BLAS (what a plain pip install gives) and with OpenBLAS
         (Debian's libopenblas-dev): gradient evaluations per second and PyMC NUTS draws/s.
@@ -68,43 +70,115 @@ def global_ess(idata: Any, fd: Any) -> float:
     return float(min(a.ess_bulk.min(), free.min()))
 
 
-def run_nuts(args: argparse.Namespace) -> None:
+# The samplers compared by `nuts`: (label, sampler, nutpie mass matrix, further nutpie settings).
+VARIANTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "pymc": ("pymc", "diagonal", {}),
+    "nutpie-diag": ("nutpie", "diagonal", {}),
+    "nutpie-lowrank": ("nutpie", "low_rank", {}),
+    "nutpie-lowrank-cut10": ("nutpie", "low_rank", {"mass_matrix_eigval_cutoff": 10.0}),
+    "nutpie-diag-stan": ("nutpie", "diagonal", {"use_grad_based_mass_matrix": False}),
+}
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def simulate_dcm(n: int, p: int, seed: int = 2) -> tuple[BinaryMatrix, Any]:
+    """Purchases from the choice model: two household features with per-product effects around
+    0.5 and -0.3, household random intercepts (sd 0.8)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 2))
+    beta = np.stack([rng.normal(0.5, 0.3, p), rng.normal(-0.3, 0.3, p)])
+    alpha = rng.normal(-0.5, 0.6, p)
+    u = rng.normal(0, 0.8, n)
+    eta = alpha + x @ beta + u[:, None]
+    y = (rng.random((n, p)) < 1 / (1 + np.exp(-eta))).astype(float)
+    covariates = pd.DataFrame({"income": x[:, 0], "age": x[:, 1]})
+    data = BinaryMatrix(values=y, products=[f"prod_{j + 1}" for j in range(p)])
+    return data, covariates
+
+
+def build_for(model_name: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any], Any]:
+    """The model, its data containers and what `global_ess` needs."""
     from workers.models.bayes import factor_model as fm
+
+    if model_name == "factor":
+        data, _ = simulate(args.households, args.products, args.factors)
+        fd = fm.prepare(data, args.factors)
+        model, containers = fm.build_model(fd, "logit")
+        return model, containers, ("factor", fd)
+    from backend.schemas.dcm import DCMParams
+    from workers.models.bayes import dcm, features
+
+    data, covariates = simulate_dcm(args.households, args.products)
+    fd = fm.prepare(data, 1)
+    fd.n_factors, fd.anchors = 0, []
+    hh = features.encode(covariates, 20, "Household feature")
+    pf = features.encode(None, 20, "Product feature")
+    params = DCMParams(random_intercepts=True, n_latent=0)
+    model, containers = dcm.build_model(fd, hh.matrix, hh.names, pf.matrix, pf.names, params)
+    return model, containers, ("dcm", fd)
+
+
+def dcm_ess(idata: Any) -> float:
+    from workers.models.bayes import summary as bs
+
+    names = ["mu", "sigma_alpha", "intercept", "beta_mean", "beta_sd", "beta", "sigma_household"]
+    return float(
+        min(np.nanmin(bs.summarise(bs.draws_of(idata, n)).ess_bulk) for n in names)  # type: ignore[type-var]
+    )
+
+
+def run_nuts(args: argparse.Namespace) -> None:
+    """Every variant on the same data, seed and starting values, one after another in this
+    process (compile caches warm after the first), repeated `--repeats` times in turn so load
+    changes hit all variants alike."""
     from workers.models.bayes.sampling import NUTSSettings, sample_nuts
     from workers.models.progress import Span
 
-    data, _ = simulate(args.households, args.products, args.factors)
-    fd = fm.prepare(data, args.factors)
-    rows = []
-    for sampler in ("pymc", "nutpie"):
-        model, containers = fm.build_model(fd, "logit")
-        settings = NUTSSettings(args.draws, args.tune, 2, 0.9, sampler, seed=3)
-        out = sample_nuts(
-            model,
-            settings,
-            no_progress,
-            span=Span(0, 1),
-            cache_key=None,
-            data=containers,
-            var_names=["intercept", "loading_diag", "loading_free", "loadings", "scores"],
-        )
-        ess = global_ess(out.idata, fd)
-        rows.append(
-            {
-                "sampler": sampler,
-                "compile_s": round(out.compile_seconds, 1),
-                "sampling_s": round(out.sampling_seconds, 1),
-                "min_ess_bulk": round(ess),
-                "ess_per_s": round(ess / out.sampling_seconds, 2),
-                "divergences": int(out.idata["sample_stats"]["diverging"].values.sum()),
-            }
-        )
-        print(json.dumps(rows[-1]), flush=True)
-    ratio = rows[1]["ess_per_s"] / rows[0]["ess_per_s"]
-    print(
-        f"n={args.households} p={args.products} K={args.factors} draws={args.draws} "
-        f"tune={args.tune} chains=2: nutpie / PyMC ESS/s = {ratio:.1f}x"
-    )
+    variants = args.variants.split(",")
+    print(f"load before: {load()}", flush=True)
+    for model_name in args.models.split(","):
+        rows: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+        for repeat in range(args.repeats):
+            for label in variants:
+                sampler, mass, extra = VARIANTS[label]
+                model, containers, (kind, fd) = build_for(model_name, args)
+                settings = NUTSSettings(
+                    args.draws, args.tune, 2, 0.9, sampler, seed=3 + repeat,
+                    mass_matrix=mass, nutpie_options=extra,
+                )  # fmt: skip
+                out = sample_nuts(
+                    model, settings, no_progress, span=Span(0, 1), cache_key=None,
+                    data=containers,
+                )  # fmt: skip
+                ess = global_ess(out.idata, fd) if kind == "factor" else dcm_ess(out.idata)
+                row = {
+                    "model": model_name,
+                    "variant": label,
+                    "repeat": repeat,
+                    "compile_s": round(out.compile_seconds, 1),
+                    "sampling_s": round(out.sampling_seconds, 1),
+                    "min_ess_bulk": round(ess),
+                    "ess_per_s": round(ess / out.sampling_seconds, 2),
+                    "divergences": int(out.idata["sample_stats"]["diverging"].values.sum()),
+                    "load": load().split("load average:")[-1].strip(),
+                }
+                rows[label].append(row)
+                print(json.dumps(row), flush=True)
+        base = float(np.median([r["ess_per_s"] for r in rows[variants[0]]]))
+        for label in variants:
+            med = float(np.median([r["ess_per_s"] for r in rows[label]]))
+            print(
+                f"{model_name}: n={args.households} p={args.products} draws={args.draws} "
+                f"tune={args.tune} chains=2: {label} median ESS/s {med:.2f} = "
+                f"{med / base:.2f}x {variants[0]}",
+                flush=True,
+            )
+    print(f"load after: {load()}", flush=True)
 
 
 def run_blas_child(args: argparse.Namespace) -> None:
@@ -236,6 +310,9 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--max-iter", type=int, default=20000)
+    parser.add_argument("--models", default="factor,dcm", help="nuts: factor and/or dcm")
+    parser.add_argument("--variants", default="pymc,nutpie-diag,nutpie-lowrank")
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     {"nuts": run_nuts, "blas": run_blas, "blas-child": run_blas_child, "vi": run_vi}[args.what](
         args

@@ -3,8 +3,11 @@ diagnostics and the posterior predictive check."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
+from ui.formatting import escape_markdown
 from ui.panels.base import View, chart, number, settings, table, warnings
 from ui.tables import diagnostics_frame
 
@@ -29,6 +32,7 @@ def render(view: View) -> None:
                   help="Expected log predictive density: higher is better when comparing "
                   "models on the same data.")
 
+    intervals_from(result)
     tabs = ["Loadings", "Intervals", "Diagnostics", "Predictive check"]
     drawn = dict(zip(tabs, st.tabs(tabs), strict=True))
     with drawn["Loadings"]:
@@ -43,9 +47,37 @@ def render(view: View) -> None:
         chart(view, "predictive_check")
 
 
+def intervals_from(result: dict[str, Any]) -> None:
+    """Which method produced the intervals (and, for VI, how far to trust them)."""
+    said = result.get("intervals_from")
+    if not said:
+        return
+    calibration = result.get("vi_calibration") or {}
+    if calibration.get("approximate"):
+        st.warning(escape_markdown(said), icon=":material/approval_delegation:")
+    else:
+        st.info(escape_markdown(said), icon=":material/approval_delegation:")
+
+
+def verdict(result: dict[str, Any]) -> None:
+    """The plain verdict of a NUTS run: converged, or which check failed and what to do."""
+    said = (result.get("diagnostics") or {}).get("verdict") or {}
+    if not said.get("text"):
+        return
+    if said.get("status") == "converged":
+        st.success(escape_markdown(said["text"]), icon=":material/check_circle:")
+    else:
+        st.error(escape_markdown(said["text"]), icon=":material/error:")
+
+
 def diagnostics(view: View) -> None:
-    """The sampler's diagnostics with verdicts, the VI loss, every parameter, the settings."""
+    """The verdict, the sampler's diagnostics, trace, rank and energy plots (NUTS) or the VI
+    loss, every parameter, the settings."""
+    verdict(view.result)
     st.dataframe(diagnostics_frame(view.result), hide_index=True)
+    chart(view, "trace")
+    chart(view, "rank")
+    chart(view, "energy")
     chart(view, "vi_loss")
     with st.expander("Every parameter (mean, sd, HDI, R-hat, ESS)", icon=":material/table:"):
         table(view.table("parameters"))

@@ -182,3 +182,126 @@ def loss(view: ChartView, options: dict[str, Any], max_points: int = 2000) -> al
         )
         .properties(height=220)
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Convergence: trace, rank and energy plots of a NUTS run (data computed on the worker:
+# result.trace_plots, workers/models/bayes/convergence.py)
+
+DIVERGENT = "#e03131"
+
+
+def _plots(view: ChartView) -> dict[str, Any]:
+    plots = view.result.get("trace_plots")
+    if not isinstance(plots, dict) or not plots.get("parameters"):
+        raise ValueError("the run has no trace plot data (only NUTS runs have)")
+    return plots
+
+
+def trace(view: ChartView, options: dict[str, Any]) -> AnyChart:
+    """Each key parameter's draws by chain (one colour per chain): chains that overlap like
+    noise around one level have mixed; red ticks at the bottom mark divergent transitions."""
+    plots = _plots(view)
+    frames = []
+    for name, values in zip(plots["parameters"], plots["values"], strict=True):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "Parameter": name,
+                    "Chain": [f"Chain {c + 1}" for c in plots["chain"]],
+                    "Draw": plots["draw"],
+                    "Value": values,
+                    "Divergent": plots["divergent"],
+                }
+            )
+        )
+    data = pd.concat(frames, ignore_index=True)
+    base = alt.Chart()
+    lines = base.mark_line(strokeWidth=0.8, opacity=0.75).encode(
+        x=alt.X("Draw:Q", title="Draw (after warm-up)"),
+        y=alt.Y("Value:Q", title=None, scale=alt.Scale(zero=False)),
+        color=alt.Color("Chain:N", legend=alt.Legend(orient="top", title=None)),
+        detail="Chain:N",
+    )
+    ticks = (
+        base.transform_filter(alt.datum.Divergent)
+        .mark_tick(color=DIVERGENT, thickness=2, size=10)
+        .encode(x="Draw:Q", y=alt.value(118), tooltip=["Chain:N", "Draw:Q"])
+    )
+    return (
+        alt.layer(lines, ticks, data=data)
+        .properties(width=560, height=120)
+        .facet(row=alt.Row("Parameter:N", sort=plots["parameters"], title=None,
+                           header=alt.Header(labelAngle=0, labelAlign="left", labelLimit=260)))
+        .resolve_scale(y="independent")
+    )  # fmt: skip
+
+
+def rank(view: ChartView, options: dict[str, Any]) -> AnyChart:
+    """Rank plots (Vehtari et al. 2021): every chain's draws ranked among all chains' draws;
+    bars near the dashed line (what a uniform histogram would give) in every chain mean the
+    chains explore the same distribution."""
+    plots = _plots(view)
+    bins = int(plots["rank_bins"])
+    rows = []
+    for name, counts in zip(plots["parameters"], plots["rank_counts"], strict=True):
+        for c, chain_counts in enumerate(counts):
+            expected = sum(chain_counts) / bins
+            for b, count in enumerate(chain_counts):
+                rows.append(
+                    {
+                        "Parameter": name,
+                        "Chain": f"Chain {c + 1}",
+                        "Bin": b + 1,
+                        "Count": int(count),
+                        "Expected": expected,
+                    }
+                )
+    data = pd.DataFrame(rows)
+    base = alt.Chart()
+    bars = base.mark_bar(color=PRIMARY, opacity=0.85).encode(
+        x=alt.X("Bin:O", title="Rank (binned, all chains together)", axis=alt.Axis(labels=False)),
+        y=alt.Y("Count:Q", title="Draws"),
+        tooltip=["Parameter:N", "Chain:N", "Bin:O", "Count:Q"],
+    )
+    uniform = base.mark_rule(strokeDash=[4, 4], color=INK).encode(y="mean(Expected):Q")
+    return alt.layer(bars, uniform, data=data).properties(width=150, height=80).facet(
+        row=alt.Row("Parameter:N", sort=plots["parameters"], title=None,
+                    header=alt.Header(labelAngle=0, labelAlign="left", labelLimit=260)),
+        column=alt.Column("Chain:N", title=None),
+    )  # fmt: skip
+
+
+def energy(view: ChartView, options: dict[str, Any]) -> AnyChart:
+    """The energy plot: the distribution of the Hamiltonian's energy (centred) against that of
+    its change between draws. When the change is much narrower (E-BFMI < 0.3) the sampler
+    cannot move through the posterior's tails."""
+    plots = _plots(view)
+    if not plots.get("energy"):
+        raise ValueError("the sampler stored no energy")
+    rows = []
+    for c, (marginal, change) in enumerate(
+        zip(plots["energy"], plots["energy_transition"], strict=True)
+    ):
+        rows += [
+            {"Chain": f"Chain {c + 1}", "Kind": "Energy (centred)", "Value": v} for v in marginal
+        ]
+        rows += [{"Chain": f"Chain {c + 1}", "Kind": "Energy change between draws", "Value": v}
+                 for v in change]  # fmt: skip
+    data = pd.DataFrame(rows)
+    bfmi = plots.get("bfmi") or []
+    title = "E-BFMI by chain: " + ", ".join(f"{b:.2f}" for b in bfmi) if bfmi else ""
+    return (
+        alt.Chart(data, title=title)
+        .mark_bar(opacity=0.55, binSpacing=0)
+        .encode(
+            x=alt.X("Value:Q", bin=alt.Bin(maxbins=40), title="Energy"),
+            y=alt.Y("count():Q", stack=None, title="Draws"),
+            color=alt.Color(
+                "Kind:N",
+                scale=alt.Scale(range=[PRIMARY, "#f08c00"]),
+                legend=alt.Legend(orient="top", title=None),
+            ),
+        )
+        .properties(width=420, height=200)
+    )

@@ -27,8 +27,8 @@ from backend.errors import DataError
 from backend.schemas.bayesian import ParameterSummary
 from backend.schemas.dcm import DCMParams, DCMResult, EffectRow
 from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.bayes import convergence, features, household_draws
 from workers.models.bayes import factor_model as fm
-from workers.models.bayes import features, household_draws
 from workers.models.bayes import summary as bs
 from workers.models.bayes.household_draws import HouseholdDraws
 from workers.models.bayes.sampling import LIBRARIES, NUTSSettings, SamplingOutcome, sample_nuts
@@ -274,6 +274,7 @@ def _assemble(
         )
 
     diagnostics = bs.nuts_diagnostics(outcome, summaries)
+    trace_plots = convergence.trace_plots(outcome, draws, summaries)
     bs.COMPARING.report(progress, SUMMARY.at(0.2))
     posterior_draws = _Posterior(fd, hh.matrix, draws, params, household)
     comparison, loglik = _compare(posterior_draws, seed)
@@ -326,6 +327,8 @@ def _assemble(
         diagnostics=diagnostics,
         n_obs=fd.n,
         n_missing_cells=fd.n_missing,
+        trace_plots=trace_plots,
+        intervals_from=bs.NUTS_INTERVALS,
     )
     result.attach_rows(_household_rows(data, household, params))
     return result

@@ -32,9 +32,11 @@ from backend.schemas.bayesian import (
     ParameterSummary,
     PredictiveCheckRow,
     SamplingDiagnostics,
+    TracePlots,
     VIDiagnostics,
 )
 from workers.models.base import BinaryMatrix, Progress
+from workers.models.bayes import convergence
 from workers.models.bayes import summary as bs
 from workers.models.bayes.household_draws import HouseholdDraws
 from workers.models.bayes.sampling import LIBRARIES, SamplingOutcome
@@ -272,6 +274,9 @@ class FactorFit:
     vi: VIDiagnostics | None = None
     flipped: list[list[int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    trace_plots: TracePlots | None = None
+    # Which method produced the intervals, in words (BayesianResult.intervals_from).
+    intervals_from: str = bs.NUTS_INTERVALS
 
 
 def align_chains(
@@ -458,6 +463,9 @@ def assemble(
                 names_z,
             )
         fit.diagnostics = bs.nuts_diagnostics(fit.outcome, summaries)
+        fit.trace_plots = convergence.trace_plots(
+            fit.outcome, {"intercept": fit.intercept, "loadings": fit.loadings}, summaries
+        )
     assert fit.diagnostics is not None
 
     bs.COMPARING.report(progress, span.at(0.1))
@@ -533,6 +541,8 @@ def assemble(
         n_obs=n_obs,
         n_missing_cells=fd.n_missing,
         flipped_chains=fit.flipped,
+        trace_plots=fit.trace_plots,
+        intervals_from=fit.intervals_from,
     )
     result.attach_rows(score_rows(data, fd, fit.scores))
     return result

@@ -24,9 +24,11 @@ from pytensor.graph.traversal import ancestors
 
 from backend.errors import DataError
 from backend.schemas.bayesian import (
+    HDI_PROB,
     BayesianFactorResult,
     BayesianFactorVIParams,
     SamplingDiagnostics,
+    VICalibration,
     VIDiagnostics,
 )
 from workers.models.base import BinaryMatrix, FitFunction, Progress
@@ -42,6 +44,9 @@ DEFAULT_BATCH = 1000
 LOSS_BLOCK = 100
 WINDOW = 500  # convergence: mean loss of consecutive windows of this many iterations
 FITTING = Span(0.02, 0.9)
+# With the calibration check: the fit, then the refit on simulated data.
+FITTING_BEFORE_CHECK = Span(0.02, 0.55)
+CALIBRATING = Span(0.55, 0.9)
 SUMMARY = Span(0.9, 0.99)
 GLOBALS = ("intercept", "loading_diag", "loading_free")
 
@@ -51,55 +56,25 @@ def fit(
 ) -> BayesianFactorResult:
     seed = resolve_seed(params.random_state)
     fd = fm.prepare(data, params.n_factors)
-    batch = params.batch_size or (fd.n if fd.n <= FULL_BATCH_LIMIT else DEFAULT_BATCH)
-    batch = min(batch, fd.n)
     progress(0.0, "Building the model.", phase="loading", details={"stage": "building"})
-    model, _ = fm.build_model(fd, params.link, batch_size=batch if batch < fd.n else None)
-    _seed_minibatches(model, seed)
-
-    with model:
-        if params.method == "advi":
-            inference: pm.KLqp = pm.ADVI(random_seed=seed)
-        else:
-            globals_ = [model[name] for name in GLOBALS]
-            approx = Approximation(
-                [
-                    Group(globals_, vfam="fr", random_seed=seed),
-                    Group(None, vfam="mf", random_seed=seed),
-                ]
-            )
-            # Multi-group approximations lack the `rng` that KLqp's step function reads (PyMC
-            # 5.28 forwards it only for single-group ones).
-            approx.rng = np.random.RandomState(seed)
-            inference = pm.KLqp(approx)
-
-    tracker = _Tracker(progress, params, batch)
-    progress(
-        FITTING.start,
-        "Compiling the model (PyTensor C code; cached on disk after the first run).",
-        phase="loading",
-        force=True,
-        details={"stage": "compiling", "method": params.method},
-    )
-    callbacks: list[Any] = [tracker]
-    with model:
-        approx = inference.fit(
-            params.max_iter,
-            obj_optimizer=pm.adam(learning_rate=params.learning_rate),
-            callbacks=callbacks,
-            progressbar=False,
-        )
+    span = FITTING_BEFORE_CHECK if params.calibration else FITTING
+    fitted = _optimise(fd, params, seed, progress, span)
+    approx, losses, tracker, batch = fitted
     ended = time.monotonic()
-    losses = np.asarray(inference.hist, dtype=np.float64)
     iterations = int(losses.size)
-    if not np.isfinite(losses[-min(LOSS_BLOCK, iterations) :]).all():
-        raise DataError(
-            "The variational fit diverged (the loss became infinite or NaN). Lower learning_rate."
-        )
     converged = tracker.converged
     first = tracker.first or ended
     compile_seconds = first - tracker.started
     fitting_seconds = ended - first
+
+    rng = np.random.default_rng(seed)
+    draws = _global_draws(approx, params.draws, rng)
+    loadings = _loadings_from(draws, fd)
+    intercept = draws["intercept"]
+    score_mean, score_sd = _moments(approx, "scores")
+    calibration = None
+    if params.calibration:
+        calibration = calibrate(fd, params, seed, intercept, loadings, progress)
 
     progress(
         SUMMARY.start,
@@ -107,12 +82,6 @@ def fit(
         phase="fitting",
         details={"stage": "drawing"},
     )
-    rng = np.random.default_rng(seed)
-    draws = _global_draws(approx, params.draws, rng)
-    loadings = _loadings_from(draws, fd)
-    intercept = draws["intercept"]
-    score_mean, score_sd = _moments(approx, "scores")
-
     diagnostics = SamplingDiagnostics(
         method=params.method,
         sampler="pymc-vi",
@@ -140,11 +109,13 @@ def fit(
             f"(tolerance {params.tol}); increase max_iter or learning_rate, and check the loss "
             "history."
         )
-    warnings_.append(
-        "Variational inference underestimates posterior uncertainty (intervals are too narrow, "
-        "especially with mean-field ADVI); confirm important conclusions with "
-        f"{NUTS_MODEL_TYPE}."
-    )
+    if calibration is None or calibration.approximate:
+        warnings_.append(
+            "Variational inference underestimates posterior uncertainty (intervals are too "
+            "narrow, especially with mean-field ADVI)"
+            + ("" if calibration is None else f": {calibration.statement}")
+            + f"; confirm important conclusions with {NUTS_MODEL_TYPE}."
+        )
     factor_fit = fm.FactorFit(
         intercept=intercept[None],
         loadings=loadings[None],
@@ -152,6 +123,7 @@ def fit(
         diagnostics=diagnostics,
         vi=vi,
         warnings=warnings_,
+        intervals_from=intervals_statement(params.method, calibration),
     )
     result = fm.assemble(
         data,
@@ -165,19 +137,199 @@ def fit(
         span=SUMMARY,
         model_type=MODEL_TYPE,
     )
+    result.vi_calibration = calibration
     bs.WRITING.report(progress, SUMMARY.end, phase="fitting")
     idata = _inference_data(fd, intercept, loadings, score_mean, score_sd, losses)
     bs.attach_posterior(result, idata, params, anchors=",".join(result.anchors))
     return result
 
 
+def _optimise(
+    fd: fm.FactorData,
+    params: BayesianFactorVIParams,
+    seed: int,
+    progress: Progress,
+    span: Span,
+    stage: str = "optimising",
+) -> tuple[Any, np.ndarray, _Tracker, int]:
+    """Fit the approximation: (approximation, losses, the tracker, the batch size)."""
+    batch = params.batch_size or (fd.n if fd.n <= FULL_BATCH_LIMIT else DEFAULT_BATCH)
+    batch = min(batch, fd.n)
+    model, _ = fm.build_model(fd, params.link, batch_size=batch if batch < fd.n else None)
+    _seed_minibatches(model, seed)
+
+    with model:
+        if params.method == "advi":
+            inference: pm.KLqp = pm.ADVI(random_seed=seed)
+        else:
+            globals_ = [model[name] for name in GLOBALS]
+            approx = Approximation(
+                [
+                    Group(globals_, vfam="fr", random_seed=seed),
+                    Group(None, vfam="mf", random_seed=seed),
+                ]
+            )
+            # Multi-group approximations lack the `rng` that KLqp's step function reads (PyMC
+            # 5.28 forwards it only for single-group ones).
+            approx.rng = np.random.RandomState(seed)
+            inference = pm.KLqp(approx)
+
+    tracker = _Tracker(progress, params, batch, span, stage)
+    progress(
+        span.start,
+        "Compiling the model (PyTensor C code; cached on disk after the first run)."
+        if stage == "optimising"
+        else "Checking the intervals: refitting on data simulated from the fitted model.",
+        phase="loading" if stage == "optimising" else "fitting",
+        force=True,
+        details={"stage": "compiling" if stage == "optimising" else stage, "method": params.method},
+    )
+    callbacks: list[Any] = [tracker]
+    with model:
+        approx = inference.fit(
+            params.max_iter,
+            obj_optimizer=pm.adam(learning_rate=params.learning_rate),
+            callbacks=callbacks,
+            progressbar=False,
+        )
+    losses = np.asarray(inference.hist, dtype=np.float64)
+    iterations = int(losses.size)
+    if not np.isfinite(losses[-min(LOSS_BLOCK, iterations) :]).all():
+        raise DataError(
+            "The variational fit diverged (the loss became infinite or NaN). Lower learning_rate."
+        )
+    return approx, losses, tracker, batch
+
+
+# ---------------------------------------------------------------------------------------------
+# How far to trust the intervals: a calibration check
+
+
+def simulate_from(
+    fd: fm.FactorData, intercept: np.ndarray, loadings: np.ndarray, link: str, seed: int
+) -> fm.FactorData:
+    """Purchases simulated from the fitted model (posterior mean intercepts and loadings, new
+    factor scores from their prior), with the same households, products, missing cells and
+    anchors as the data."""
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal((fd.n, fd.n_factors))
+    prob = fm.inverse_link(intercept + scores @ loadings.T, link)
+    y = (rng.random(prob.shape) < prob).astype(np.float64)
+    if fd.mask is not None:
+        y = y * fd.mask
+    observed = fd.mask.sum(axis=0) if fd.mask is not None else np.full(fd.p, fd.n)
+    rates = y.sum(axis=0) / observed
+    # A product nobody (or everybody) bought in the simulation would have an unbounded
+    # intercept: keep one purchase and one non-purchase.
+    for j in np.flatnonzero((rates == 0) | (rates == 1)):
+        y[0, j], y[1, j] = 1.0, 0.0
+        rates[j] = y[:, j].sum() / observed[j]
+    return fm.FactorData(
+        y=y,
+        mask=fd.mask,
+        products=fd.products,
+        n_factors=fd.n_factors,
+        anchors=list(fd.anchors),
+        observed_rates=rates,
+        n_missing=fd.n_missing,
+    )
+
+
+def coverage(
+    intercept: np.ndarray, loadings: np.ndarray, true_a: np.ndarray, true_l: np.ndarray, fd: Any
+) -> tuple[int, int, int, int]:
+    """(covered, intervals) for the intercepts and for the estimated loadings: how many 94%
+    HDIs of the draws (draws × ...) contain the true value."""
+    a_sum = bs.summarise(intercept[None], diagnostics=False)
+    l_sum = bs.summarise(loadings[None], diagnostics=False)
+    rows, cols = fm.loading_pattern(fd.p, fd.anchors)
+    rows = np.concatenate([rows, np.asarray(fd.anchors)])
+    cols = np.concatenate([cols, np.arange(fd.n_factors)])
+    a_in = (a_sum.hdi_low <= true_a) & (true_a <= a_sum.hdi_high)
+    l_in = (l_sum.hdi_low[rows, cols] <= true_l[rows, cols]) & (
+        true_l[rows, cols] <= l_sum.hdi_high[rows, cols]
+    )
+    return int(a_in.sum()), int(a_in.size), int(l_in.sum()), int(l_in.size)
+
+
+def calibrate(
+    fd: fm.FactorData,
+    params: BayesianFactorVIParams,
+    seed: int,
+    intercept: np.ndarray,
+    loadings: np.ndarray,
+    progress: Progress,
+) -> VICalibration:
+    """Simulate purchases from the fitted model, refit it the same way, and count how many of
+    the refit's 94% intervals contain the values the data were simulated from."""
+    true_a, true_l = intercept.mean(axis=0), loadings.mean(axis=0)
+    simulated = simulate_from(fd, true_a, true_l, params.link, seed + 7)
+    approx, _, _, _ = _optimise(
+        simulated, params, seed + 7, progress, CALIBRATING, stage="calibrating"
+    )
+    rng = np.random.default_rng(seed + 7)
+    draws = _global_draws(approx, params.draws, rng)
+    a_cov, a_n, l_cov, l_n = coverage(
+        draws["intercept"], _loadings_from(draws, simulated), true_a, true_l, simulated
+    )
+    return calibration_of(a_cov, a_n, l_cov, l_n)
+
+
+def calibration_of(a_cov: int, a_n: int, l_cov: int, l_n: int) -> VICalibration:
+    """The check's verdict: intervals are approximate when their coverage falls more than two
+    binomial standard errors below the nominal 94%."""
+    total, covered = a_n + l_n, a_cov + l_cov
+    rate = covered / total
+    floor = HDI_PROB - 2 * np.sqrt(HDI_PROB * (1 - HDI_PROB) / total)
+    approximate = bool(rate < floor)
+    statement = (
+        f"on data simulated from the fitted model, {covered} of {total} 94% intervals "
+        f"({rate:.0%}) contained the true value (loadings {l_cov} of {l_n}, intercepts "
+        f"{a_cov} of {a_n})"
+    )
+    statement += (
+        f", below the {floor:.0%} a calibrated 94% interval would reach: treat the intervals "
+        "as approximate (too narrow)"
+        if approximate
+        else f", consistent with the nominal 94% (at least {floor:.0%} expected)"
+    )
+    return VICalibration(
+        nominal=HDI_PROB,
+        coverage=rate,
+        coverage_loadings=l_cov / l_n if l_n else None,
+        coverage_intercepts=a_cov / a_n if a_n else None,
+        n_intervals=total,
+        lower_limit=float(floor),
+        approximate=approximate,
+        statement=statement,
+    )
+
+
+def intervals_statement(method: str, calibration: VICalibration | None) -> str:
+    name = "mean-field ADVI" if method == "advi" else "full-rank ADVI"
+    head = f"Variational approximation ({name}): 94% intervals of its Gaussian"
+    if calibration is None:
+        return f"{head}, not checked (calibration off); expect them to be too narrow."
+    verdict = "approximate" if calibration.approximate else "checked"
+    return f"{head}, {verdict}: {calibration.statement}."
+
+
 class _Tracker:
     """pm.fit callback: compile time (until the first iteration), loss per block, progress."""
 
-    def __init__(self, progress: Progress, params: BayesianFactorVIParams, batch: int) -> None:
+    def __init__(
+        self,
+        progress: Progress,
+        params: BayesianFactorVIParams,
+        batch: int,
+        span: Span = FITTING_BEFORE_CHECK,
+        stage: str = "optimising",
+    ) -> None:
         self.progress = progress
         self.params = params
         self.batch = batch
+        self.span = span
+        self.stage = stage
         self.started = time.monotonic()
         self.first: float | None = None
         self._last = 0.0
@@ -190,12 +342,12 @@ class _Tracker:
         if self.first is None:
             self.first = now
             self.progress(
-                FITTING.start,
+                self.span.start,
                 f"Compiled in {now - self.started:.1f} s; optimising.",
                 phase="fitting",
                 force=True,
                 iteration=0,
-                details={"stage": "optimising", "compile_seconds": now - self.started},
+                details={"stage": self.stage, "compile_seconds": now - self.started},
             )
         if i % WINDOW == 0 and self.params.tol > 0:
             self._check_convergence(np.asarray(losses[-WINDOW:], dtype=np.float64))
@@ -205,14 +357,15 @@ class _Tracker:
         recent = np.asarray(losses[-LOSS_BLOCK:], dtype=np.float64)
         loss = float(recent.mean()) if recent.size else float("nan")
         rate = i / (now - self.first) if now > self.first else None
+        what = "" if self.stage == "optimising" else " (checking the intervals on simulated data)"
         self.progress(
-            FITTING.at(i / self.params.max_iter),
-            f"{self.params.method.upper()} iteration {i:,} of up to {self.params.max_iter:,}: "
-            f"loss {loss:,.1f}" + (f", {rate:,.0f} it/s." if rate else "."),
+            self.span.at(i / self.params.max_iter),
+            f"{self.params.method.upper()} iteration {i:,} of up to {self.params.max_iter:,}"
+            f"{what}: loss {loss:,.1f}" + (f", {rate:,.0f} it/s." if rate else "."),
             phase="fitting",
             iteration=i,
             samples_per_second=round(rate, 2) if rate else None,
-            details={"stage": "optimising", "loss": loss, "batch_size": self.batch},
+            details={"stage": self.stage, "loss": loss, "batch_size": self.batch},
         )
 
     def _check_convergence(self, window: np.ndarray) -> None:

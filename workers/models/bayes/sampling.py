@@ -80,6 +80,10 @@ class NUTSSettings:
     target_accept: float
     sampler: str
     seed: int
+    # nutpie's mass-matrix adaptation: "low_rank" or "diagonal" (PyMC's sampler: diagonal).
+    mass_matrix: str = "low_rank"
+    # Further nutpie sampler settings by name (benchmarks try them; fits use the defaults).
+    nutpie_options: dict[str, Any] = field(default_factory=dict)
     # Memory the per-household draws may take before they go to disk (NUTS_DRAWS_MEMORY_MB).
     draws_memory_mb: float = 256.0
 
@@ -92,6 +96,7 @@ class NUTSSettings:
             target_accept=params.target_accept,
             sampler=params.sampler,
             seed=seed,
+            mass_matrix=params.mass_matrix,
             draws_memory_mb=get_settings().nuts_draws_memory_mb,
         )
 
@@ -287,6 +292,27 @@ def _nutpie_sampler(
     return _ReportingSampler()
 
 
+def nutpie_settings(settings: NUTSSettings) -> Any:
+    """nutpie's sampler settings: the low-rank modified mass matrix (Seyboldt et al., nutpie's
+    `low_rank_modified_mass_matrix=True`) or the diagonal one, both adapted from draws and
+    gradients, with our draws, warm-up, chains and target acceptance."""
+    from nutpie import _lib
+
+    make = (
+        _lib.PyNutsSettings.LowRank
+        if settings.mass_matrix == "low_rank"
+        else _lib.PyNutsSettings.Diag
+    )
+    nuts = make(settings.seed)
+    nuts.num_tune = settings.tune
+    nuts.num_draws = settings.draws
+    nuts.num_chains = settings.chains
+    nuts.target_accept = settings.target_accept
+    for name, value in settings.nutpie_options.items():
+        setattr(nuts, name, value)
+    return nuts
+
+
 def _sample_nutpie(
     model: pm.Model,
     settings: NUTSSettings,
@@ -298,7 +324,6 @@ def _sample_nutpie(
     plan: HouseholdPlan,
 ) -> SamplingOutcome:
     import nutpie
-    from nutpie import _lib
 
     _report_compiling(
         progress,
@@ -314,11 +339,7 @@ def _sample_nutpie(
         compiled = compiled.with_data(**data)
     compile_seconds = time.monotonic() - started
 
-    nuts = _lib.PyNutsSettings.Diag(settings.seed)
-    nuts.num_tune = settings.tune
-    nuts.num_draws = settings.draws
-    nuts.num_chains = settings.chains
-    nuts.target_accept = settings.target_accept
+    nuts = nutpie_settings(settings)
 
     latest: dict[str, str | None] = {"text": None}
 
@@ -360,7 +381,11 @@ def _sample_nutpie(
     finally:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
-    extra = {"compiled_model_reused": reused, "household_draws_thinned_every": plan.thin}
+    extra = {
+        "compiled_model_reused": reused,
+        "household_draws_thinned_every": plan.thin,
+        "mass_matrix": settings.mass_matrix,
+    }
     return settings.outcome(idata, "nutpie", compile_seconds, sampling_seconds, extra, household)
 
 
@@ -562,5 +587,5 @@ def _sample_pymc(
     if plan.in_memory:
         household = plan.take(idata)
     # Compiling (and starting the chain processes) happens before the first draw arrives.
-    extra = {"household_draws_thinned_every": plan.thin}
+    extra = {"household_draws_thinned_every": plan.thin, "mass_matrix": "diagonal"}
     return settings.outcome(idata, "pymc", first - started, ended - first, extra, household)

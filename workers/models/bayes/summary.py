@@ -29,6 +29,7 @@ from backend.schemas.bayesian import (
 )
 from backend.schemas.results import FitResult
 from workers.models.base import Progress
+from workers.models.bayes import convergence
 
 if TYPE_CHECKING:  # sampling imports household_draws, which imports this module
     from workers.models.bayes.sampling import SamplingOutcome
@@ -202,7 +203,7 @@ def nuts_diagnostics(
             warnings.simplefilter("ignore")
             min_bfmi = float(np.min(az.bfmi(outcome.idata)))
     n_draws = outcome.chains * (outcome.draws + outcome.tune)
-    return SamplingDiagnostics(
+    diagnostics = SamplingDiagnostics(
         method="nuts",
         sampler=outcome.sampler,
         chains=outcome.chains,
@@ -225,7 +226,16 @@ def nuts_diagnostics(
         draws_per_second=(
             round(n_draws / outcome.sampling_seconds, 2) if outcome.sampling_seconds > 0 else None
         ),
+        mass_matrix=outcome.extra.get("mass_matrix"),
     )
+    diagnostics.verdict = convergence.verdict(diagnostics)
+    return diagnostics
+
+
+NUTS_INTERVALS = (
+    "NUTS: 94% highest-density intervals of the posterior draws (exact up to Monte Carlo "
+    "error when the run converged)."
+)
 
 
 def diagnostic_warnings(diag: SamplingDiagnostics, comparison: ModelComparison | None) -> list[str]:
