@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -99,16 +100,61 @@ def make_message(
     )
 
 
+class Eta:
+    """Seconds left, from the measured rate at which the run's progress moves.
+
+    Fits report progress as the share of their unit of work done (EM iterations of a start,
+    draws of a chain, resamples, households scored), so the rate of progress over the recent
+    past is the rate of that unit. The rate is measured over a window reaching back `share` of
+    the time since measuring began (at least `min_window` seconds), so a slow start (compiling,
+    preparing) weighs less and less once the work proper runs, and smoothed (an exponential
+    average of the measured rates); nothing is said before `min_window` seconds of progress
+    were seen. `restart()` (a new phase: the unit of work changes) measures afresh. Never
+    negative; None at the end or without evidence.
+    """
+
+    def __init__(self, *, min_window: float = 2.0, share: float = 0.3, smoothing: float = 0.3):
+        self.min_window, self.share, self.smoothing = min_window, share, smoothing
+        self.samples: deque[tuple[float, float]] = deque()
+        self.first: float | None = None
+        self.rate: float | None = None
+
+    def restart(self) -> None:
+        self.samples.clear()
+        self.first, self.rate = None, None
+
+    def update(self, now: float, fraction: float) -> float | None:
+        if self.samples and fraction < self.samples[-1][1] - 1e-9:
+            self.restart()  # progress went back (a new attempt): measure afresh
+        if self.first is None:
+            self.first = now
+        self.samples.append((now, fraction))
+        window = max(self.min_window, self.share * (now - self.first))
+        while len(self.samples) > 2 and self.samples[1][0] <= now - window:
+            self.samples.popleft()  # keep one sample at or before the window's start
+        start, done = self.samples[0]
+        if now - start >= self.min_window and fraction - done > 1e-6:
+            measured = (fraction - done) / (now - start)
+            self.rate = (
+                measured
+                if self.rate is None
+                else self.rate + self.smoothing * (measured - self.rate)
+            )
+        if self.rate is None or fraction >= 1:
+            return None
+        return max(0.0, round((1.0 - fraction) / self.rate, 1))
+
+
 class ProgressReporter:
     """The `progress` callable handed to fit functions.
 
     `reporter(fraction, message, iteration=..., loglik=..., details={...})` publishes at most
     every `min_interval` seconds (phase changes and `force=True` always go through), keeps the
     phase from moving backwards (a phase earlier than the current one is reported as the
-    current one), computes
-    an ETA from the pace since the phase began, and raises `RunCancelled` once the run was
-    cancelled — checked at most every `cancel_check_interval` seconds, so calling it in a tight
-    loop stays cheap. Time is read from `clock` (seconds, monotonic), which tests drive.
+    current one), computes an ETA from the measured rate of progress (`Eta`), and raises
+    `RunCancelled` once the run was cancelled — checked at most every `cancel_check_interval`
+    seconds, so calling it in a tight loop stays cheap. Time is read from `clock` (seconds,
+    monotonic), which tests drive.
     """
 
     def __init__(
@@ -132,8 +178,7 @@ class ProgressReporter:
         self.clock = clock
         self.started = clock()
         self._phase: Phase | None = None
-        self._phase_started = self.started
-        self._phase_start_fraction = 0.0
+        self._eta = Eta()
         self._last_publish = float("-inf")
         self._last_cancel_check = float("-inf")
         self.last_message: ProgressMessage | None = None
@@ -166,8 +211,8 @@ class ProgressReporter:
             self.check_cancelled()
         now = self.clock()
         if phase != self._phase:
-            self._phase, self._phase_started = phase, now
-            self._phase_start_fraction = fraction
+            self._phase = phase
+            self._eta.restart()
             force = True
         if not force and now - self._last_publish < self.min_interval:
             return
@@ -177,7 +222,7 @@ class ProgressReporter:
             phase,
             fraction,
             message,
-            eta_seconds=fields.pop("eta_seconds", self._eta(fraction, now)),
+            eta_seconds=fields.pop("eta_seconds", self._eta.update(now, fraction)),
             elapsed_seconds=round(now - self.started, 3),
             **fields,
         )
@@ -185,10 +230,3 @@ class ProgressReporter:
         self.store.publish(msg)
         if self.on_publish is not None:
             self.on_publish(msg)
-
-    def _eta(self, fraction: float, now: float) -> float | None:
-        done = fraction - self._phase_start_fraction
-        spent = now - self._phase_started
-        if done <= 1e-6 or spent < 0.5 or fraction >= 1:
-            return None
-        return round(spent / done * (1.0 - fraction), 1)

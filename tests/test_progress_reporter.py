@@ -7,6 +7,7 @@ import pytest
 
 from backend.progress import (
     UNTHROTTLED_EVENTS,
+    Eta,
     ProgressReporter,
     ProgressStore,
     RunCancelled,
@@ -60,18 +61,46 @@ def test_eta_follows_the_pace() -> None:
     store, clock = ProgressStore(), Clock()
     reporter = ProgressReporter(store, "reporter-eta", min_interval=0.0, clock=clock)
     reporter(0.0, "start")
-    # Too early to tell: no ETA in the first half second of a phase
-    clock.advance(0.4)
+    # Too early to tell: no ETA before two seconds of progress were seen
+    clock.advance(1.5)
     reporter(0.1, "early")
     latest = store.latest("reporter-eta")
     assert latest is not None and latest.eta_seconds is None
-    # Half the work in 6 s: another 6 s to go
-    clock.advance(5.6)
-    reporter(0.5, "half")
-    latest = store.latest("reporter-eta")
-    assert latest is not None and latest.eta_seconds == pytest.approx(6.0)
-    assert latest.elapsed_seconds == pytest.approx(6.0)
+    # A steady pace, 5 % a second from there: at 50 % another 10 s to go
+    for _ in range(32):
+        clock.advance(0.25)
+        reporter(min(latest.progress + 0.0125, 1.0), "steady")
+        latest = store.latest("reporter-eta")
+        assert latest is not None
+    assert latest.progress == pytest.approx(0.5)
+    assert latest.eta_seconds == pytest.approx(10.0, rel=0.05)
+    assert latest.elapsed_seconds == pytest.approx(9.5)
     store.forget("reporter-eta")
+
+
+def eta_at(eta: Eta, schedule: list[tuple[float, float]], step: float = 0.25) -> list[float | None]:
+    """Feed `eta` a run that spends each (seconds, share of the work) in turn at an even pace;
+    answers its estimates, one per step."""
+    now, fraction, out = 0.0, 0.0, []
+    for seconds, share in schedule:
+        for _ in range(round(seconds / step)):
+            now += step
+            fraction += share * step / seconds
+            out.append(eta.update(now, fraction))
+    return out
+
+
+def test_eta_forgets_a_slow_start_and_is_never_negative() -> None:
+    # Given a run that spends 10 s compiling for 5 % of its progress, then 20 s for the rest
+    estimates = eta_at(Eta(), [(10.0, 0.05), (20.0, 0.95)])
+    # Then once the work proper has run for a while the estimate is within 15 % of the truth
+    truth = [30.0 - 0.25 * (i + 1) for i in range(len(estimates))]
+    late = [(e, t) for e, t in zip(estimates, truth, strict=True)][68:-4]  # from t = 17 s
+    assert all(e is not None and abs(e - t) <= 0.15 * t + 0.5 for e, t in late), late
+    # And a run whose progress stalls keeps a positive estimate, never a negative one
+    stalled = eta_at(Eta(), [(5.0, 0.5), (30.0, 0.0)])
+    assert all(e is None or e >= 0 for e in stalled) and stalled[-1] is not None
+    assert stalled[-1] > 0
 
 
 def test_cancel_flag_raises_inside_the_fit() -> None:
