@@ -88,3 +88,18 @@ def test_a_good_weight_column_is_kept_with_the_run(app_client: httpx.Client) -> 
     assert response.status_code in (202, 503), response.text
     if response.status_code == 202:
         assert response.json()["weight_column"] == "weight"
+
+
+def test_basket_statistics_are_weighted_by_a_weight_column(app_client: httpx.Client) -> None:
+    dataset_id = dataset(app_client)
+    products = ",".join(f"prod_{j + 1}" for j in range(8))
+    url = f"/api/v1/datasets/{dataset_id}/basket"
+    plain = app_client.get(url, params={"products": products}).json()
+    weighted = app_client.get(url, params={"products": products, "weight_column": "weight"})
+    assert weighted.status_code == 200, weighted.text
+    body = weighted.json()
+    assert body["weighted"] and not plain["weighted"]
+    assert body["total_weight"] != plain["total_weight"] == N
+    assert body["penetration"] != plain["penetration"]
+    bad = app_client.get(url, params={"products": products, "weight_column": "bad_weight"})
+    assert bad.status_code == 422 and '"bad_weight"' in bad.json()["detail"]

@@ -30,13 +30,23 @@ def survey_csv(n: int = N) -> bytes:
 
 
 def submit(client: httpx.Client, dataset_id: str, **body: object) -> httpx.Response:
-    params = {"n_classes": 3, "n_init": 4, "random_state": 2, "replicate": 1,
-              "stability_samples": 0}  # fmt: skip
+    params = {
+        "n_classes": 3,
+        "n_init": 4,
+        "random_state": 2,
+        "replicate": 1,
+        "stability_samples": 0,
+    }
     params |= body.pop("params", {})  # type: ignore[arg-type]
     return client.post(
         "/runs",
-        json={"model_type": "lca", "dataset_id": dataset_id, "id_column": "household_id",
-              "params": params, **body},  # fmt: skip
+        json={
+            "model_type": "lca",
+            "dataset_id": dataset_id,
+            "id_column": "household_id",
+            "params": params,
+            **body,
+        },
     )
 
 
@@ -92,8 +102,10 @@ def test_a_plain_lca_run_relates_its_segments_by_3_step(client: httpx.Client) ->
             ['"region"', "both an outcome"],
         ),
         (
-            {"product_columns": ["prod_1", "prod_2", "prod_3"],
-             "params": {"distal_columns": ["prod_1"]}},  # fmt: skip
+            {
+                "product_columns": ["prod_1", "prod_2", "prod_3"],
+                "params": {"distal_columns": ["prod_1"]},
+            },
             ['"prod_1"', "cannot be both a product"],
         ),
     ],
@@ -101,14 +113,17 @@ def test_a_plain_lca_run_relates_its_segments_by_3_step(client: httpx.Client) ->
 def test_bad_outcome_columns_are_a_422_naming_them(
     app_client: httpx.Client, body: dict, words: list[str]
 ) -> None:
-    dataset = app_client.post(
-        "/api/v1/datasets", files={"file": ("s.csv", survey_csv(60))}
-    ).json()
+    dataset = app_client.post("/api/v1/datasets", files={"file": ("s.csv", survey_csv(60))}).json()
     params = {"n_classes": 2, "n_init": 2, **body.pop("params")}
     response = app_client.post(
         "/api/v1/runs",
-        json={"model_type": "lca", "dataset_id": dataset["id"], "id_column": "household_id",
-              "params": params, **body},  # fmt: skip
+        json={
+            "model_type": "lca",
+            "dataset_id": dataset["id"],
+            "id_column": "household_id",
+            "params": params,
+            **body,
+        },
     )
     assert response.status_code == 422, response.text
     for word in words:

@@ -1,5 +1,6 @@
 """Case weights: integer weights give exactly the fit of the data with rows repeated, for LCA,
-tetrachoric factor analysis and MCA; the information criteria use the sum of the weights."""
+tetrachoric factor analysis, MCA (households' cos² too) and the basket statistics; the
+information criteria use the sum of the weights."""
 
 from __future__ import annotations
 
@@ -68,3 +69,27 @@ def test_mca_with_integer_weights_is_the_fit_of_repeated_rows() -> None:
         np.asarray(b.product_coordinates), abs=1e-9
     )
     assert a.n_obs == 600
+    # and each household's coordinates and cos² are those of its repeated copies
+    idx = np.repeat(np.arange(600), weighted.row_weights().astype(int))
+    assert a.rows is not None and b.rows is not None
+    for column in ("dim_1", "cos2_1", "cos2_2"):
+        ours = a.rows[column].to_numpy()[idx]
+        assert ours == pytest.approx(b.rows[column].to_numpy(), abs=1e-9), column
+
+
+def test_basket_statistics_with_integer_weights_are_those_of_repeated_rows() -> None:
+    import pandas as pd
+
+    from backend.services.basket import basket_statistics
+
+    weighted, repeated = weighted_and_repeated()
+    products = weighted.products[:5]
+    frame = pd.DataFrame(weighted.values[:, :5], columns=products)
+    copies = pd.DataFrame(repeated.values[:, :5], columns=products)
+    a = basket_statistics(frame, products, weighted.row_weights())
+    b = basket_statistics(copies, products)
+    assert a["weighted"] and a["total_weight"] == b["n_households"]
+    for key in ("penetration", "duplication", "lift", "buyers", "pair_buyers"):
+        assert np.asarray(a[key], dtype=float) == pytest.approx(
+            np.asarray(b[key], dtype=float), abs=1e-6
+        ), key

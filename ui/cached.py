@@ -75,15 +75,17 @@ def dataset(dataset_id: str) -> dict[str, Any]:
 
 
 @st.cache_data(ttl=3600, max_entries=32, show_spinner="Counting what is bought together…")
-def _basket(base_url: str, token: str | None, dataset_id: str, products: tuple[str, ...]
-            ) -> dict[str, Any]:
-    return ApiClient(base_url, token).basket(dataset_id, list(products))
+def _basket(base_url: str, token: str | None, dataset_id: str, products: tuple[str, ...],
+            weight_column: str | None = None) -> dict[str, Any]:
+    return ApiClient(base_url, token).basket(dataset_id, list(products), weight_column)
 
 
-def basket(dataset_id: str, products: list[str]) -> dict[str, Any]:
-    """The API's basket statistics of a stored dataset (cached: datasets never change)."""
+def basket(dataset_id: str, products: list[str], weight_column: str | None = None
+           ) -> dict[str, Any]:
+    """The API's basket statistics of a stored dataset (cached: datasets never change),
+    weighted by the run's weight column when it has one."""
     client = get_client()
-    return _basket(client.base_url, client.token, dataset_id, tuple(products))
+    return _basket(client.base_url, client.token, dataset_id, tuple(products), weight_column)
 
 
 @st.cache_data(ttl=LONG, max_entries=64, show_spinner=False)

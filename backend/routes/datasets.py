@@ -78,7 +78,11 @@ def get_basket(
         str | None,
         Query(description="Comma-separated product columns; default every 0/1 column."),
     ] = None,
+    weight_column: Annotated[
+        str | None,
+        Query(description="A column of case weights: each household counts as its weight."),
+    ] = None,
 ) -> dict[str, Any]:
     """Penetration per product, duplication of purchase (row A, column B: share of A's buyers
-    who also buy B) and lift, computed once per dataset and product list."""
-    return dataset_basket(dataset, products)
+    who also buy B) and lift, computed once per dataset, product list and weight column."""
+    return dataset_basket(dataset, products, weight_column)

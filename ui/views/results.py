@@ -183,7 +183,7 @@ if units:
 
 
 def _basket(products: list[str]) -> dict[str, Any]:
-    return cached.basket(str(run["dataset_id"]), products)
+    return cached.basket(str(run["dataset_id"]), products, run.get("weight_column"))
 
 
 view = View(run=shown_run, result=result, spec=spec, catalogue=catalogue, run_id=shown_id,

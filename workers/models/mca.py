@@ -184,8 +184,10 @@ def _fit_all(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCARe
     eta2 = np.zeros((q, d))
     np.add.at(eta2, cats.product, (n_k / n)[:, None] * coords**2)
 
+    # Weighted, each household's distance to the centroid has the weighted base n (the sum of
+    # the weights) like every category count, so integer weights give repeated rows' cos².
     household, household_cos2 = household_coordinates(
-        data.values, cats, coords, lam, n_k, sub_progress(progress, 0.55, 1.0)
+        data.values, cats, coords, lam, n_k, sub_progress(progress, 0.55, 1.0), n_fit=n
     )
 
     total = float(values.sum())
@@ -256,7 +258,11 @@ def _fit_all(data: BinaryMatrix, params: MCAParams, progress: Progress) -> MCARe
         n_rows_mapped=n_rows,
     )
     # Supplementary rows (score, below) need the exact category counts and the base.
-    result.scoring = {"n_rows_mapped": int(n_rows), "category_counts": n_k.tolist()}
+    result.scoring = {
+        "n_rows_mapped": int(n_rows),
+        "base": float(n),  # the sum of the weights (the rows when unweighted): d² of new rows
+        "category_counts": n_k.tolist(),
+    }
     index = data.row_index()
     rows = _coordinates_table(household, household_cos2)
     rows.insert(0, index.name or "row", index.to_numpy())
@@ -290,7 +296,13 @@ def score(data: BinaryMatrix, result: dict[str, Any], progress: Progress) -> Sco
     lam = np.asarray(result["eigenvalues"][: coords.shape[1]], dtype=np.float64)
     n_k = np.asarray(stored["category_counts"], dtype=np.float64)
     household, cos2 = household_coordinates(
-        data.values, cats, coords, lam, n_k, progress, n_fit=stored["n_rows_mapped"]
+        data.values,
+        cats,
+        coords,
+        lam,
+        n_k,
+        progress,
+        n_fit=stored.get("base", stored["n_rows_mapped"]),
     )
     empty = np.isnan(data.values).all(axis=1)
     include_empty = bool(result["provenance"]["params"].get("include_empty", False))
