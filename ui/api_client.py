@@ -189,10 +189,17 @@ class ApiClient:
     def cluster_products(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._json("POST", f"/runs/{run_id}/clustering", json=body)
 
-    def basket(self, dataset_id: str, products: list[str] | None = None) -> dict[str, Any]:
-        """Penetration, duplication and lift of a dataset's products."""
-        params = {"products": ",".join(products)} if products else None
-        return self._json("GET", f"/datasets/{dataset_id}/basket", params=params, timeout=120.0)
+    def basket(
+        self, dataset_id: str, products: list[str] | None = None, weight_column: str | None = None
+    ) -> dict[str, Any]:
+        """Penetration, duplication and lift of a dataset's products (weighted when a weight
+        column is named)."""
+        params = {"products": ",".join(products)} if products else {}
+        if weight_column:
+            params["weight_column"] = weight_column
+        return self._json(
+            "GET", f"/datasets/{dataset_id}/basket", params=params or None, timeout=120.0
+        )
 
     def delete_dataset(self, dataset_id: str, force: bool = False) -> None:
         self._request("DELETE", f"/datasets/{dataset_id}", params={"force": str(force).lower()})
