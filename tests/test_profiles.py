@@ -51,6 +51,9 @@ def test_segments_are_profiled_with_marks_where_they_differ() -> None:
     assert not any(c.significant for c in by["noise"].cells)
     assert by["noise"].tests[0].p_value > 0.001
     assert "islands" in by["region"].sparse_levels
+    # and the sparse level is named in a warning of the result
+    assert any("region=islands" in w for w in p.warnings)
+    assert any("region=islands" in w for w in result.provenance.warnings)
     assert p.critical_z > 3 and p.n_cells == sum(len(f.cells) for f in p.features)
 
 

@@ -73,6 +73,11 @@ def attach_profiles(result: FitResult, data: BinaryMatrix, units: list[str]) -> 
         result.profiles = build_profiles(result.rows, data.covariates, units, data.weights)
     except Exception:
         log.exception("no profiles by household features for this result")
+        return
+    if result.profiles is not None:
+        result.provenance.warnings += [
+            w for w in result.profiles.warnings if w not in result.provenance.warnings
+        ]
 
 
 def unit_columns(rows: pd.DataFrame) -> tuple[str, list[str]] | None:
@@ -127,6 +132,13 @@ def build_profiles(
             profile = _scores(str(name), column, kind, values, w, scale, names)
         if profile is not None:
             out.append(profile)
+    sparse = [f"{f.feature}={level}" for f in out for level in f.sparse_levels]
+    if sparse:
+        notes.append(
+            f"Household feature levels held by under {SPARSE_SHARE:.0%} of households (or fewer "
+            f"than {SPARSE_MIN}): {', '.join(sparse[:10])}{' …' if len(sparse) > 10 else ''}; "
+            "their profiles rest on few households."
+        )
     m = sum(len(f.cells) for f in out)
     crit = float(stats.norm.isf(ALPHA / (2 * max(m, 1))))
     for f in out:
