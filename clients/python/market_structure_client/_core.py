@@ -1,0 +1,223 @@
+"""What the sync and async clients share: errors, the retry rule, request bodies, the SSE
+parser and the DataFrame readers."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from market_structure_client.models import Progress
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+API_PREFIX = "/api/v1"
+DEFAULT_URL = "http://127.0.0.1:8000"
+# Statuses worth retrying: the service or a proxy in front of it was away for a moment.
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# The stream sends a comment every second; far longer than that without a byte means it broke.
+STREAM_READ_TIMEOUT = 30.0
+
+
+class ApiError(Exception):
+    """The API refused the request. `detail` is its sentence (what is wrong, how to fix it)."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        title: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(f"{status} {title}: {detail}" if status else detail)
+        self.detail = detail
+        self.status = status
+        self.title = title
+        self.body = body
+
+
+class ApiUnavailable(ApiError):
+    """The API could not be reached (refused, dropped, timed out), retries included."""
+
+
+def error_from(response: httpx.Response) -> ApiError:
+    """The API's `{error, detail, title}` body as an ApiError; a plain sentence otherwise."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    detail = title = None
+    if isinstance(body, dict):
+        raw = body.get("detail", body.get("error"))
+        detail = raw if isinstance(raw, str) else (None if raw is None else str(raw))
+        title = body.get("title") if isinstance(body.get("title"), str) else None
+    if not detail:
+        detail = f"The API answered {response.status_code} {response.reason_phrase}."
+    return ApiError(detail, status=response.status_code, title=title, body=body)
+
+
+@dataclass
+class Retry:
+    """How often and how patiently to retry: `attempts` in all, waiting `backoff` × 2ⁿ seconds
+    (or the server's Retry-After, at most `max_wait`) in between."""
+
+    attempts: int = 4
+    backoff: float = 0.5
+    max_wait: float = 10.0
+
+    def wait(self, attempt: int, response: httpx.Response | None) -> float:
+        if response is not None:
+            after = response.headers.get("Retry-After", "")
+            if after.isdigit():
+                return min(float(after), self.max_wait)
+        return min(self.backoff * 2**attempt, self.max_wait)
+
+
+def retryable(method: str, headers: dict[str, str]) -> bool:
+    """GET, DELETE and the like may be repeated; a POST only with an Idempotency-Key."""
+    return method.upper() not in ("POST", "PATCH") or "Idempotency-Key" in headers
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+def csv_bytes(data: Any) -> bytes:
+    """A CSV to send inline: bytes, a path, or a pandas DataFrame (written without its index)."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str | Path):
+        return Path(data).read_bytes()
+    if hasattr(data, "to_csv"):
+        return str(data.to_csv(index=False)).encode()
+    raise TypeError("data: bytes of a CSV, a path to one, or a pandas DataFrame")
+
+
+def file_part(data: Any, filename: str | None) -> tuple[str, bytes]:
+    """(file name, bytes) of an upload: a path keeps its name; a DataFrame goes as CSV."""
+    if isinstance(data, str | Path):
+        path = Path(data)
+        return filename or path.name, path.read_bytes()
+    if hasattr(data, "to_csv") and not isinstance(data, bytes):
+        return filename or "data.csv", str(data.to_csv(index=False)).encode()
+    if isinstance(data, bytes):
+        return filename or "data.csv", data
+    raise TypeError("file: bytes, a path, or a pandas DataFrame")
+
+
+def run_body(
+    model_type: str,
+    params: dict[str, Any] | None,
+    *,
+    dataset_id: str | None,
+    data: Any,
+    **fields: Any,
+) -> dict[str, Any]:
+    if (dataset_id is None) == (data is None):
+        raise ValueError("give either dataset_id (an uploaded dataset) or data (sent inline)")
+    body: dict[str, Any] = {"model_type": model_type, "params": params or {}}
+    if dataset_id is not None:
+        body["dataset_id"] = dataset_id
+    else:
+        body["data"] = {"csv_base64": base64.b64encode(csv_bytes(data)).decode()}
+    body.update({k: v for k, v in fields.items() if v is not None})
+    return body
+
+
+@dataclass
+class SseEvent:
+    event: str
+    data: str
+    id: str | None
+
+
+@dataclass
+class SseParser:
+    """Server-Sent Events from lines, as a browser's EventSource reads them: comments skipped,
+    an event without an `event:` field is a "message"."""
+
+    _data: list[str] = field(default_factory=list)
+    _event: str = ""
+    _id: str | None = None
+
+    def feed(self, lines: Iterable[str]) -> Iterator[SseEvent]:
+        for line in lines:
+            event = self.line(line)
+            if event is not None:
+                yield event
+
+    def line(self, line: str) -> SseEvent | None:
+        if line == "":
+            if not self._data:
+                self._event = ""
+                return None
+            event = SseEvent(self._event or "message", "\n".join(self._data), self._id)
+            self._data, self._event, self._id = [], "", None
+            return event
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            self._id = value
+        return None
+
+
+@dataclass
+class StreamState:
+    """Where a progress stream is: the last event id received (to resume from) and whether it
+    ended."""
+
+    last_event_id: str | None = None
+    closed: bool = False
+
+    def handle(self, event: SseEvent) -> Progress | None:
+        """The progress message an event carries (None for a close without one)."""
+        payload = json.loads(event.data)
+        if event.event == "close":
+            self.closed = True
+            return None
+        if event.event == "gap":
+            # Some events after our id are no longer kept: the snapshot says where the run is.
+            snapshot = payload.get("snapshot")
+            if not snapshot:
+                return None
+            details = {**snapshot.get("details", {}), "gap": payload["message"]}
+            return Progress.model_validate({**snapshot, "details": details})
+        if event.id:
+            self.last_event_id = event.id
+        return Progress.model_validate({**payload, "event_id": event.id})
+
+
+def read_frame(content: bytes, parquet: bool) -> pd.DataFrame:
+    import pandas as pd
+
+    if parquet:
+        return pd.read_parquet(io.BytesIO(content))
+    return pd.read_csv(io.BytesIO(content))
+
+
+def zip_tables(content: bytes) -> dict[str, pd.DataFrame]:
+    """Every table of a run's ZIP export (its Parquet files, types kept), by name."""
+    import pandas as pd
+
+    tables: dict[str, pd.DataFrame] = {}
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        for name in sorted(archive.namelist()):
+            if name.endswith(".parquet") and "/" not in name:
+                tables[name[: -len(".parquet")]] = pd.read_parquet(io.BytesIO(archive.read(name)))
+    return tables
