@@ -242,8 +242,46 @@ def test_drift_report_names_what_moved(client: httpx.Client, training: dict[str,
     drift = client.get(f"/runs/{scoring['id']}/results").json()["drift"]
     # Then the report says the fit is worse and names prod_1's penetration
     first = drift["summary"][0]
-    assert "lower than in training" in first, drift["summary"]
+    assert "lower, so the segments describe these households worse" in first, drift["summary"]
     assert drift["mean_loglik_now"] < drift["mean_loglik_training"]
     prod_1 = next(p for p in drift["products"] if p["product"] == "prod_1")
     assert prod_1["penetration_now"] == 1.0 and prod_1["change_points"] > 5
     assert any("prod_1" in sentence for sentence in drift["summary"])
+
+
+def test_audiences_from_a_fit_and_a_scoring_run_are_formula_safe(
+    client: httpx.Client, training: dict[str, Any]
+) -> None:
+    import zipfile
+
+    # Given a fitted LCA whose second segment has a name that is a formula, and new households
+    # whose IDs are formulas
+    run = fit(client, training, "lca")
+    client.patch(f"/runs/{run['id']}", json={"labels": {"Class 2": "=SUM(A1:A9)"}})
+    new = training["frame"].head(120).copy()
+    new["household_id"] = [f'=HYPERLINK("http://x/{i}")' for i in range(len(new))]
+    dataset = upload(client, csv_bytes(new), "formulas.csv").json()
+    scoring = score(client, run["id"], dataset_id=dataset["id"], id_column="household_id")
+    for run_id in (run["id"], scoring["id"]):
+        # When the audiences at 0.6 are downloaded
+        response = client.get(f"/runs/{run_id}/audiences", params={"threshold": 0.6})
+        assert response.status_code == 200, response.text
+        table = pd.read_csv(io.StringIO(response.text))
+        # Then they are the households at or above the threshold in each segment
+        scored = assignments(client, run_id)
+        expected = sum(int((scored[f"p_class_{c}"] >= 0.6).sum()) for c in (1, 2, 3))
+        assert len(table) == expected
+        assert (table["probability"] >= 0.6).all()
+        # And no cell is a formula
+        cells = table.astype(str).to_numpy().ravel().tolist() + list(table.columns)
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]
+    assert set(table["segment_name"]) <= {"Segment 1", "'=SUM(A1:A9)", "Segment 3"}
+    # One CSV per segment, too
+    zipped = client.get(
+        f"/runs/{scoring['id']}/audiences", params={"threshold": 0.6, "format": "zip"}
+    )
+    names = zipfile.ZipFile(io.BytesIO(zipped.content)).namelist()
+    assert "README.txt" in names and any(n.startswith("audience_2_SUM_A1_A9") for n in names)
+    # A factor analysis has no segments
+    factors = fit(client, training, "factor_tetrachoric")
+    assert client.get(f"/runs/{factors['id']}/audiences").status_code == 409

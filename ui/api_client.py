@@ -214,6 +214,33 @@ class ApiClient:
         """The run's self-contained HTML report."""
         return self._request("GET", f"/runs/{run_id}/report", timeout=300.0).content
 
+    # -- applying a model: scoring runs, audiences, the typing tool ----------------------------
+
+    def score(self, run_id: str, dataset_id: str, id_column: str | None = None) -> dict[str, Any]:
+        """A scoring run applying the run's model to the dataset's households (202: queued)."""
+        body: dict[str, Any] = {"dataset_id": dataset_id}
+        if id_column:
+            body["id_column"] = id_column
+        return self._json("POST", f"/runs/{run_id}/score", json=body)
+
+    def assignments_csv(self, run_id: str) -> bytes:
+        return self._request("GET", f"/runs/{run_id}/assignments", timeout=300.0).content
+
+    def model_document(self, run_id: str) -> bytes:
+        return self._request("GET", f"/runs/{run_id}/model").content
+
+    def audiences(self, run_id: str, threshold: float, fmt: str = "csv") -> bytes:
+        params = {"threshold": threshold, "format": fmt}
+        return self._request("GET", f"/runs/{run_id}/audiences", params=params,
+                             timeout=300.0).content
+
+    def make_typing_tool(self, run_id: str, max_products: int = 15) -> dict[str, Any]:
+        return self._json("POST", f"/runs/{run_id}/typing", json={"max_products": max_products})
+
+    def typing_export(self, run_id: str, fmt: str, k: int) -> str:
+        """The typing tool with k products as a scoring sheet (CSV), SQL or Python."""
+        return self._request("GET", f"/runs/{run_id}/typing-tool/{fmt}", params={"k": k}).text
+
 
 def _error_from(response: httpx.Response) -> ApiError:
     """The API's `{error, detail, title}` body as an ApiError; a plain sentence for anything else."""

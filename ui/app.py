@@ -55,6 +55,9 @@ pages = {
         st.Page(VIEWS / "compare.py", title="Compare", icon=":material/compare:"),
         st.Page(VIEWS / "exports.py", title="Exports", icon=":material/ios_share:"),
     ],
+    "Act": [
+        st.Page(VIEWS / "apply.py", title="Apply to new customers", icon=":material/person_add:"),
+    ],
 }
 
 page = st.navigation(pages)

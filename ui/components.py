@@ -44,7 +44,8 @@ def finished_runs(limit: int = 100) -> list[dict[str, Any]]:
     except ApiError as exc:
         show_error(exc)
         st.stop()
-    return list(listing.get("items", []))
+    # Runs made from a finished run (scoring, typing tools) are shown where they are made.
+    return [r for r in listing.get("items", []) if r.get("kind", "fit") == "fit"]
 
 
 def model_title(model_type: str) -> str:

@@ -11,6 +11,7 @@ from backend.errors import error_responses
 from backend.routes.runs import IdempotencyKeyHeader
 from backend.schemas.api import RunOut
 from backend.schemas.scoring import ModelDocument, ScoreCreate, TypingCreate
+from backend.services import audiences
 from backend.services import runs as run_service
 from backend.services import scoring as service
 from backend.services import typing_tool as typing_service
@@ -112,4 +113,38 @@ def export_typing_tool(
         body,
         media_type=MEDIA[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/{run_id}/audiences",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Per segment, the households whose probability of it is at least "
+            "`threshold`: one long CSV (ID, segment, segment_name, probability) or a ZIP of one "
+            "CSV per segment. Formula-safe.",
+            "content": {"text/csv": {}, "application/zip": {}},
+        },
+        **error_responses(404, 409),
+    },
+)
+def get_audiences(
+    session: SessionDep,
+    run: RunDep,
+    threshold: Annotated[float, Query(gt=0, le=1, description="Probability at least this.")] = 0.5,
+    format: Literal["csv", "zip"] = "csv",
+) -> Response:
+    table = audiences.audience_table(session, run, threshold)
+    stem = audiences.filename_stem(run, threshold)
+    if format == "zip":
+        return Response(
+            audiences.zipped(table, threshold),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{stem}.zip"'},
+        )
+    return Response(
+        audiences.long_csv(table),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
     )

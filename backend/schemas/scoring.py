@@ -57,7 +57,11 @@ class ScoreResult(FitResult):
     source_run_id: str
     model_type: str
     products: list[str] = Field(description="The model's products, in its order.")
-    units: list[str] = Field(default_factory=list)
+    unit_keys: list[str] = Field(
+        default_factory=list,
+        description="The model's units (raw names); the stored result also lists them under the "
+        "family's own units field (classes, factors, …).",
+    )
     n_rows: int
     id_column: str | None = None
     output_columns: list[str] = Field(description="The scored table's columns after the ID.")

@@ -49,6 +49,7 @@ def drift_report(
     training: BinaryMatrix | None,
     training_rows: pd.DataFrame | None,
     units_field: str,
+    unit_word: str = "Unit",
 ) -> DriftReport:
     products = list(result["products"])
     now = penetration(data.values)
@@ -79,7 +80,7 @@ def drift_report(
             )
             for c, u in enumerate(units)
         ]
-        summary += _share_sentences(unit_shares)
+        summary += _share_sentences(unit_shares, [f"{unit_word} {c + 1}" for c in range(k)])
     ll_now = ll_then = None
     if scored.loglik is not None and np.isfinite(scored.loglik).any():
         ll_now = float(np.nanmean(scored.loglik))
@@ -110,19 +111,19 @@ def _loglik_sentence(now: float, then: float | None) -> str:
     if then is None:
         return f"Mean log-likelihood per household: {now:.3f}."
     change = (now - then) / abs(then) if then else 0.0
+    numbers = f"Mean log-likelihood per household {now:.3f}, against {then:.3f} in training"
     if change < -LOGLIK_DROP:
-        verdict = (
-            f"{-change:.0%} lower than in training: the segments describe these households "
-            "worse. Their buying has changed; consider refitting on recent data."
+        return (
+            f"{numbers}: {-change:.0%} lower, so the segments describe these households worse. "
+            "Their buying has changed; consider refitting on recent data."
         )
-    elif change > LOGLIK_DROP:
-        verdict = f"{change:.0%} higher than in training: the model fits these households well."
-    else:
-        verdict = "about the same as in training: the segments fit these households as well."
-    return f"Mean log-likelihood per household {now:.3f} against {then:.3f} in training, {verdict}"
+    if change > LOGLIK_DROP:
+        return f"{numbers}: {change:.0%} higher, so the model fits these households well."
+    return f"{numbers}: about the same, so the segments fit these households as well."
 
 
-def _share_sentences(unit_shares: list[UnitShare]) -> list[str]:
+def _share_sentences(unit_shares: list[UnitShare], names: list[str]) -> list[str]:
+    named = dict(zip((s.unit for s in unit_shares), names, strict=True))
     moved = [
         s
         for s in unit_shares
@@ -134,7 +135,8 @@ def _share_sentences(unit_shares: list[UnitShare]) -> list[str]:
     if not moved:
         return [f"Every share is within {SHARE_POINTS:g} points of its share in training."]
     return [
-        f"{s.unit}: {s.share_now:.0%} of these households against {s.share_training:.0%} in "
+        f"{named[s.unit]}: {s.share_now:.0%} of these households against "
+        f"{s.share_training:.0%} in "
         f"training ({'up' if s.share_now > (s.share_training or 0) else 'down'} "
         f"{abs(s.share_now - (s.share_training or 0)) * 100:.1f} points)."
         for s in sorted(moved, key=lambda s: -abs(s.share_now - (s.share_training or 0)))

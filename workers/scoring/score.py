@@ -41,7 +41,7 @@ def execute(run: Run, reporter: ProgressReporter, store: ProgressStore) -> None:
     scored: Scored = spec.load_score()(data, result, sub_progress(reporter, 0.05, 0.85))
     reporter(0.85, "Comparing with the training data.")
     training = training_matrix(source, result)
-    drift = drift_report(data, scored, result, training, training_rows, spec.units_field)
+    drift = drift_report(data, scored, result, training, training_rows, spec.units_field, spec.unit)
     rows = keyed(scored.rows, data, run.id_column)
     score_result = ScoreResult(
         provenance=build_provenance(
@@ -54,7 +54,7 @@ def execute(run: Run, reporter: ProgressReporter, store: ProgressStore) -> None:
         source_run_id=source.id,
         model_type=source.model_type,
         products=list(result["products"]),
-        units=list(result.get(spec.units_field) or []),
+        unit_keys=list(result.get(spec.units_field) or []),
         n_rows=data.n_rows,
         id_column=run.id_column,
         output_columns=[str(c) for c in rows.columns[1:]],
@@ -63,6 +63,7 @@ def execute(run: Run, reporter: ProgressReporter, store: ProgressStore) -> None:
     score_result.attach_rows(rows)
     reporter(1.0, "Saving the scores.", phase=Phase.saving)
     payload = score_result.model_dump(mode="json")
+    payload.setdefault(spec.units_field, score_result.unit_keys)  # where clients look for units
     summary = {"n_rows": data.n_rows, "warnings": score_result.provenance.warnings}
     if executor._write_result(run.id, score_result, payload, summary, to_parquet(rows)):
         store.publish(

@@ -100,6 +100,7 @@ def execute(run: Run, reporter: ProgressReporter, store: ProgressStore) -> None:
     reporter(1.0, "Saving the typing tool.", phase=Phase.saving)
     summary = {"suggested_k": typing.suggested_k, "warnings": []}
     payload = typing.model_dump(mode="json")
+    payload.setdefault("classes", typing.segments)  # where clients look for the units
     if executor._write_result(run.id, typing, payload, summary, to_parquet(table)):
         store.publish(
             make_message(run.id, Phase.completed, 1.0, "Completed.", details={"summary": summary})
