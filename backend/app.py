@@ -23,6 +23,7 @@ from backend.metrics import install_metrics
 from backend.migrations import upgrade_database
 from backend.redis_client import make_async_redis
 from backend.routes import API_PREFIX, datasets, health, models, progress, reports, runs, scoring
+from backend.services.progress_hub import ProgressHub
 from backend.settings import get_settings
 from backend.uploads import BodyLimit
 from backend.validation import describe_errors
@@ -37,6 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.auto_migrate:
         upgrade_database()
     app.state.redis = make_async_redis()
+    app.state.progress_hub = ProgressHub(app.state.redis)
     yield
     await app.state.redis.aclose()
 

@@ -56,6 +56,11 @@ async def stream_progress(
         raise NotFound(f"Run {run_id} does not exist.")
     snapshot_url = str(request.url_for("get_progress", run_id=run_id))
     events = progress_feed.stream_events(
-        request.app.state.redis, run_id, resume_after, load_run, snapshot_url
+        request.app.state.redis,
+        run_id,
+        resume_after,
+        load_run,
+        snapshot_url,
+        getattr(request.app.state, "progress_hub", None),
     )
     return EventSourceResponse(events, ping=progress_feed.PING_SECONDS)

@@ -19,6 +19,7 @@ from backend.progress import ProgressStore, make_message
 from backend.redis_client import Keys
 from backend.schemas.api import ProgressMessage
 from backend.schemas.common import TERMINAL_PHASES, Phase, RunStatus
+from backend.services.progress_hub import Behind, Event, Feed, ProgressHub, Unreadable
 
 BLOCK_MS = 5000
 BATCH = 100
@@ -173,32 +174,84 @@ def _gap_event(
     return ServerSentEvent(data=json.dumps(data), event="gap")
 
 
+def _direct(entries: Entries) -> list[Event]:
+    """Events read by one client itself (a replay, or no feed): parsed for their phase only."""
+    return [
+        Event(
+            event_id,
+            fields["data"],
+            ServerSentEvent(data=fields["data"], id=event_id).encode(),
+            json.loads(fields["data"])["phase"] in TERMINAL_PHASES,
+        )
+        for event_id, fields in entries
+    ]
+
+
+async def _next_events(
+    client: aioredis.Redis, key: str, cursor: str, wait: bool, feed: Feed | None
+) -> tuple[dict[str, Any] | None, list[Event], bool]:
+    """(the stream's bounds, the events after `cursor`, whether they came from the run's feed).
+
+    Waiting for live events is the feed's job when there is one (one read for every client of
+    the run in this process); a client behind what the feed keeps replays with its own reads,
+    and one whose feed cannot read the stream reads for itself, as every client once did."""
+    if wait and feed is not None:
+        try:
+            events = await feed.after(cursor)
+            return feed.info, events, True
+        except Behind:
+            wait = False
+        except Unreadable:
+            pass
+    info, entries = await _read_after(client, key, cursor, wait)
+    return info, _direct(entries), False
+
+
 async def stream_events(
     client: aioredis.Redis,
     run_id: str,
     last_event_id: str | None,
     load_run: Callable[[], Run | None],
     snapshot_url: str,
-) -> AsyncIterator[ServerSentEvent]:
+    hub: ProgressHub | None = None,
+) -> AsyncIterator[ServerSentEvent | bytes]:
     """Replay the run's events after `last_event_id`, then follow live ones until a terminal phase.
 
     Exact or said so: every read also looks at the stream's bounds (`_read_after`), so it
     knows whether an event after the cursor was trimmed or lost with Redis; when one may be, a
     `gap` event carrying the snapshot comes first and the stream goes on with the events that
-    are kept. When nothing is left to read the database is consulted, so a run whose progress
-    Redis lost still ends with its terminal snapshot and a `close` event.
+    are kept. Live events come from the run's feed in `hub` (progress_hub.py), which holds every
+    event after the cursors it serves. When nothing is left to read the database is consulted,
+    so a run whose progress Redis lost still ends with its terminal snapshot and a `close`.
     """
     key = Keys().events(run_id)
     cursor = last_event_id or START
+    async with hub.watch(run_id, cursor) if hub else contextlib.nullcontext() as feed:
+        async for event in _follow(client, run_id, key, cursor, load_run, snapshot_url, feed):
+            yield event
+
+
+async def _follow(
+    client: aioredis.Redis,
+    run_id: str,
+    key: str,
+    cursor: str,
+    load_run: Callable[[], Run | None],
+    snapshot_url: str,
+    feed: Feed | None,
+) -> AsyncIterator[ServerSentEvent | bytes]:
     wait = False
     while True:
-        readable = True
+        readable, fed = True, False
         try:
-            info, entries = await _read_after(client, key, cursor, wait)
+            info, events, fed = await _next_events(client, key, cursor, wait, feed)
         except redis.RedisError:
-            readable, info, entries = False, None, []
+            readable, info, events = False, None, []
             await asyncio.sleep(1)
-        lost = _lost_after(cursor, info, run_id) if readable and cursor != START else None
+        # The feed holds every event after the cursors it serves: nothing to check then.
+        lost = (
+            _lost_after(cursor, info, run_id) if readable and not fed and cursor != START else None
+        )
         if lost is not None:
             run = await asyncio.to_thread(load_run)
             snapshot = await asyncio.to_thread(latest, run) if run is not None else None
@@ -206,18 +259,16 @@ async def stream_events(
             if lost[0] != cursor:
                 cursor, wait = lost[0], False
                 continue
-        for event_id, fields in entries:
-            cursor = event_id
-            # Passed through as published (the worker validated it): with hundreds of
-            # clients per run, parsing each event once per client is what costs.
-            data = fields["data"]
+        for event in events:
+            cursor = event.id
             # The default event type (no `event:` line): EventSource.onmessage receives it.
-            yield ServerSentEvent(data=data, id=event_id)
-            if json.loads(data)["phase"] in TERMINAL_PHASES:
-                yield ServerSentEvent(data=data, event="close")
+            # Sent as encoded once (by the feed, for all its clients).
+            yield event.encoded
+            if event.terminal:
+                yield ServerSentEvent(data=event.data, event="close")
                 return
-        if entries:
-            wait = len(entries) < BATCH  # caught up: wait for the next one
+        if events:
+            wait = fed or len(events) < BATCH  # caught up: wait for the next one
             continue
         if info is not None and _ended(info):
             # Resumed after the terminal event (or from an id past it): only the close is left.
@@ -226,7 +277,7 @@ async def stream_events(
         if info is not None and not wait:
             wait = True  # nothing yet: wait for the next event
             continue
-        # Waited BLOCK_MS for nothing, Redis holds no stream for the run, or is unreachable.
+        # Waited for nothing, Redis holds no stream for the run, or is unreachable.
         run = await asyncio.to_thread(load_run)
         if run is None:
             yield ServerSentEvent(data='{"detail": "run deleted"}', event="close")
