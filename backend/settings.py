@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     # MAX_UPLOAD_MB); checked while the body streams in (backend/json_limits.py).
     max_json_kb: float = Field(1024.0, gt=0)
 
+    # Reports: the PDF is the HTML report printed by headless Chromium (a subprocess of the
+    # API, one at a time, stopped after REPORT_PDF_TIMEOUT_SECONDS).
+    chromium_path: str = "/usr/bin/chromium"
+    report_pdf_timeout_seconds: float = Field(90.0, gt=0)
+
     # Logs and metrics
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -3,9 +3,9 @@ each as Vega-Lite) and the self-contained HTML report. The ZIP is GET /runs/{id}
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from backend.deps import RunDep, SessionDep
 from backend.errors import error_responses
@@ -43,15 +43,31 @@ def get_chart(session: SessionDep, run: RunDep, chart_id: str, request: Request)
     response_class=Response,
     responses={
         200: {
-            "description": "A self-contained HTML report (charts interactive, Vega inlined).",
-            "content": {"text/html": {}},
+            "description": "A self-contained HTML report (charts as SVG, interactive ones in the "
+            "appendix, Vega inlined), or the same printed to PDF.",
+            "content": {"text/html": {}, "application/pdf": {}},
         },
-        **COMPLETED_ONLY,
+        **error_responses(404, 409, 503),
     },
 )
-def get_report(session: SessionDep, run: RunDep) -> Response:
+def get_report(
+    session: SessionDep,
+    run: RunDep,
+    format: Annotated[
+        Literal["html", "pdf"], Query(description="html (self-contained) or pdf (printed).")
+    ] = "html",
+    paper: Annotated[Literal["a4", "letter"], Query(description="The sheet it prints on.")] = "a4",
+) -> Response:
+    """The executive report: the run's name, the data and method in plain words, key findings,
+    a section per unit, the maps, who they are; the technical tables in an appendix."""
+    if format == "pdf":
+        return Response(
+            presentation.report_pdf(session, run, paper),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="report_{run.id}.pdf"'},
+        )
     return Response(
-        presentation.report_html(session, run),
+        presentation.report_html(session, run, paper),
         media_type="text/html",
         headers={"Content-Disposition": f'inline; filename="report_{run.id}.html"'},
     )

@@ -20,7 +20,7 @@ from backend.schemas.common import RunStatus
 from backend.services import presentation
 from backend.services import runs as service
 from backend.services.clustering import cluster_products
-from backend.services.ingest import from_parquet, to_csv
+from backend.services.ingest import from_parquet, to_csv, to_parquet
 from backend.services.progress_feed import latest_of
 from backend.services.runs import artifact_filename
 
@@ -94,10 +94,9 @@ def update_run(session: SessionDep, run: RunDep, body: RunUpdate) -> RunOut:
 
 
 @router.get("/{run_id}/results", responses=COMPLETED_ONLY)
-def get_results(run: RunDep) -> dict[str, Any]:
-    service.require_completed(run)
-    assert run.result is not None
-    return run.result.result
+def get_results(session: SessionDep, run: RunDep) -> dict[str, Any]:
+    """The stored result, plus `labels` and `units` (key, default, name, colour)."""
+    return presentation.results_with_names(session, run)
 
 
 @router.get(
@@ -117,11 +116,11 @@ def get_assignments(
     artifact = service.get_artifact(session, run, "assignments")
     if format == "parquet":
         return Response(
-            artifact.data,
+            to_parquet(presentation.named_assignments(session, run, from_parquet(artifact.data))),
             media_type="application/vnd.apache.parquet",
             headers={"Content-Disposition": f'attachment; filename="assignments_{run.id}.parquet"'},
         )
-    csv = to_csv(from_parquet(artifact.data))
+    csv = to_csv(presentation.named_assignments(session, run, from_parquet(artifact.data)))
     return Response(
         csv,
         media_type="text/csv",
@@ -136,8 +135,12 @@ def get_assignments(
         200: {
             "description": "A ZIP of every table (CSV and Parquet), the per-household memberships "
             "keyed by the ID column, results.json, run.json, labels.json, the HTML report, the "
-            "run's other artifacts, a README and a manifest.json of what each file holds.",
-            "content": {"application/zip": {}},
+            "run's other artifacts, a README and a manifest.json of what each file holds; or "
+            "(format=pptx) a PowerPoint deck with native, editable charts.",
+            "content": {
+                "application/zip": {},
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation": {},
+            },
         },
         **error_responses(404, 409, 422),
     },
@@ -145,11 +148,20 @@ def get_assignments(
 def export_run(
     session: SessionDep,
     run: RunDep,
-    format: Annotated[str, Query(description="zip (the only format offered for now).")] = "zip",
-    report: Annotated[bool, Query(description="Include report.html.")] = True,
+    format: Annotated[
+        str, Query(description="zip (every table) or pptx (slides with editable charts).")
+    ] = "zip",
+    report: Annotated[bool, Query(description="Include report.html (zip).")] = True,
 ) -> Response:
+    body = presentation.export(session, run, format, with_report=report)
+    if format == "pptx":
+        return Response(
+            body,
+            media_type=presentation.PPTX_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="run_{run.id}.pptx"'},
+        )
     return Response(
-        presentation.export(session, run, format, with_report=report),
+        body,
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="run_{run.id}.zip"'},
     )
