@@ -132,3 +132,31 @@ def test_labels_do_not_overlap_even_when_points_do() -> None:
 
     naive = [Placed(float(a) + 0.01, float(b), "left", False) for a, b in zip(x, y, strict=True)]
     assert overlaps(naive, texts, width=640, height=460, x_domain=xd, y_domain=yd) > 0
+
+
+def test_the_starts_chart_marks_as_many_starts_at_the_best_as_the_text_says() -> None:
+    # Given a fit whose start search counted 3 of 4 starts at its optimum, with a tolerance
+    # looser than 0.001 (the chart used to recount with its own and marked 1)
+    import copy
+
+    from backend.presentation.charts import vega
+    from tests.test_presentation_charts import data_rows
+
+    res = copy.deepcopy(result("lca"))
+    lls = [-5383.184, -5383.186, -5383.187, -5390.0]
+    for start, loglik in zip(res["starts"], lls, strict=True):
+        start["loglik"] = loglik
+    res["n_starts_at_best"] = 3
+    rows = data_rows(vega(view("lca", res=res), "starts", {}))
+    # Then the chart marks three
+    assert sum(r["Reached the best"] for r in rows) == 3
+
+
+def test_warnings_use_the_forms_words_for_settings() -> None:
+    from backend.presentation.wording import plain_warning
+
+    said = plain_warning("Only one start reached its best. Increase n_init.")
+    assert said == "Only one start reached its best. Increase “Random starts”."
+    said = plain_warning("The best start did not converge within max_iter=1000; increase max_iter.")
+    assert "n_init" not in said and "max_iter" not in said
+    assert "“Maximum iterations per start” (1000)" in said

@@ -26,6 +26,7 @@ from backend.presentation.wording import (
     fit_table,
     human_table,
     method_paragraph,
+    plain_warning,
     settings_table,
     table_title,
 )
@@ -309,7 +310,7 @@ def html_report(
     warnings = (view.result.get("provenance") or {}).get("warnings") or []
     warnings_block = (
         "<section><h2>Warnings from the fit</h2><ul>"
-        + "".join(f"<li>{html_text(str(w))}</li>" for w in warnings)
+        + "".join(f"<li>{html_text(plain_warning(str(w)))}</li>" for w in warnings)
         + "</ul></section>"
         if warnings
         else ""

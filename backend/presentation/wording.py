@@ -4,6 +4,7 @@ technical tables, the fit statistics, the settings of a run, and the method in o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,8 +27,18 @@ HUMAN = {
     "n_components": "Components",
     "n_topics": "Missions",
     "n_init": "Random starts",
-    "max_iter": "Most iterations",
+    "max_iter": "Maximum iterations per start",
     "tol": "Convergence tolerance",
+    "n_final": "Starts carried to the end",
+    "stage1_iter": "First-stage iterations",
+    "max_starts": "Most random starts",
+    "max_seconds": "Time for the start search (s)",
+    "stability_samples": "Stability resamples",
+    "bootstrap_lrt": "Bootstrap samples (likelihood-ratio test)",
+    "draws": "Draws per chain",
+    "tune": "Tuning draws per chain",
+    "chains": "Chains",
+    "target_accept": "Target acceptance rate",
     "random_state": "Random seed",
     "seed": "Random seed",
     "start": "Start",
@@ -140,6 +151,24 @@ TABLE_TITLES = {
     "closest_competitors": "Closest competitors",
     "product_map": "Product map coordinates",
 }
+
+
+SETTING_NAME = re.compile(r"\b(" + "|".join(
+    ["n_init", "max_iter", "n_final", "stage1_iter", "random_state", "tol", "max_starts",
+     "max_seconds", "stability_samples", "bootstrap_lrt", "n_classes", "n_factors",
+     "n_components", "n_topics", "draws", "tune", "chains", "target_accept"]
+) + r")\b(=(\S+?))?(?=[\s;,.)]|$)")  # fmt: skip
+
+
+def plain_warning(text: str) -> str:
+    """A fit's warning in the settings' own words: "increase n_init" → "increase “Random
+    starts”", "within max_iter=1000" → "within “Maximum iterations per start” (1000)"."""
+
+    def put(match: re.Match[str]) -> str:
+        name = f"“{HUMAN.get(match.group(1), match.group(1))}”"
+        return f"{name} ({match.group(3)})" if match.group(3) else name
+
+    return SETTING_NAME.sub(put, text)
 
 
 def human(name: str) -> str:

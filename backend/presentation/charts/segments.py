@@ -323,6 +323,23 @@ def stability(view: ChartView, options: dict[str, Any]) -> alt.LayerChart:
     return (bars + labels + line).properties(height=alt.Step(36))
 
 
+def reached_best(data: pd.DataFrame, at_best: Any) -> list[bool]:
+    """Which starts (sorted best first) reached the best answer: the `at_best` best finished
+    ones, the count the fit itself states (with its own replication tolerance), so the chart
+    marks as many as the text says; without it, those within max(1e-3, 1e-6·|ℓ|)."""
+    finished = data["finished"].fillna(True).astype(bool).tolist()
+    logliks = data["loglik"].astype(float).tolist()
+    if isinstance(at_best, int) and not isinstance(at_best, bool):
+        marks, left = [], at_best
+        for done in finished:
+            marks.append(bool(done and left > 0))
+            left -= int(done)
+        return marks
+    best = max(logliks) if logliks else 0.0
+    tol = max(1e-3, 1e-6 * abs(best))
+    return [bool(f and abs(best - v) <= tol) for f, v in zip(finished, logliks, strict=True)]
+
+
 def starts(view: ChartView, options: dict[str, Any]) -> alt.Chart:
     """Each random start's final log-likelihood, best first: many starts at the top means the
     best solution is found reliably."""
@@ -333,8 +350,7 @@ def starts(view: ChartView, options: dict[str, Any]) -> alt.Chart:
         data["finished"] = True
     data = data.sort_values("loglik", ascending=False, kind="stable").reset_index(drop=True)
     data["Rank"] = range(1, len(data) + 1)
-    best = float(data["loglik"].max()) if len(data) else 0.0
-    data["Reached the best"] = (best - data["loglik"]).abs() < 1e-3
+    data["Reached the best"] = reached_best(data, view.result.get("n_starts_at_best"))
     return (
         alt.Chart(data)
         .mark_circle(size=70)
