@@ -12,15 +12,13 @@ from ui import cached
 from ui.api_client import ApiError, BackendUnavailable, api_url, get_client
 from ui.formatting import (
     PHASES,
-    TERMINAL_PHASES,
-    TERMINAL_STATUSES,
     escape_markdown,
     format_duration,
-    format_eta,
     status_color,
     status_label,
 )
 from ui.params_form import ParamSpec
+from ui.progress_text import progress_view
 
 POLL_SECONDS = 1.0
 
@@ -149,23 +147,23 @@ def live_progress(run_id: str) -> None:
     except ApiError as exc:
         show_error(exc)
         return
+    try:  # the database is the source of truth: a run that has ended redraws the page
+        record = client.get_run(run_id)
+    except ApiError as exc:
+        show_error(exc)
+        return
+    shown = progress_view(progress, record)
+    if shown.ended:
+        st.rerun()
     phase = str(progress.get("phase", "queued"))
-    if phase in TERMINAL_PHASES:
-        # The database is the source of truth: redraw the page once the run record agrees.
-        try:
-            if client.get_run(run_id)["status"] in TERMINAL_STATUSES:
-                st.rerun()
-        except ApiError as exc:
-            show_error(exc)
-            return
     value = min(max(float(progress.get("progress") or 0.0), 0.0), 1.0)
     status = "queued" if phase == "queued" else "running"
     with st.container(border=True):
         st.badge(status_label(status), color=status_color(status))
         st.progress(value, text=f"**{PHASES.get(phase, phase)}** · {value:.0%}")
-        st.markdown(escape_markdown(progress.get("message") or ""))
-        facts = [format_eta(progress.get("eta_seconds"))]
-        if progress.get("elapsed_seconds") is not None:
+        st.markdown(escape_markdown(shown.message))
+        facts = [shown.eta]
+        if progress.get("elapsed_seconds") is not None and not shown.eta.startswith("running"):
             facts.append(f"running for {format_duration(progress['elapsed_seconds'])}")
         if progress.get("iteration") is not None:
             facts.append(f"iteration {progress['iteration']:,}")
@@ -187,7 +185,9 @@ def live_progress(run_id: str) -> None:
                     st.progress(done / total, text=f"Chain {int(chain.get('chain', k)) + 1}: "
                                 f"{stage}, {done}/{total}"
                                 + (f", {divergences} divergent" if divergences else ""))
-        if st.button("Cancel this run", icon=":material/stop_circle:", key=f"cancel-{run_id}"):
+        if shown.can_cancel and st.button(
+            "Cancel this run", icon=":material/stop_circle:", key=f"cancel-{run_id}"
+        ):
             try:
                 client.cancel_run(run_id)
             except ApiError as exc:

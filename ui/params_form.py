@@ -7,6 +7,7 @@ form without UI code. `ui.components.param_inputs` draws the specs.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,6 +15,36 @@ Kind = Literal["int", "float", "bool", "choice", "text"]
 
 # The headline parameter of each family is shown up front; everything else is "advanced".
 PRIMARY = ("n_classes", "n_factors", "n_components", "n_topics")
+
+def in_form_words(text: str) -> str:
+    """A message in the form's words for settings: "Increase n_init." → "Increase “Random
+    starts”."; "max_iter=1000" → "“Maximum iterations per start” (1000)"."""
+
+    def put(match: re.Match[str]) -> str:
+        name = f"“{LABELS[match.group(1)]}”"
+        return f"{name} ({match.group(3)})" if match.group(3) else name
+
+    names = "|".join(sorted(LABELS, key=len, reverse=True))
+    return re.sub(rf"\b({names})\b(=(\S+?))?(?=[\s;,.)]|$)", put, text)
+
+
+def settings_rows(params: dict[str, Any]) -> list[dict[str, str]]:
+    """A run's settings as rows a person reads (the form's names, plain values), not JSON."""
+
+    def plain(value: Any) -> str:
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if value is None:
+            return "automatic"
+        if isinstance(value, list):
+            return ", ".join(plain(v) for v in value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return [
+        {"Setting": LABELS.get(k, k.replace("_", " ").capitalize()), "Value": plain(v)}
+        for k, v in params.items()
+    ]
+
 
 # Plain words for the parameter names shared by every model (DESIGN.md).
 LABELS = {

@@ -123,7 +123,8 @@ def pivot_transactions(
             raise PrepError(f'The file has no column "{column}".')
     if customer == product:
         raise PrepError("The customer and product columns must be different columns.")
-    data = frame.dropna(subset=[customer, product])
+    known = frame.dropna(subset=[customer])
+    data = known.dropna(subset=[product])
     if data.empty:
         raise PrepError("No row has both a customer and a product.")
     if quantity is None:
@@ -138,9 +139,37 @@ def pivot_transactions(
     threshold = min_quantity if quantity is not None else 1.0
     wide = (totals >= threshold).astype(int).unstack("p", fill_value=0)
     wide = wide.reindex(sorted(wide.columns, key=str), axis=1)
+    # Every customer of the file is a household, also those with no purchase (a row with an
+    # empty product, or none reaching the threshold): leaving them out shifts every penetration.
+    everyone = pd.Index(pd.unique(known[customer]))
+    wide = wide.reindex(everyone, fill_value=0)
     wide.index.name = customer
     wide.columns.name = None
-    return wide.reset_index()
+    no_purchase = int((wide.sum(axis=1) == 0).sum())
+    out = wide.reset_index()
+    # Columns holding one value per customer (region, age…) come along as household features.
+    features = []
+    for column in frame.columns:
+        if column in (customer, product, quantity) or column in out.columns:
+            continue
+        per = known.groupby(customer, sort=False)[column].nunique(dropna=True)
+        if bool((per <= 1).all()):
+            first = known.groupby(customer, sort=False)[column].first()
+            out[column] = out[customer].map(first)
+            features.append(str(column))
+    out.attrs["no_purchase"] = no_purchase
+    out.attrs["features"] = features
+    return out
+
+
+def binarise_counts(frame: pd.DataFrame, columns: list[str], minimum: float = 1.0) -> pd.DataFrame:
+    """Purchase counts turned into 0/1: bought when the count is at least `minimum` (blanks stay
+    blank)."""
+    out = frame.copy()
+    for column in columns:
+        values = pd.to_numeric(out[column], errors="coerce")
+        out[column] = (values >= minimum).astype("Int8").mask(values.isna())
+    return out
 
 
 # -- quality report --------------------------------------------------------------------------
@@ -173,12 +202,53 @@ def _kind(series: pd.Series) -> str:
     return "Text / category"
 
 
+STRAY_SHARE = 0.9  # a column this much 0/1 with a few other values holds stray values
+SOME_MISSING = 0.05  # past this share of blanks a column is flagged; past 0.2 it is left out
+
+
+def stray_values(series: pd.Series) -> list[Any]:
+    """The values other than 0/1 of a column that is mostly 0/1 (a few stray "2"s); []."""
+    values = pd.to_numeric(series.dropna(), errors="coerce")
+    if values.empty or values.isna().any():
+        return []
+    binary = values.isin([0, 1])
+    if binary.all() or binary.mean() < STRAY_SHARE:
+        return []
+    return sorted(pd.unique(values[~binary]).tolist())
+
+
+def is_counts(series: pd.Series) -> bool:
+    """Purchase counts: whole numbers ≥ 0, some above 1, many zeros (household size is not)."""
+    values = pd.to_numeric(series.dropna(), errors="coerce")
+    if values.empty or values.isna().any() or not pd.api.types.is_numeric_dtype(series):
+        return False
+    whole = bool(((values >= 0) & (values == values.round())).all())
+    return whole and float(values.max()) > 1 and float((values == 0).mean()) >= 0.2
+
+
+def derived_from_products(frame: pd.DataFrame, column: str, binary: list[str]) -> bool:
+    """Whether a numeric column is (almost exactly) the number of products each household
+    bought: derived from the purchases, not a household feature."""
+    if len(binary) < 2 or column in binary:
+        return False
+    values = pd.to_numeric(frame[column], errors="coerce")
+    if values.isna().all() or values.nunique() < 3:
+        return False
+    bought = frame[binary].apply(pd.to_numeric, errors="coerce").sum(axis=1)
+    corr = values.corr(bought)
+    return bool(corr is not None and np.isfinite(corr) and corr >= 0.98)
+
+
 def column_quality(frame: pd.DataFrame) -> list[ColumnQuality]:
     out: list[ColumnQuality] = []
     id_taken = False
+    binary = [str(c) for c in frame.columns if _is_binary(frame[c])]
     for name in frame.columns:
         series = frame[name]
         kind = _kind(series)
+        stray = stray_values(series) if kind == "Number" else []
+        counts = kind == "Number" and not stray and is_counts(series)
+        derived = kind == "Number" and not stray and derived_from_products(frame, str(name), binary)
         distinct = int(series.nunique(dropna=True))
         missing = float(series.isna().mean()) if len(frame) else 0.0
         penetration = None
@@ -193,7 +263,17 @@ def column_quality(frame: pd.DataFrame) -> list[ColumnQuality]:
         if unique_per_row and kind != "0/1 purchase":
             flags.append("unique per row")
         if missing > 0.2:
-            flags.append("many missing")
+            flags.append(f"many missing ({missing:.1%})")
+        elif missing > SOME_MISSING:
+            flags.append(f"{missing:.1%} missing")
+        if stray:
+            shown = ", ".join(f"{v:g}" for v in stray[:5])
+            n_stray = int((~pd.to_numeric(series.dropna()).isin([0, 1])).sum())
+            flags.append(f"not 0/1: {n_stray} value(s) of {shown}")
+        if derived:
+            flags.append("the number of products bought (derived)")
+        elif counts:
+            flags.append("purchase counts")
         if kind == "Text / category" and distinct > MAX_CATEGORIES and not unique_per_row:
             flags.append("too many categories")
         if kind == "0/1 purchase":
@@ -202,8 +282,9 @@ def column_quality(frame: pd.DataFrame) -> list[ColumnQuality]:
             _ID_NAME.search(str(name)) or kind == "Text / category"
         ):
             role, id_taken = ROLE_ID, True
-        elif kind in ("Number", "Text / category") and not flags:
-            role = ROLE_FEATURE
+        elif kind in ("Number", "Text / category") and not stray and not counts and not derived \
+                and all(f.endswith("% missing") for f in flags):
+            role = ROLE_FEATURE  # a feature with a few blanks stays, flagged
         else:
             role = ROLE_IGNORE
         out.append(ColumnQuality(str(name), kind, penetration, missing, distinct, flags, role))

@@ -16,6 +16,7 @@ from ui.api_client import ApiError
 from ui.bundle import Table
 from ui.families import plural
 from ui.formatting import escape_markdown
+from ui.params_form import in_form_words, settings_rows
 
 
 @dataclass
@@ -160,7 +161,7 @@ def table(frame: pd.DataFrame | None, **kwargs: Any) -> None:
 
 def warnings(result: dict[str, Any]) -> None:
     for text in (result.get("provenance") or {}).get("warnings", []):
-        st.warning(escape_markdown(text), icon=":material/warning:")
+        st.warning(escape_markdown(in_form_words(str(text))), icon=":material/warning:")
 
 
 def number(value: Any, digits: int = 2) -> str:
@@ -177,7 +178,8 @@ def settings(view: View) -> None:
     provenance = view.result.get("provenance") or {}
     params = provenance.get("params") or view.run.get("params") or {}
     st.markdown("**Settings used**")
-    st.json({**params, "random_state": provenance.get("random_state")}, expanded=False)
+    rows = settings_rows({**params, "random_state": provenance.get("random_state")})
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
     versions = provenance.get("library_versions") or {}
     if versions:
         st.caption("Libraries: "

@@ -17,8 +17,11 @@ def render(view: View) -> None:
     m1, m2, m3 = st.columns(3)
     m1.metric("Households", f"{result.get('n_obs', 0):,}")
     m2.metric(f"{view.units} kept", result.get("n_components", len(view.names)))
-    m3.metric("First two (adjusted)", f"{sum(adj[:2]):.0f}%",
-              help="Benzécri-adjusted share of inertia: how much of the structure the map shows.")
+    m3.metric("Shown by the first two dimensions", f"{sum(pct[:2]):.1f}%",
+              help="Their share of the inertia, as MCA counts it: "
+              + " + ".join(f"{p:.1f}%" for p in pct[:2]) + ". MCA's raw shares understate "
+              f"the structure; Benzécri's adjustment puts the first two at {sum(adj[:2]):.0f}% "
+              "(see Inertia).")
 
     tab_map, tab_inertia, tab_categories = st.tabs(["Map", "Inertia", "Categories"])
     with tab_map:

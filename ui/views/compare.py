@@ -14,6 +14,7 @@ from ui.components import finished_runs, model_title, show_error
 from ui.families import fit_statistics, unit
 from ui.formatting import escape_markdown, format_duration, run_label
 from ui.panels.base import vega
+from ui.progress_text import default_pair
 
 MAX_RUNS = 4
 STAT_LABELS = {
@@ -37,7 +38,7 @@ if len(runs) < 2:
 
 by_id = {r["id"]: r for r in runs}
 if state.COMPARE not in st.session_state:
-    st.session_state[state.COMPARE] = [r["id"] for r in runs[:2]]
+    st.session_state[state.COMPARE] = default_pair(runs)
 st.session_state[state.COMPARE] = [i for i in st.session_state[state.COMPARE] if i in by_id]
 chosen: list[str] = st.multiselect(
     "Runs to compare", list(by_id), format_func=lambda i: run_label(by_id[i]),
@@ -94,9 +95,9 @@ def _side_by_side(heading: str, tag: str, missing: str, *, first_only: bool) -> 
     """A column per run with the charts its catalogue tags `tag`, each under its title (with
     `first_only`: the first alone, untitled), or `missing` where there is none."""
     st.markdown(f"#### {heading}")
-    columns = st.columns(len(items))
-    for col, (run, _result, catalogue, labels) in zip(columns, items, strict=True):
-        with col:
+    # One under the other: heatmaps and maps keep their width (in columns they were cut off).
+    for run, _result, catalogue, labels in items:
+        with st.container(border=True):
             st.markdown(f"**{escape_markdown(run['name'])}**")
             tagged = [sec for sec in catalogue.get("sections", []) if tag in sec.get("tags", [])]
             if not tagged:

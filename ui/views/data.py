@@ -15,6 +15,8 @@ from ui.formatting import escape_markdown, format_timestamp
 from ui.prep import (
     PrepError,
     basket_from_api,
+    binarise_counts,
+    column_quality,
     dataset_bytes,
     detect_transactions,
     penetration_filter,
@@ -153,11 +155,36 @@ def _transactions(frame: pd.DataFrame) -> pd.DataFrame:
     if not pivot:
         return frame
     try:
-        return pivot_transactions(frame, customer, product, quantity if has_qty else None,
+        wide = pivot_transactions(frame, customer, product, quantity if has_qty else None,
                                   float(minimum))
     except PrepError as exc:
         st.error(escape_markdown(exc), icon=":material/error:")
         return frame
+    notes = []
+    if wide.attrs.get("no_purchase"):
+        notes.append(f"{wide.attrs['no_purchase']:,} customer(s) bought none of the products "
+                     "(or not enough): kept, with 0 everywhere, so penetrations count them.")
+    if wide.attrs.get("features"):
+        notes.append("Kept as household features (one value per customer): "
+                     + ", ".join(wide.attrs["features"]) + ".")
+    for note in notes:
+        st.caption(":material/info: " + escape_markdown(note))
+    return wide
+
+
+def _counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Offer to turn purchase counts into 0/1 (bought if at least N)."""
+    counted = [q.name for q in column_quality(frame) if "purchase counts" in q.flags]
+    if len(counted) < 2:
+        return frame
+    with st.container(border=True):
+        st.markdown(f"**{len(counted)} columns hold purchase counts**, not 0/1. The models need "
+                    "0/1 (bought or not): turn them into 0/1?")
+        c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+        minimum = c1.number_input("Bought if at least", min_value=1.0, value=1.0, step=1.0,
+                                  key="prep.counts_min")
+        turn = c2.toggle("Turn counts into 0/1", value=True, key="prep.counts")
+    return binarise_counts(frame, counted, float(minimum)) if turn else frame
 
 
 def _save(frame: pd.DataFrame, name: str, id_column: str | None, products: list[str],
@@ -186,7 +213,7 @@ def _save(frame: pd.DataFrame, name: str, id_column: str | None, products: list[
 
 
 def prepare(raw: pd.DataFrame, name: str) -> None:
-    frame = _transactions(raw)
+    frame = _counts(_transactions(raw))
     report = quality_report(frame)
     roles = suggest_roles(frame)
     columns = [str(c) for c in frame.columns]
@@ -213,7 +240,9 @@ def prepare(raw: pd.DataFrame, name: str) -> None:
                 "Missing": st.column_config.NumberColumn(format="%.1f%%"),
                 "Check": st.column_config.TextColumn(
                     help="constant: one value only; near-constant: under 1% or over 99% ones; "
-                    "unique per row: looks like an ID."),
+                    "unique per row: looks like an ID; not 0/1: a few stray values in a 0/1 "
+                    "column (fix them in the file); derived: computed from the purchases; "
+                    "missing: blank cells."),
             },
         )
     with preview_tab:
@@ -271,7 +300,11 @@ if isinstance(raw, pd.DataFrame) and source != "earlier":
 
 dataset = state.current_dataset()
 if dataset is None:
-    st.info("Upload a file, or try the demo data, to begin.", icon=":material/upload:")
+    if source == "earlier":
+        st.info("Choose one of your saved datasets above to work on it again.",
+                icon=":material/history:")
+    else:
+        st.info("Upload a file, or try the demo data, to begin.", icon=":material/upload:")
     st.stop()
 
 columns: list[dict[str, Any]] = dataset["columns"]

@@ -25,8 +25,29 @@ st.title("New analysis")
 
 dataset = state.current_dataset()
 if dataset is None:
-    st.info("Upload a file to begin: the analysis runs on your purchase data.",
-            icon=":material/upload:")
+    # After a reload the session has no dataset, but the saved ones are still there.
+    try:
+        saved: list[dict[str, Any]] = get_client().list_datasets(limit=100).get("items", [])
+    except ApiError:
+        saved = []
+    if saved:
+        st.info("Choose one of your saved datasets, or upload a new file on the Data page.",
+                icon=":material/dataset:")
+        by_id = {d["id"]: d for d in saved}
+        picked = st.selectbox(
+            "Saved datasets", list(by_id), index=None, placeholder="Choose a dataset…",
+            format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['n_rows']:,} rows",
+            key="form.saved_dataset")
+        if picked:
+            try:
+                state.set_dataset(get_client().get_dataset(picked))
+            except ApiError as exc:
+                show_error(exc)
+                st.stop()
+            st.rerun()
+    else:
+        st.info("Upload a file to begin: the analysis runs on your purchase data.",
+                icon=":material/upload:")
     st.page_link("views/data.py", label="Go to Data", icon=":material/upload_file:")
     st.stop()
 

@@ -15,11 +15,11 @@ from ui.formatting import (
     STATUS,
     escape_markdown,
     format_duration,
-    format_eta,
     format_timestamp,
     status_color,
     status_label,
 )
+from ui.progress_text import eta_text
 
 PAGE_SIZE = 25
 REFRESH_SECONDS = 2.0
@@ -107,6 +107,10 @@ def _row(run: dict[str, Any]) -> None:
                 f" · {len(run['product_columns'])} products · "
                 f"created {format_timestamp(run.get('created_at'))}"
             )
+            names = [str(v) for v in (run.get("labels") or {}).values() if v]
+            if names:  # the names people gave the units, as every output uses them
+                st.caption(":material/label: " + escape_markdown(", ".join(names[:6]))
+                           + (" …" if len(names) > 6 else ""))
         with info:
             st.badge(status_label(run["status"]), color=status_color(run["status"]))
             if run["status"] in ACTIVE_STATUSES:
@@ -116,7 +120,7 @@ def _row(run: dict[str, Any]) -> None:
                 st.progress(min(max(float(value), 0.0), 1.0),
                             text=escape_markdown(message) if message else None)
                 if run["status"] == "running":
-                    st.caption(format_eta(live.get("eta_seconds")).capitalize())
+                    st.caption(eta_text(live).capitalize())
             elif run.get("duration_seconds") is not None:
                 label, value = headline(run.get("fit_summary"))
                 stat = f" · {label} **{value}**" if label else ""
