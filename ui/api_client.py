@@ -214,6 +214,16 @@ class ApiClient:
         """The run's self-contained HTML report."""
         return self._request("GET", f"/runs/{run_id}/report", timeout=300.0).content
 
+    def report_pdf(self, run_id: str, paper: str = "a4") -> bytes:
+        """The report printed to PDF (A4 or Letter)."""
+        return self._request("GET", f"/runs/{run_id}/report",
+                             params={"format": "pdf", "paper": paper}, timeout=300.0).content
+
+    def export_pptx(self, run_id: str) -> bytes:
+        """The run as a PowerPoint deck with native, editable charts."""
+        return self._request("GET", f"/runs/{run_id}/export", params={"format": "pptx"},
+                             timeout=300.0).content
+
     # -- applying a model: scoring runs, audiences, the typing tool ----------------------------
 
     def score(self, run_id: str, dataset_id: str, id_column: str | None = None) -> dict[str, Any]:

@@ -155,3 +155,23 @@ def _report(base_url: str, token: str | None, run_id: str, names: str) -> bytes:
 def report_html(run_id: str, labels: Mapping[str, str] | None) -> bytes:
     client = get_client()
     return _report(client.base_url, client.token, run_id, _names_key(labels))
+
+
+@st.cache_data(ttl=LONG, max_entries=8, show_spinner="Printing the report…")
+def _pdf(base_url: str, token: str | None, run_id: str, names: str, paper: str) -> bytes:
+    return ApiClient(base_url, token).report_pdf(run_id, paper)
+
+
+def report_pdf(run_id: str, labels: Mapping[str, str] | None, paper: str = "a4") -> bytes:
+    client = get_client()
+    return _pdf(client.base_url, client.token, run_id, _names_key(labels), paper)
+
+
+@st.cache_data(ttl=LONG, max_entries=8, show_spinner="Making the slides…")
+def _pptx(base_url: str, token: str | None, run_id: str, names: str) -> bytes:
+    return ApiClient(base_url, token).export_pptx(run_id)
+
+
+def export_pptx(run_id: str, labels: Mapping[str, str] | None) -> bytes:
+    client = get_client()
+    return _pptx(client.base_url, client.token, run_id, _names_key(labels))

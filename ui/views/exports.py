@@ -80,10 +80,22 @@ with st.container(border=True):
                     file_name=f"{stem}.zip", mime="application/zip",
                     icon=":material/folder_zip:", type="primary")
     with middle:
-        _whole_file("Report (HTML)", "The charts and tables in one file that opens in any "
-                    "browser, with no internet needed. Attach it to an email.", "Download report",
+        _whole_file("Report (HTML)", "The executive report: findings, one section per unit, "
+                    "the maps, and the technical tables in an appendix, in one file that opens "
+                    "in any browser with no internet needed.", "Download report",
                     data=lambda: cached.report_html(run_id, labels), file_name=f"{stem}.html",
                     mime="text/html", icon=":material/description:")
+        paper = st.radio("Paper", ["a4", "letter"], horizontal=True, key="exports.paper",
+                         format_func={"a4": "A4", "letter": "Letter"}.__getitem__)
+        st.download_button("Download PDF", data=lambda: cached.report_pdf(run_id, labels, paper),
+                           file_name=f"{stem}.pdf", mime="application/pdf", on_click="ignore",
+                           icon=":material/picture_as_pdf:", key="exports.pdf")
+        st.download_button(
+            "Download PowerPoint", data=lambda: cached.export_pptx(run_id, labels),
+            file_name=f"{stem}.pptx", on_click="ignore", icon=":material/slideshow:",
+            mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            key="exports.pptx", help="Slides with native, editable charts, a slide per unit "
+            "and the method.")
     with right:
         st.markdown("**Household memberships**")
         if "memberships" in tables:
