@@ -170,3 +170,28 @@ def test_three_step_coverage_over_200_data_sets() -> None:
         print(f"{key}: {hit}/{total} = {hit / total:.3f}")
         # 800 slope or 600 mean intervals: a binomial sd of under 0.01 around 0.95
         assert 0.925 <= hit / total <= 0.975, (key, hit, total)
+
+
+def test_a_separating_feature_gives_finite_flagged_3_step_coefficients() -> None:
+    import json
+
+    import pandas as pd
+
+    from tests.test_lca_covariates_priors import finite_numbers, separating_data
+
+    # Given a feature that is 1 for every household of one class, and an outcome too rare
+    data = separating_data()
+    data.outcomes = pd.DataFrame({"rare": [np.nan] * 1995 + [1.0, 2.0, 3.0, 4.0, 5.0]})
+    # When a plain LCA relates its classes to them by 3-step
+    result = fit_lca(data, LCAParams(n_classes=2, random_state=0, stability_samples=0), no_progress)
+    found = result.three_step
+    assert found is not None
+    # Then the separating feature's coefficients are finite and flagged (the slopes' prior)
+    for block in found.covariates:
+        member = next(c for c in block.coefficients if c.term == "member")
+        assert member.flagged and np.isfinite(member.coef) and block.converged
+    ml = next(b for b in found.covariates if b.correction == "ML")
+    assert abs(next(c for c in ml.coefficients if c.term == "member").coef) < 15
+    # and the rare outcome is left out with a warning naming it; no inf or NaN anywhere
+    assert not found.distal and any('"rare"' in w for w in result.provenance.warnings)
+    assert finite_numbers(json.loads(result.model_dump_json())) == []

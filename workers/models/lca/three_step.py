@@ -79,18 +79,39 @@ class LogitFit:
     converged: bool
 
 
+def slope_penalty(q: int, K: int, ridge: float) -> np.ndarray:
+    """The normal prior's precision per free coefficient (class-major; the intercept, term 0,
+    is not penalised)."""
+    one = np.full(q, ridge)
+    one[0] = 0.0
+    return np.tile(one, K - 1)
+
+
+def _free(beta: np.ndarray) -> np.ndarray:
+    return np.concatenate([beta[:, c] for c in range(1, beta.shape[1])])
+
+
 def _newton_logit(
-    Z: np.ndarray, A: np.ndarray, w: np.ndarray, beta: np.ndarray, max_iter: int, tol: float
+    Z: np.ndarray,
+    A: np.ndarray,
+    w: np.ndarray,
+    beta: np.ndarray,
+    max_iter: int,
+    tol: float,
+    ridge: float = 0.0,
 ) -> tuple[np.ndarray, int, bool]:
-    """Maximises Σ_i w_i Σ_k A_ik log softmax(z_i β)_k over β (column 0 fixed at zero) by Newton
-    steps; A may hold negative entries (BCH weights) as long as each row sums to one."""
+    """Maximises Σ_i w_i Σ_k A_ik log softmax(z_i β)_k − ridge/2 Σ slopes² over β (column 0
+    fixed at zero) by Newton steps; A may hold negative entries (BCH weights) as long as each
+    row sums to one."""
     K = A.shape[1]
     q = Z.shape[1]
+    pen = slope_penalty(q, K, ridge)
     for it in range(1, max_iter + 1):
         P = softmax_rows(Z @ beta)
         mass = A.sum(axis=1)
         grad = np.concatenate([Z.T @ (w * (A[:, c] - mass * P[:, c])) for c in range(1, K)])
-        H = _logit_hessian(Z, w * mass, P)
+        grad -= pen * _free(beta)
+        H = _logit_hessian(Z, w * mass, P) + np.diag(pen)
         step = np.linalg.solve(H + 1e-12 * np.eye(len(H)), grad)
         for c in range(1, K):
             beta[:, c] += step[(c - 1) * q : c * q]
@@ -111,17 +132,23 @@ def _logit_hessian(Z: np.ndarray, v: np.ndarray, P: np.ndarray) -> np.ndarray:
 
 
 def bch_covariates(
-    post: np.ndarray, Z: np.ndarray, w: np.ndarray | None = None, max_iter: int = 200
+    post: np.ndarray,
+    Z: np.ndarray,
+    w: np.ndarray | None = None,
+    max_iter: int = 200,
+    ridge: float = 0.0,
 ) -> LogitFit:
-    """BCH: the weighted multinomial logit of class on Z (intercept column included)."""
+    """BCH: the weighted multinomial logit of class on Z (intercept column included); `ridge`
+    the precision of a normal prior on the slopes (0: none, as StepMix)."""
     w = np.ones(len(post)) if w is None else w
     D = classification_error(post, w)
     A = modal_onehot(post) @ np.linalg.pinv(D)
     beta = np.zeros((Z.shape[1], post.shape[1]))
-    beta, it, ok = _newton_logit(Z, A, w, beta, max_iter, 1e-12)
+    beta, it, ok = _newton_logit(Z, A, w, beta, max_iter, 1e-12, ridge)
     P = softmax_rows(Z @ beta)
     K = post.shape[1]
-    H = _logit_hessian(Z, w * A.sum(axis=1), P)
+    pen = slope_penalty(Z.shape[1], K, ridge)
+    H = _logit_hessian(Z, w * A.sum(axis=1), P) + np.diag(pen)
     G = np.concatenate(
         [Z * (A[:, [c]] - A.sum(axis=1, keepdims=True) * P[:, [c]]) for c in range(1, K)], axis=1
     )
@@ -131,10 +158,14 @@ def bch_covariates(
     return LogitFit(beta, Hinv @ meat @ Hinv, ll, it, ok)
 
 
-def _ml_loglik(log_e: np.ndarray, Z: np.ndarray, w: np.ndarray, beta: np.ndarray) -> float:
+def _ml_loglik(
+    log_e: np.ndarray, Z: np.ndarray, w: np.ndarray, beta: np.ndarray, pen: np.ndarray
+) -> float:
+    """The step-3 log-likelihood less the slopes' prior (pen: its precisions)."""
     joint = log_e + _log_softmax(Z @ beta)
     m = joint.max(axis=1, keepdims=True)
-    return float(w @ (np.log(np.exp(joint - m).sum(axis=1)) + m[:, 0]))
+    b = _free(beta)
+    return float(w @ (np.log(np.exp(joint - m).sum(axis=1)) + m[:, 0])) - 0.5 * float(pen @ b**2)
 
 
 def _log_softmax(eta: np.ndarray) -> np.ndarray:
@@ -150,6 +181,7 @@ def ml_covariates(
     tol: float = 1e-10,
     D: np.ndarray | None = None,
     assigned: np.ndarray | None = None,
+    ridge: float = 0.0,
 ) -> LogitFit:
     """ML: maximises ℓ(β) = Σ_i w_i log Σ_c π_c(z_i) D[c, s_i] (D fixed) by Newton steps on the
     exact observed information (Louis: the logit's information at π minus at the posteriors
@@ -161,9 +193,10 @@ def ml_covariates(
     S = modal_onehot(post) if assigned is None else assigned
     log_e = S @ np.log(np.clip(D, LOG_FLOOR, 1 - LOG_FLOOR)).T  # n × K
     K, q = post.shape[1], Z.shape[1]
+    pen = slope_penalty(q, K, ridge)
     beta = np.zeros((q, K))
-    beta, _, _ = _newton_logit(Z, post, w, beta, 50, 1e-8)  # the proportional logit
-    ll = _ml_loglik(log_e, Z, w, beta)
+    beta, _, _ = _newton_logit(Z, post, w, beta, 50, 1e-8, ridge)  # the proportional logit
+    ll = _ml_loglik(log_e, Z, w, beta, pen)
     N = float(w.sum())
     converged = False
     done = 0
@@ -172,7 +205,8 @@ def ml_covariates(
         P = softmax_rows(Z @ beta)
         R = softmax_rows(log_e + np.log(np.clip(P, 1e-300, None)))
         grad = np.concatenate([Z.T @ (w * (R[:, c] - P[:, c])) for c in range(1, K)])
-        info = _logit_hessian(Z, w, P) - _logit_hessian(Z, w, R)
+        grad -= pen * _free(beta)
+        info = _logit_hessian(Z, w, P) - _logit_hessian(Z, w, R) + np.diag(pen)
         new, new_ll = beta, -np.inf
         try:
             step = np.linalg.solve(info, grad)
@@ -182,7 +216,7 @@ def ml_covariates(
                 trial = beta.copy()
                 for c in range(1, K):
                     trial[:, c] += step[(c - 1) * q : c * q]
-                trial_ll = _ml_loglik(log_e, Z, w, trial)
+                trial_ll = _ml_loglik(log_e, Z, w, trial, pen)
                 if trial_ll >= ll - 1e-12 * N:
                     new, new_ll = trial, trial_ll
                     break
@@ -190,8 +224,8 @@ def ml_covariates(
         except np.linalg.LinAlgError:
             pass
         if new is beta:  # an EM step: the complete-data logit on the posteriors
-            new, _, _ = _newton_logit(Z, R, w, beta.copy(), 1, 0.0)
-            new_ll = _ml_loglik(log_e, Z, w, new)
+            new, _, _ = _newton_logit(Z, R, w, beta.copy(), 1, 0.0, ridge)
+            new_ll = _ml_loglik(log_e, Z, w, new, pen)
         change = float(np.max(np.abs(new - beta)))
         gain = new_ll - ll
         beta, ll = new, new_ll
@@ -201,7 +235,7 @@ def ml_covariates(
     P = softmax_rows(Z @ beta)
     R = softmax_rows(log_e + np.log(np.clip(P, 1e-300, None)))
     # Louis: complete-data information minus the posterior covariance of the score
-    info = _logit_hessian(Z, w, P) - _logit_hessian(Z, w, R)
+    info = _logit_hessian(Z, w, P) - _logit_hessian(Z, w, R) + np.diag(pen)
     return LogitFit(beta, np.linalg.pinv(info), ll, done, converged)
 
 
@@ -415,11 +449,16 @@ def _share_jacobian(shares: np.ndarray, K: int) -> np.ndarray:
 # From a finished fit to its 3-step section
 
 MAX_LEVELS = 50
+# An outcome held by fewer households than this per class is not compared (an ML class variance
+# or share of a handful of households is degenerate).
+MIN_ROWS_PER_CLASS = 10
 METHOD = (
     "3-step estimation (Vermunt 2010; Bakk, Tekle & Vermunt 2013): each household is assigned "
     "to its most likely {unit} (step 2), and the {units}' relation to the household features and "
     "outcomes is estimated from the assignments, corrected for their classification error "
-    "(expected {error:.1%} misassigned) by {how}; the {units} themselves do not move. "
+    "(expected {error:.1%} misassigned) by {how}; the {units} themselves do not move. The "
+    "features' slopes have a weak normal prior (sd 5 per standard deviation or level, as "
+    "covariate LCA's Bayes constant 1) that keeps a feature separating the {units} finite. "
     "Standard errors: {se}."
 )
 HOW = {
@@ -528,15 +567,23 @@ def _covariate_effects(
     correction: str,
     warnings: list[str],
 ) -> CovariateEffects:
-    from workers.models.lca.covariates import Covariates, _coefficients, wald_tests
+    from workers.models.lca.covariates import (
+        SLOPE_PRIOR_SD,
+        Covariates,
+        _coefficients,
+        wald_tests,
+    )
 
     assert isinstance(cov, Covariates)
     kept = cov.kept
     rows = _compress(assigned[kept], cov.Z, w[kept])
+    ridge = 1.0 / SLOPE_PRIOR_SD**2
     if correction == "BCH":
-        est = _bch_logit(rows, D)
+        est = _bch_logit(rows, D, ridge)
     else:
-        est = ml_covariates(rows.assigned, rows.columns, rows.w, D=D, assigned=rows.assigned)
+        est = ml_covariates(
+            rows.assigned, rows.columns, rows.w, D=D, assigned=rows.assigned, ridge=ridge
+        )
     coefficients = _coefficients(est.beta, est.cov, cov.terms, classes, 0)
     if not est.converged:
         warnings.append(f"3-step {correction}: the logit did not converge in {est.iterations} "
@@ -554,15 +601,15 @@ def _covariate_effects(
     )
 
 
-def _bch_logit(rows: _Rows, D: np.ndarray, max_iter: int = 200) -> LogitFit:
+def _bch_logit(rows: _Rows, D: np.ndarray, ridge: float, max_iter: int = 200) -> LogitFit:
     """bch_covariates on compressed rows (the assignment one-hot given, D measured before)."""
     Z, w = rows.columns, rows.w
     K = rows.assigned.shape[1]
     A = rows.assigned @ np.linalg.pinv(D)
     beta = np.zeros((Z.shape[1], K))
-    beta, it, ok = _newton_logit(Z, A, w, beta, max_iter, 1e-10)
+    beta, it, ok = _newton_logit(Z, A, w, beta, max_iter, 1e-10, ridge)
     P = softmax_rows(Z @ beta)
-    H = _logit_hessian(Z, w * A.sum(axis=1), P)
+    H = _logit_hessian(Z, w * A.sum(axis=1), P) + np.diag(slope_penalty(Z.shape[1], K, ridge))
     G = np.concatenate(
         [Z * (A[:, [c]] - A.sum(axis=1, keepdims=True) * P[:, [c]]) for c in range(1, K)], axis=1
     )
@@ -612,8 +659,11 @@ def _distal(
         return []
     kind, y, levels = found
     keep = np.isfinite(y)
-    if keep.sum() < 2 * len(classes):
-        warnings.append(f'Outcome "{name}" was not compared: too few households have it.')
+    if keep.sum() < MIN_ROWS_PER_CLASS * len(classes):
+        warnings.append(
+            f'Outcome "{name}" was not compared: only {int(keep.sum())} households have it '
+            f"(at least {MIN_ROWS_PER_CLASS} per class are needed)."
+        )
         return []
     rows = _compress(assigned[keep], y[keep][:, None], w[keep])
     yy, L = rows.columns[:, 0], (len(levels) if kind == "categorical" else None)
