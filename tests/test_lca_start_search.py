@@ -262,3 +262,30 @@ def test_a_model_that_can_never_be_estimated_is_refused_with_422(app_client: htt
 
     assert P(n_classes=2).refusal(1000, 5) is None
     assert "at most 26 distinct response patterns" in (P(n_classes=7).refusal(10**6, 3) or "")
+
+
+def test_bootstrap_of_l_squared_gives_a_p_value_where_the_chi_square_does_not_hold() -> None:
+    # Given 400 households on 10 products (1,024 cells: too sparse for the χ² p-value of L²),
+    # simulated from two classes
+    X, _, _ = simulate_binary(n=400, p=10, k=2, seed=13, sep=2.0)
+    base = LCAParams(random_state=1, stability_samples=0, bootstrap_l2=19)
+    calls: list[dict] = []
+
+    def progress(fraction: float, message: str, **fields: object) -> None:
+        calls.append(fields.get("details") or {})
+
+    # When the true number of classes and one class are fitted with the bootstrap of L²
+    two = fit(matrix(X), base.model_copy(update={"n_classes": 2}), progress)
+    one = fit(matrix(X), base.model_copy(update={"n_classes": 1}), no_progress)
+    # Then the χ² p-value is withheld, the bootstrap one is given: the true model fits, one class
+    # is rejected (no sample's L² reaches the data's)
+    assert two.l_squared_p_value is None and one.l_squared_p_value is None
+    assert two.l_squared_bootstrap_p_value is not None and two.l_squared_bootstrap_p_value > 0.05
+    assert one.l_squared_bootstrap_p_value == pytest.approx(1 / 20)
+    assert len(two.l_squared_bootstrap) == 19 and max(one.l_squared_bootstrap) < one.l_squared
+    steps = [c["bootstrap_l2_sample"] for c in calls if "bootstrap_l2_sample" in c]
+    assert steps == list(range(1, 20))
+    # And a sweep's table carries it
+    row = compare_solutions([one, two]).table[1]
+    assert row.l_squared_bootstrap_p_value == two.l_squared_bootstrap_p_value
+    assert row.n_starts == two.n_starts

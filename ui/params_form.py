@@ -65,6 +65,7 @@ LABELS = {
     "n_final": "Starts carried to the end",
     "stage1_iter": "First-stage iterations",
     "bootstrap_lrt": "Bootstrap samples (likelihood-ratio test)",
+    "bootstrap_l2": "Bootstrap samples (p-value of L²)",
     "reference_class": "Reference segment",
     "standardize": "Standardise numeric features",
     "extraction": "Extraction method",

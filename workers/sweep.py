@@ -31,6 +31,7 @@ CRITERIA = (
     "l_squared",
     "l_squared_df",
     "l_squared_p_value",
+    "l_squared_bootstrap_p_value",
     "classification_error",
     "n_starts_at_best",
     "n_starts",

@@ -184,6 +184,10 @@ def segments(params: Any, shape: DataShape) -> Cost:
         parts[("bootstrap_lrt", "n_init")] = params.bootstrap_lrt * (
             search + null + LCA_PAIR_SECONDS * n * p
         )
+    if getattr(params, "bootstrap_l2", 0):
+        # Each sample: a K-class fit from the generating values (2 starts), the data drawn anew.
+        refit = 2 * em_iterations(params.tol, params.max_iter, k) * per_iteration
+        parts[("bootstrap_l2", "n_init")] = params.bootstrap_l2 * (refit + LCA_PAIR_SECONDS * n * p)
     stability = getattr(params, "stability_samples", 0) if k > 1 else 0
     if stability:
         budget = max(params.n_init, min(params.max_starts, RESAMPLE_STARTS * params.n_init))

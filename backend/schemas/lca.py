@@ -67,6 +67,15 @@ class LCAParams(ModelParams):
         description="Bootstrap samples for the likelihood-ratio test of n_classes against "
         "n_classes - 1 classes (0 = no test).",
     )
+    bootstrap_l2: int = Field(
+        0,
+        ge=0,
+        le=999,
+        description="Bootstrap samples for the p-value of L² (lca): data of the same size drawn "
+        "from the fitted model and refitted with the same number of classes; p = the share of "
+        "samples whose L² is at least the data's. Complete data with at most 40 products; the χ² "
+        "p-value does not hold on sparse tables, this one does (0 = the χ² p-value only).",
+    )
     replicate: int = Field(
         2,
         ge=1,
@@ -122,7 +131,6 @@ class LCAParams(ModelParams):
         "to the distal_columns, corrected for the classification error of modal assignment: "
         "by BCH, ML or both; off = none.",
     )
-
 
     def refusal(self, n_rows: int, n_products: int) -> str | None:
         """More parameters than households, or than the distinct answers p products can give
@@ -283,6 +291,14 @@ class LCAResult(FitResult):
         description="χ² p-value of L²; none when the table is sparse (2^p above the households), "
         "where the asymptotic χ² does not hold.",
     )
+    l_squared_bootstrap_p_value: float | None = Field(
+        None,
+        description="Parametric bootstrap p-value of L² (`bootstrap_l2` samples from the fitted "
+        "model): (1 + samples with L² at least the data's) / (1 + samples).",
+    )
+    l_squared_bootstrap: list[float] = Field(
+        default_factory=list, description="L² of each bootstrap sample (`bootstrap_l2`)."
+    )
     classification_error: float | None = Field(
         None, description="Share of households expected to be misassigned by their modal class."
     )
@@ -391,7 +407,9 @@ class SolutionRow(BaseModel):
     l_squared: float | None = None
     l_squared_df: int | None = None
     l_squared_p_value: float | None = None
+    l_squared_bootstrap_p_value: float | None = None
     classification_error: float | None = None
+    n_starts: int = 0
     replicated: bool = True
     stability_ari: float | None = None
 

@@ -238,7 +238,10 @@ def _fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult
     design = prepare(data.values, weights=data.weights)
     # An unidentified model's classes are one point of a ridge: resampling them says nothing.
     stable = params.stability_samples > 0 and k > 1 and identifiable(design, k)
-    fit_hi = 0.95 if params.bootstrap_lrt == 0 and not stable else 0.3
+    # The analyses after the fit (stability, bootstrap of L², bootstrap LRT) share 0.3–0.99.
+    after = [stable, params.bootstrap_l2 > 0, params.bootstrap_lrt > 0 and k > 1]
+    fit_hi = 0.3 if any(after) else 0.95
+    spans = iter(_spans(fit_hi, 0.99, sum(after)))
     reporter = Reporter(progress, params.n_init, n_final_for(params), params.max_iter, params.tol)
     reporter.hi = fit_hi
     outcome = fit_classes(design, k, seeds, params, reporter)
@@ -256,22 +259,34 @@ def _fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult
     if stable:
         from workers.models.lca.stability import stability
 
-        blrt_next = params.bootstrap_lrt > 0
-        result.stability = stability(
-            design,
-            theta,
-            pi,
-            params,
-            seed,
-            progress,
-            span=(fit_hi, 0.65 if blrt_next else 0.97),
-        )
+        result.stability = stability(design, theta, pi, params, seed, progress, span=next(spans))
         result.provenance.warnings += (
             [result.stability.verdict]
             if not all(r.stable for r in result.stability.segments)
             else []
         )
-        fit_hi = 0.65 if blrt_next else 0.97
+    if params.bootstrap_l2 > 0:
+        span = next(spans)
+        if result.l_squared is None:
+            result.provenance.warnings.append(
+                "The bootstrap of L² needs complete data on at most 40 products; it was not run."
+            )
+        else:
+            from workers.models.lca.selection import bootstrap_l_squared
+
+            p_value, values = bootstrap_l_squared(
+                design,
+                theta,
+                pi,
+                result.l_squared,
+                params.bootstrap_l2,
+                params,
+                seed,
+                progress,
+                span=span,
+            )
+            result.l_squared_bootstrap_p_value = p_value
+            result.l_squared_bootstrap = values
     if params.bootstrap_lrt > 0 and k > 1:
         from workers.models.lca.selection import bootstrap_lrt
 
@@ -283,7 +298,7 @@ def _fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult
             progress,
             alternative=result,
             design=design,
-            span=(fit_hi, 0.99),
+            span=next(spans),
         )
     if params.three_step != "off":  # the classes related to features and outcomes (3-step)
         from workers.models.lca.three_step import attach_three_step
@@ -424,3 +439,9 @@ def summarise(
 
 
 _checked: FitFunction[LCAParams, LCAResult] = fit
+
+
+def _spans(lo: float, hi: float, n: int) -> list[tuple[float, float]]:
+    """n equal consecutive shares of the progress bar between lo and hi."""
+    step = (hi - lo) / max(n, 1)
+    return [(lo + i * step, lo + (i + 1) * step) for i in range(n)]

@@ -129,13 +129,13 @@ def stability(
             force=True,
             details={"stability_sample": b + 1, "stability_samples": B},
         )
-    out = summarise_stability(aris, jaccard[: len(aris)])
+    summary = summarise_stability(aris, jaccard[: len(aris)])
     if len(aris) < B:
-        out.verdict += (
+        summary.verdict += (
             f" (The time budget max_seconds={params.max_seconds:g} stopped the check after "
             f"{len(aris)} of {B} resamples.)"
         )
-    return out
+    return summary
 
 
 def summarise_stability(aris: list[float], jaccard: np.ndarray) -> SegmentStability:
