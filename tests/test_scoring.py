@@ -121,6 +121,9 @@ def test_scoring_the_training_data_reproduces_the_fits_table(
     assert list(scored.columns) == list(fitted.columns)
     assert scored["household_id"].tolist() == fitted["household_id"].tolist()
     for column in fitted.columns[1:]:
+        if column.endswith("_name"):  # the unit's name beside its number: the same text
+            assert scored[column].astype(str).tolist() == fitted[column].astype(str).tolist()
+            continue
         ours = pd.to_numeric(scored[column]).to_numpy(dtype=float, na_value=np.nan)
         theirs = pd.to_numeric(fitted[column]).to_numpy(dtype=float, na_value=np.nan)
         np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs), err_msg=column)

@@ -106,6 +106,11 @@ def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_table(name: str) -> str:
+    """A table name, schema-qualified or not (`crm.households`): each part quoted."""
+    return ".".join(quote_name(part) for part in name.split("."))
+
+
 def quote_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -134,13 +139,13 @@ def sql(run: Run, result: dict[str, Any], k: int, table: str, id_column: str) ->
     products = ", ".join(item["product"] for item in result["points"][:k])
     return (
         f"-- Typing tool of run {result['source_run_id']}: {k} product(s) ({products}).\n"
-        f"-- Replace {quote_name(table)} and {key} with your table and its household ID.\n"
+        f"-- Replace {quote_table(table)} and {key} with your table and its household ID.\n"
         f"SELECT {key}, segment, CASE segment {label} END AS segment_name\n"
         f"FROM (\n"
         f"  SELECT {key}, {segment} AS segment\n"
         f"  FROM (\n"
         f"    SELECT {key},\n" + ",\n".join(sums) + "\n"
-        f"    FROM {quote_name(table)}\n"
+        f"    FROM {quote_table(table)}\n"
         f"  ) AS points\n"
         f") AS typed;\n"
     )
