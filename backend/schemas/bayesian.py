@@ -57,6 +57,15 @@ class NUTSParams(ModelParams):
     )
 
 
+PosteriorRotation = Literal["varimax", "none"]
+ROTATION_DESCRIPTION = (
+    "varimax: every posterior draw rotated (Procrustes) to the varimax solution of the "
+    "posterior mean, so loadings, scores and the product map compare with the tetrachoric "
+    "factor analysis (varimax) of the same data; none: the identified solution as sampled "
+    "(anchor products, lower-triangular)."
+)
+
+
 class BayesianFactorPymcParams(NUTSParams):
     """Bayesian factor model for binary purchases (logit or probit link), sampled with NUTS."""
 
@@ -64,6 +73,7 @@ class BayesianFactorPymcParams(NUTSParams):
     link: Link = Field(
         "logit", description="logit or probit (probit loadings match tetrachoric factor analysis)."
     )
+    rotation: PosteriorRotation = Field("varimax", description=ROTATION_DESCRIPTION)
 
 
 class BayesianFactorVIParams(ModelParams):
@@ -71,6 +81,7 @@ class BayesianFactorVIParams(ModelParams):
 
     n_factors: int = Field(2, ge=1, le=10, description="Number of latent factors.")
     link: Link = Field("logit", description="logit or probit.")
+    rotation: PosteriorRotation = Field("varimax", description=ROTATION_DESCRIPTION)
     method: VIMethod = Field(
         "advi",
         description="advi (mean-field) or fullrank_advi (full-rank Gaussian over intercepts and "
@@ -330,4 +341,10 @@ class BayesianFactorResult(BayesianResult):
     flipped_chains: list[list[int]] = Field(
         default_factory=list,
         description="[chain, factor] pairs whose sign was flipped to agree with chain 0.",
+    )
+    rotation: str = Field(
+        "none",
+        description="varimax: loadings and scores of every draw rotated to the varimax "
+        "solution of the posterior mean (anchors then describe only how sampling was "
+        "identified); none: the identified solution as sampled.",
     )

@@ -275,6 +275,10 @@ class FactorFit:
     flipped: list[list[int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     trace_plots: TracePlots | None = None
+    # The draws as sampled (identified frame), for the sampler's diagnostics, when `loadings`
+    # are rotated (varimax_alignment); None when they are the same.
+    sampled_loadings: np.ndarray | None = None
+    rotation: str = "none"
     # Which method produced the intervals, in words (BayesianResult.intervals_from).
     intervals_from: str = bs.NUTS_INTERVALS
 
@@ -298,6 +302,67 @@ def align_chains(
                     scores[c, :, :, k] *= -1
                 flipped.append([c, k + 1])
     return flipped
+
+
+@dataclass
+class Alignment:
+    """Per-draw orthogonal rotations (chain, draw, K, K) taking each draw's loadings to the
+    reference (the varimax rotation of their posterior mean), and that reference."""
+
+    rotations: np.ndarray
+    reference: np.ndarray  # p × K, standardised
+    iterations: int
+
+
+def procrustes(draws: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The orthogonal R minimising ||draw·R − reference|| for each draw (..., p, K): U·Vᵀ of
+    the SVD of drawᵀ·reference (Schönemann 1966), signs and rotation together."""
+    cross = np.einsum("...pk,pl->...kl", draws, reference)
+    u, _, vt = np.linalg.svd(cross)
+    return np.asarray(u @ vt)
+
+
+def varimax_alignment(loadings: np.ndarray, link: str, rounds: int = 50) -> Alignment:
+    """Rotate every draw of the loadings (chain, draw, p, K) to one reference: the varimax
+    rotation of the posterior mean (signs positive by column sum, factors ordered by their sum
+    of squares, as the tetrachoric factor analysis reports them), refined by generalised
+    Procrustes (the reference recomputed from the aligned draws until it stops moving).
+
+    The likelihood only sees loadings × scores, so rotating a draw's loadings and its scores by
+    the same orthogonal matrix changes nothing the data say; what it removes is the arbitrary
+    orientation of each draw, so posterior means and intervals describe one solution that
+    compares with the tetrachoric factor analysis of the same data."""
+    from workers.models.factor.rotation import rotate
+
+    std = standardised(loadings, link)
+    # Start from one draw (a mean over draws in different orientations would be meaningless),
+    # then align every draw to the reference and re-rotate their mean until it stops moving.
+    reference = rotate(std[0, -1], "varimax").loadings
+    done = 0
+    while done < rounds:
+        done += 1
+        rotations = procrustes(std, reference)
+        aligned = np.einsum("cdpk,cdkl->cdpl", std, rotations).mean(axis=(0, 1))
+        updated = rotate(aligned, "varimax").loadings
+        moved = float(np.abs(updated - reference).max())
+        reference = updated
+        if moved < 1e-6:
+            break
+    return Alignment(np.ascontiguousarray(procrustes(std, reference)), reference, done)
+
+
+def apply_alignment(
+    alignment: Alignment, loadings: np.ndarray, scores: np.ndarray | HouseholdDraws | None
+) -> np.ndarray:
+    """The rotated loadings (chain, draw, p, K); the scores rotated in place by the same
+    per-draw rotations (past the memory budget, the kept draws: their moments then come from
+    the kept draws)."""
+    rotated = np.einsum("cdpk,cdkl->cdpl", loadings, alignment.rotations)
+    if isinstance(scores, HouseholdDraws):
+        scores.rotate(alignment.rotations)
+    elif scores is not None:
+        scores[...] = np.einsum("cdnk,cdkl->cdnl", scores, alignment.rotations)
+    return rotated
 
 
 def standardised(loadings: np.ndarray, link: str) -> np.ndarray:
@@ -401,7 +466,11 @@ def assemble(
     products, factors, p, k_count = fd.products, fd.factors, fd.p, fd.n_factors
     nuts = method == "nuts"
     a_sum = bs.summarise(fit.intercept, diagnostics=nuts)
+    rotated = fit.sampled_loadings is not None
     lam_sum = bs.summarise(fit.loadings, diagnostics=nuts)
+    # The sampler's diagnostics are those of the parameters it sampled (identified frame).
+    sampled = fit.sampled_loadings if fit.sampled_loadings is not None else fit.loadings
+    sampled_sum = bs.summarise(sampled, diagnostics=nuts) if rotated else lam_sum
     std_draws = standardised(fit.loadings, link)
     std_sum = bs.summarise(std_draws, diagnostics=False)
     base_sum = bs.summarise(inverse_link(fit.intercept, link), diagnostics=False)
@@ -410,8 +479,10 @@ def assemble(
     intercepts = [a_sum.row(j, f"intercept[{products[j]}]") for j in range(p)]
     baseline = [base_sum.row(j, f"baseline_probability[{products[j]}]") for j in range(p)]
     rows_, cols_ = loading_pattern(p, fd.anchors)
-    estimated = {(int(r), int(c)) for r, c in zip(rows_, cols_, strict=True)}
-    estimated |= {(j, k) for k, j in enumerate(fd.anchors)}
+    sampled_free = {(int(r), int(c)) for r, c in zip(rows_, cols_, strict=True)}
+    sampled_free |= {(j, k) for k, j in enumerate(fd.anchors)}
+    # Rotated draws have no entry fixed at zero.
+    estimated = {(j, k) for j in range(p) for k in range(k_count)} if rotated else sampled_free
     loading_rows = [
         lam_sum.row((j, k), f"loadings[{products[j]}, {factors[k]}]", credible=True)
         for j in range(p)
@@ -423,24 +494,27 @@ def assemble(
     if nuts:
         assert fit.outcome is not None
         free_mask = np.zeros((p, k_count), dtype=bool)
-        for j, k in estimated:
+        for j, k in sampled_free:
             free_mask[j, k] = True
+        sampled_name = "sampled_loadings" if rotated else "loadings"
         names_l = [
-            f"loadings[{products[j]}, {factors[k]}]" for j in range(p) for k in range(k_count)
+            f"{sampled_name}[{products[j]}, {factors[k]}]" for j in range(p) for k in range(k_count)
         ]
         # Entries fixed at zero have no R-hat / ESS worth reporting.
         lam_diag = bs.Summary(
-            mean=lam_sum.mean,
-            sd=lam_sum.sd,
-            hdi_low=lam_sum.hdi_low,
-            hdi_high=lam_sum.hdi_high,
-            r_hat=None if lam_sum.r_hat is None else np.where(free_mask, lam_sum.r_hat, np.nan),
+            mean=sampled_sum.mean,
+            sd=sampled_sum.sd,
+            hdi_low=sampled_sum.hdi_low,
+            hdi_high=sampled_sum.hdi_high,
+            r_hat=None
+            if sampled_sum.r_hat is None
+            else np.where(free_mask, sampled_sum.r_hat, np.nan),
             ess_bulk=None
-            if lam_sum.ess_bulk is None
-            else np.where(free_mask, lam_sum.ess_bulk, np.nan),
+            if sampled_sum.ess_bulk is None
+            else np.where(free_mask, sampled_sum.ess_bulk, np.nan),
             ess_tail=None
-            if lam_sum.ess_tail is None
-            else np.where(free_mask, lam_sum.ess_tail, np.nan),
+            if sampled_sum.ess_tail is None
+            else np.where(free_mask, sampled_sum.ess_tail, np.nan),
         )
         summaries = {
             "intercept": (a_sum, [r.name for r in intercepts]),
@@ -464,7 +538,7 @@ def assemble(
             )
         fit.diagnostics = bs.nuts_diagnostics(fit.outcome, summaries)
         fit.trace_plots = convergence.trace_plots(
-            fit.outcome, {"intercept": fit.intercept, "loadings": fit.loadings}, summaries
+            fit.outcome, {"intercept": fit.intercept, "loadings": sampled}, summaries
         )
     assert fit.diagnostics is not None
 
@@ -543,6 +617,7 @@ def assemble(
         flipped_chains=fit.flipped,
         trace_plots=fit.trace_plots,
         intervals_from=fit.intervals_from,
+        rotation=fit.rotation,
     )
     result.attach_rows(score_rows(data, fd, fit.scores))
     return result

@@ -47,7 +47,11 @@ def fit(
     loadings = bs.draws_of(idata, "loadings")
     scores = outcome.household["scores"]
     flipped = fm.align_chains(loadings, scores)
-    if flipped:
+    sampled = None
+    if params.rotation == "varimax" and fd.n_factors > 1:
+        sampled = loadings.copy()
+        loadings = fm.apply_alignment(fm.varimax_alignment(loadings, params.link), loadings, scores)
+    if flipped or sampled is not None:
         # Keep the stored posterior consistent with the reported (aligned) one.
         idata["posterior"]["loadings"].values[...] = loadings
     factor_fit = fm.FactorFit(
@@ -56,6 +60,8 @@ def fit(
         scores=fm.sampled_scores(scores),
         outcome=outcome,
         flipped=flipped,
+        sampled_loadings=sampled,
+        rotation="varimax" if sampled is not None else "none",
     )
     bs.SUMMARISING.report(progress, SUMMARY.start)
     result = fm.assemble(

@@ -75,6 +75,18 @@ def fit(
     calibration = None
     if params.calibration:
         calibration = calibrate(fd, params, seed, intercept, loadings, progress)
+    sampled = None
+    if params.rotation == "varimax" and fd.n_factors > 1:
+        # Each draw rotated to the varimax reference; the scores' Gaussian by the rotation of
+        # the posterior mean (a rotated diagonal Gaussian: sd² · R²).
+        sampled = loadings[None]
+        alignment = fm.varimax_alignment(sampled, params.link)
+        loadings = fm.apply_alignment(alignment, sampled, None)[0]
+        at_mean = fm.procrustes(
+            fm.standardised(sampled.mean(axis=(0, 1)), params.link), alignment.reference
+        )
+        score_mean = score_mean @ at_mean
+        score_sd = np.sqrt(score_sd**2 @ at_mean**2)
 
     progress(
         SUMMARY.start,
@@ -124,6 +136,8 @@ def fit(
         vi=vi,
         warnings=warnings_,
         intervals_from=intervals_statement(params.method, calibration),
+        sampled_loadings=sampled,
+        rotation="varimax" if sampled is not None else "none",
     )
     result = fm.assemble(
         data,

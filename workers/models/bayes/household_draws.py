@@ -117,6 +117,17 @@ class HouseholdDraws:
         if not self.complete:
             self._mean[chain, ..., term] *= -1
 
+    def rotate(self, rotations: np.ndarray) -> None:
+        """Rotate the terms of every kept draw by its own matrix (rotations: chain × draw ×
+        K × K, one per draw, kept or not). Past the budget the running moments of every draw
+        cannot follow per-draw rotations; they are replaced by those of the kept draws."""
+        index = np.arange(self.kept_draws) * self.thin
+        self.kept[...] = np.einsum("cd...k,cdkl->cd...l", self.kept, rotations[:, index])
+        if not self.complete:
+            self._seen[:] = self.kept_draws
+            self._mean = self.kept.mean(axis=1)
+            self._m2 = ((self.kept - self._mean[:, None]) ** 2).sum(axis=1)
+
     def mean_sd(self) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and sd over every draw of every chain."""
         if self.complete:
