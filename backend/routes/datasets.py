@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
@@ -31,6 +31,14 @@ def upload_dataset(
     sheet: Annotated[
         str | None, Form(description="XLSX: the sheet to read (default: the first with data).")
     ] = None,
+    kind: Annotated[
+        Literal["households", "product_features"],
+        Form(
+            description="households (default: one row per household, 0/1 product columns) or "
+            "product_features (one row per product: a `product` column and feature columns, "
+            "for a discrete choice run's product_features_dataset)."
+        ),
+    ] = "households",
 ) -> DatasetOut:
     # A plain `def`: FastAPI runs it in its thread pool, so parsing a large file never holds
     # the event loop (/live, progress streams) while it runs.
@@ -42,6 +50,7 @@ def upload_dataset(
         product_columns=product_columns,
         id_column=id_column,
         sheet=sheet,
+        kind=kind,
     )
     return service.dataset_out(dataset, preview=True)
 

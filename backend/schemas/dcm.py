@@ -46,6 +46,12 @@ class DCMParams(NUTSParams):
         '[{"product": "prod_1", "price": 2.5, "category": "dairy"}, ...]; numeric features '
         "are standardised, text ones one-hot encoded. Their effects are shared across products.",
     )
+    product_features_dataset: str | None = Field(
+        None,
+        description="Product features as a table: the id of an uploaded dataset with one row "
+        "per product (a `product` column naming it, every other column a feature; text columns "
+        "are categories). Checked when the run is submitted and stored as product_features.",
+    )
     max_categories: int = Field(
         20, ge=2, le=200, description="Most levels a categorical feature may have."
     )

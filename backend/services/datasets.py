@@ -35,10 +35,13 @@ def upload_dataset(
     product_columns: str | None = None,
     id_column: str | None = None,
     sheet: str | None = None,
+    kind: str = "households",
 ) -> Dataset:
     """Store an uploaded file as a dataset and commit it; `product_columns` is the form field
     (comma-separated) and `id_column` the ID's name, checked now when given; `sheet` picks an
-    XLSX workbook's sheet."""
+    XLSX workbook's sheet. `kind="product_features"`: a table with one row per product (for a
+    discrete choice run's `product_features_dataset`), so neither the households' minimum of
+    rows nor 0/1 product columns are asked for."""
     dataset = create_dataset(
         session,
         content,
@@ -47,6 +50,7 @@ def upload_dataset(
         product_columns=split_columns(product_columns),
         id_column=id_column,
         sheet=sheet,
+        kind=kind,
     )
     session.commit()
     return dataset
@@ -66,15 +70,17 @@ def create_dataset(
     product_columns: list[str] | None = None,
     id_column: str | None = None,
     sheet: str | None = None,
+    kind: str = "households",
 ) -> Dataset:
     settings = get_settings()
     filename = clean_filename(filename)
     if name is not None:
         name = check_name(name, "name")
+    features = kind == "product_features"
     parsed = parse_table(
         content,
         filename,
-        min_rows=settings.min_rows,
+        min_rows=2 if features else settings.min_rows,
         max_columns=settings.max_columns,
         sheet=sheet,
     )
@@ -85,7 +91,7 @@ def create_dataset(
             resolve_product_columns(
                 parsed.columns, product_columns, exclude=[id_column] if id_column else None
             )
-        elif sum(c.is_binary for c in parsed.columns) < 2:
+        elif not features and sum(c.is_binary for c in parsed.columns) < 2:
             raise InvalidInput(
                 "The file has fewer than 2 columns with only 0/1 values; product columns must "
                 "be 0/1 (1 = bought). " + _describe_non_binary(parsed.columns)

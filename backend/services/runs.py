@@ -28,7 +28,7 @@ from backend.queue import enqueue_run
 from backend.schemas.api import ColumnProfile, ProgressMessage, RunCreate, RunOut, RunUpdate
 from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
 from backend.schemas.params import ModelParams
-from backend.services import budgets, progress_feed
+from backend.services import budgets, product_features, progress_feed
 from backend.services.datasets import check_other_columns, create_dataset, resolve_product_columns
 from backend.services.household_features import (
     check_household_features,
@@ -111,6 +111,7 @@ def create_run(
     values, validated = _sweep_params(spec, body)
     dataset, covariates = _resolve_dataset(session, body)
     products = _check_columns(dataset, body, covariates, distal_columns(validated[0]))
+    validated = product_features.attach(session, validated, products)
     _check_estimable(validated, dataset.n_rows, len(products))
     costs = _estimate(spec, dataset, products, covariates, validated, values)
     check_active_runs(session, client, len(validated))
