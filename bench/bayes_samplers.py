@@ -21,6 +21,7 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -132,6 +133,26 @@ def dcm_ess(idata: Any) -> float:
     )
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (PyMC's chain processes)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def precompile(model: Any, key: Any) -> None:
+    """nutpie's compiled model put in the per-process cache first, so the CPU seconds counted
+    for nutpie are those of sampling (PyMC compiles in this process before its chain
+    processes start; their CPU time is what is counted for it)."""
+    import nutpie
+
+    from workers.models.bayes.sampling import COMPILED
+
+    COMPILED.get_or_compile(key, lambda: nutpie.compile_pymc_model(model))
+
+
 def run_nuts(args: argparse.Namespace) -> None:
     """Every variant on the same data, seed and starting values, one after another in this
     process (compile caches warm after the first), repeated `--repeats` times in turn so load
@@ -147,14 +168,19 @@ def run_nuts(args: argparse.Namespace) -> None:
             for label in variants:
                 sampler, mass, extra = VARIANTS[label]
                 model, containers, (kind, fd) = build_for(model_name, args)
+                key = ("bench", model_name, label, repeat)
+                if sampler == "nutpie":
+                    precompile(model, key)
                 settings = NUTSSettings(
                     args.draws, args.tune, 2, 0.9, sampler, seed=3 + repeat,
                     mass_matrix=mass, nutpie_options=extra,
                 )  # fmt: skip
+                cpu = cpu_seconds()
                 out = sample_nuts(
-                    model, settings, no_progress, span=Span(0, 1), cache_key=None,
-                    data=containers,
+                    model, settings, no_progress, span=Span(0, 1),
+                    cache_key=key if sampler == "nutpie" else None, data=containers,
                 )  # fmt: skip
+                cpu = cpu_seconds() - cpu
                 ess = global_ess(out.idata, fd) if kind == "factor" else dcm_ess(out.idata)
                 row = {
                     "model": model_name,
@@ -164,20 +190,23 @@ def run_nuts(args: argparse.Namespace) -> None:
                     "sampling_s": round(out.sampling_seconds, 1),
                     "min_ess_bulk": round(ess),
                     "ess_per_s": round(ess / out.sampling_seconds, 2),
+                    "cpu_s": round(cpu, 1),
+                    "ess_per_cpu_s": round(ess / cpu, 2),
                     "divergences": int(out.idata["sample_stats"]["diverging"].values.sum()),
                     "load": load().split("load average:")[-1].strip(),
                 }
                 rows[label].append(row)
                 print(json.dumps(row), flush=True)
-        base = float(np.median([r["ess_per_s"] for r in rows[variants[0]]]))
-        for label in variants:
-            med = float(np.median([r["ess_per_s"] for r in rows[label]]))
-            print(
-                f"{model_name}: n={args.households} p={args.products} draws={args.draws} "
-                f"tune={args.tune} chains=2: {label} median ESS/s {med:.2f} = "
-                f"{med / base:.2f}x {variants[0]}",
-                flush=True,
-            )
+        for measure in ("ess_per_s", "ess_per_cpu_s"):
+            base = float(np.median([r[measure] for r in rows[variants[0]]]))
+            for label in variants:
+                med = float(np.median([r[measure] for r in rows[label]]))
+                print(
+                    f"{model_name}: n={args.households} p={args.products} draws={args.draws} "
+                    f"tune={args.tune} chains=2: {label} median {measure} {med:.2f} = "
+                    f"{med / base:.2f}x {variants[0]}",
+                    flush=True,
+                )
     print(f"load after: {load()}", flush=True)
 
 
