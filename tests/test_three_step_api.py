@@ -5,6 +5,9 @@ naming the column) and never picked as products."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import httpx
 import numpy as np
 import pytest
@@ -89,6 +92,13 @@ def test_a_plain_lca_run_relates_its_segments_by_3_step(client: httpx.Client) ->
         assert client.get(f"/runs/{run['id']}/charts/{chart}").status_code == 200
     ml = client.get(f"/runs/{run['id']}/charts/three_step_odds", params={"correction": "ML"})
     assert ml.status_code == 200
+    # and the report and the ZIP export hold the 3-step sections and tables
+    report = client.get(f"/runs/{run['id']}/report")
+    assert report.status_code == 200
+    assert "How the segments differ in the outcomes (3-step)" in report.text
+    export = client.get(f"/runs/{run['id']}/export", params={"format": "zip"})
+    names = set(zipfile.ZipFile(io.BytesIO(export.content)).namelist())
+    assert {"three_step_coefficients.csv", "three_step_outcomes.csv"} <= names
 
 
 @pytest.mark.parametrize(
