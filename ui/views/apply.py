@@ -136,7 +136,8 @@ if scoring_id:
                                   mime="application/zip", on_click="ignore",
                                   icon=":material/folder_zip:")
 
-if source["model_type"] == "lca":
+# Segments from product answers alone (not a model that needs household features).
+if spec.get("kind") == "segments" and spec.get("household_features") != "required":
     with st.container(border=True):
         st.subheader("Typing tool")
         st.caption("A few questions that put a customer into a segment (a survey, a call "
