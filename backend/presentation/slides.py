@@ -36,7 +36,7 @@ from backend.presentation.wording import data_sentence, method_paragraph, settin
 WIDE, HIGH = Inches(13.333), Inches(7.5)  # 16:9
 INK = RGBColor(0x1F, 0x29, 0x37)
 MUTED = RGBColor(0x9A, 0xA3, 0xB5)
-MAX_BARS = 15  # products on a products chart: the most telling
+MAX_BARS = 12  # products on a products chart: the most telling
 
 
 def rgb(color: str) -> RGBColor:
@@ -109,10 +109,11 @@ def bar_chart(
     _style(chart, legend=len(series) > 1)
     plot = chart.plots[0]
     plot.gap_width = 60
-    plot.has_data_labels = True
-    plot.data_labels.number_format = number_format
-    plot.data_labels.number_format_is_linked = False
-    plot.data_labels.font.size = Pt(10)
+    if len(series) <= 2:  # with more series the numbers crowd the bars: the axis is enough
+        plot.has_data_labels = True
+        plot.data_labels.number_format = number_format
+        plot.data_labels.number_format_is_linked = False
+        plot.data_labels.font.size = Pt(10)
     for (_, _, color), drawn in zip(series, plot.series, strict=True):
         drawn.format.fill.solid()
         drawn.format.fill.fore_color.rgb = rgb(color)
@@ -370,7 +371,7 @@ def _method_slide(deck: Deck, view: ChartView, run: Mapping[str, Any], dataset: 
         [data_sentence(run, view.result, dataset), method_paragraph(view.spec, run, view.result)],
         left=Inches(0.5), top=Inches(1.3), width=Inches(7.6), height=Inches(5.8), size=15,
     )  # fmt: skip
-    settings = settings_table(run.get("params") or {})
+    settings = settings_table(run.get("params") or {}).head(12)  # the rest: the report's appendix
     if len(settings):
         rows, cols = len(settings) + 1, 2
         table = slide.shapes.add_table(

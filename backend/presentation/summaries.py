@@ -6,6 +6,7 @@ has profiles by household features) and how stable it is (once it has a stabilit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -340,7 +341,8 @@ def key_findings(view: ChartView, found: list[Summary] | None = None) -> list[st
                 out.append(f"{s.name} stands out for {p}: index {index(v)} (100 = average).")
         sweep = r.get("sweep")
         if isinstance(sweep, Mapping) and sweep.get("reason"):
-            out.append(str(sweep["reason"]))
+            reason = re.sub(r"\bclasses\b", many, str(sweep["reason"]))
+            out.append(reason.replace("BIC", "BIC (the fit measure used)", 1))
     elif kind in (Kind.dimensions, Kind.map, Kind.choice):
         for s in found[:4]:
             out.append(" ".join([s.headline, *s.sentences[:1]]))
