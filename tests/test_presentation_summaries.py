@@ -8,7 +8,7 @@ import copy
 import numpy as np
 import pytest
 
-from backend.families import families
+from backend.families import FamilySpec, families
 from backend.presentation.layout import overlaps, padded_domain, place_labels
 from backend.presentation.numbers import index, percent, sig
 from backend.presentation.segment_map import joint_map
@@ -90,7 +90,7 @@ def test_factors_are_described_by_the_products_that_define_them() -> None:
 
 
 @pytest.mark.parametrize("spec", list(families().values()), ids=lambda s: s.model_type)
-def test_every_family_gets_a_summary_per_unit(spec) -> None:  # type: ignore[no-untyped-def]
+def test_every_family_gets_a_summary_per_unit(spec: FamilySpec) -> None:
     v = view(spec.model_type)
     found = summaries(v)
     assert [s.name for s in found] == v.units.names

@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import zipfile
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -114,7 +115,7 @@ def test_the_report_comes_as_pdf(app_client: httpx.Client) -> None:
     assert re.search(rb"/Count (\d+)", pdf.content)
 
 
-def slides_of(app_client: httpx.Client, run_id: str):  # type: ignore[no-untyped-def]
+def slides_of(app_client: httpx.Client, run_id: str) -> Any:
     from pptx import Presentation
 
     answer = app_client.get(f"{API}/runs/{run_id}/export", params={"format": "pptx"})
@@ -123,11 +124,11 @@ def slides_of(app_client: httpx.Client, run_id: str):  # type: ignore[no-untyped
     return Presentation(io.BytesIO(answer.content))
 
 
-def texts(slide) -> str:  # type: ignore[no-untyped-def]
+def texts(slide: Any) -> str:
     return " ".join(s.text_frame.text for s in slide.shapes if s.has_text_frame)
 
 
-def title(slide) -> str:  # type: ignore[no-untyped-def]
+def title(slide: Any) -> str:
     return next(s.text_frame.text for s in slide.shapes if s.has_text_frame)
 
 

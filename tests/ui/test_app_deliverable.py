@@ -58,7 +58,7 @@ def households(n: int = 200, seed: int = 1) -> pd.DataFrame:
 
 def report_row(frame: pd.DataFrame, column: str) -> dict[str, Any]:
     report = quality_report(frame)
-    return report[report["Column"] == column].iloc[0].to_dict()
+    return {str(k): v for k, v in report[report["Column"] == column].iloc[0].items()}
 
 
 # -- data preparation ---------------------------------------------------------------------
