@@ -179,6 +179,11 @@ def test_inline_data_and_idempotent_retries(client: httpx.Client, training: dict
     assert again.json()["id"] == first.json()["id"]
     done = wait_for(client, first.json()["id"])
     assert done["status"] == "completed"
+    # a run like every run: its progress and its stream end completed
+    assert client.get(f"/progress/{done['id']}").json()["phase"] == "completed"
+    with client.stream("GET", f"/progress/{done['id']}/stream") as stream:
+        text = "".join(stream.iter_text())
+    assert "event: close" in text and '"phase": "completed"' in text.replace('":"', '": "')
     scored = assignments(client, done["id"])
     assert list(scored["row"]) == list(range(1, 51))  # no ID column named: the row number
 
