@@ -31,15 +31,18 @@ WORKDIR /app
 
 # Dependencies first, in their own layer: rebuilt only when the lock file changes.
 COPY pyproject.toml uv.lock README.md ./
+COPY clients/python/pyproject.toml clients/python/README.md ./clients/python/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+    uv sync --frozen --no-dev --no-install-workspace
 
-# Then the project itself. It is installed (hatchling, packages backend/workers/ui) in
+# Then the project itself (and its API client, clients/python, a workspace member the app
+# uses). It is installed (hatchling, packages backend/workers/ui) in
 # editable mode pointing at /app, the same path as in the final image, so the `market-structure`
 # script works from any directory and there is exactly one copy of the source.
 COPY backend ./backend
 COPY workers ./workers
 COPY ui ./ui
+COPY clients ./clients
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev \
     && python -m compileall -q --invalidation-mode checked-hash backend workers ui
@@ -82,6 +85,7 @@ COPY --from=builder /app/.streamlit /app/.streamlit
 COPY --from=builder /app/backend /app/backend
 COPY --from=builder /app/workers /app/workers
 COPY --from=builder /app/ui /app/ui
+COPY --from=builder /app/clients /app/clients
 COPY pyproject.toml README.md ./
 RUN mkdir -p /app/data && chown app:app /app/data
 

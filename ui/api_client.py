@@ -1,4 +1,6 @@
-"""The one module of the UI that talks HTTP: a thin client of the Market Structure API.
+"""The one module of the UI that talks HTTP: a thin client of the Market Structure API, built on
+the typed client package (`clients/python`, `market_structure_client`: its requests, retries,
+Idempotency-Key and error reading).
 
 Every call answers plain JSON (dicts and lists) or raises `ApiError`, whose `detail` is the
 API's human sentence, ready to show to a person. `BackendUnavailable` (a subclass) means the
@@ -16,16 +18,20 @@ this browser session (`API_TOKEN` once signed in or on this machine, or the pers
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import market_structure_client as typed
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 API_PREFIX = "/api/v1"
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 30.0
 UPLOAD_TIMEOUT = 300.0
+NO_RETRY = typed.Retry(attempts=1)
+SUBMIT_RETRY = typed.Retry(attempts=3, backoff=0.5, max_wait=3.0)
 
 
 class ApiError(Exception):
@@ -88,25 +94,31 @@ class ApiClient:
         self, method: str, path: str, *, timeout: float = READ_TIMEOUT, prefix: str = API_PREFIX,
         **kwargs: Any,
     ) -> httpx.Response:
-        url = f"{self.base_url}{prefix}{path}"
+        # One attempt, as a person is waiting (the page says so and offers to try again);
+        # a submit alone is retried, with its Idempotency-Key (submit_run).
+        retry = kwargs.pop("retry", NO_RETRY)
+        api = typed.Client(
+            self.base_url,
+            token=self.token,
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
+            retry=retry,
+        )
         try:
-            with httpx.Client(
-                headers=self._headers(), timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT)
-            ) as client:
-                response = client.request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise BackendUnavailable(
-                f"The analysis service at {self.base_url} did not answer in time. "
-                "It may be busy; try again in a moment."
-            ) from exc
-        except httpx.HTTPError as exc:
+            return api.request(method, path, prefix=prefix, **kwargs)
+        except typed.ApiUnavailable as exc:
+            if isinstance(exc.__cause__, httpx.TimeoutException):
+                raise BackendUnavailable(
+                    f"The analysis service at {self.base_url} did not answer in time. "
+                    "It may be busy; try again in a moment."
+                ) from exc
             raise BackendUnavailable(
                 f"Can't reach the analysis service at {self.base_url}. Check that it is running "
                 "(`market-structure up` starts everything) and that API_URL points to it."
             ) from exc
-        if response.is_error:
-            raise _error_from(response)
-        return response
+        except typed.ApiError as exc:
+            raise _error_from(exc) from exc
+        finally:
+            api.close()
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._request(method, path, **kwargs).json()
@@ -122,9 +134,10 @@ class ApiClient:
     # -- datasets --------------------------------------------------------------------------
 
     def upload_dataset(
-        self, filename: str, content: bytes, name: str | None = None
+        self, filename: str, content: bytes, name: str | None = None, kind: str | None = None
     ) -> dict[str, Any]:
-        data = {"name": name} if name else None
+        """`kind="product_features"`: a table of one row per product (a choice model's)."""
+        data = {k: v for k, v in (("name", name), ("kind", kind)) if v} or None
         return self._json(
             "POST", "/datasets", files={"file": (filename, content)}, data=data,
             timeout=UPLOAD_TIMEOUT,
@@ -139,7 +152,10 @@ class ApiClient:
     # -- runs ------------------------------------------------------------------------------
 
     def submit_run(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._json("POST", "/runs", json=body)
+        """Queue a run; retried on a dropped connection or a 5xx with one Idempotency-Key, so a
+        retry never starts a second fit."""
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        return self._json("POST", "/runs", json=body, headers=headers, retry=SUBMIT_RETRY)
 
     def list_runs(
         self, *, status: str | None = None, model_type: str | None = None, limit: int = 50,
@@ -252,14 +268,18 @@ class ApiClient:
         return self._request("GET", f"/runs/{run_id}/typing-tool/{fmt}", params={"k": k}).text
 
 
-def _error_from(response: httpx.Response) -> ApiError:
-    """The API's `{error, detail, title}` body as an ApiError; a plain sentence for anything else."""
+def _error_from(refusal: httpx.Response | typed.ApiError) -> ApiError:
+    """The API's `{error, detail, title}` body as an ApiError; a plain sentence otherwise."""
     title: str | None = None
     detail: str | None = None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    if isinstance(refusal, typed.ApiError):
+        status, body = refusal.status or 0, refusal.body
+    else:
+        status = refusal.status_code
+        try:
+            body = refusal.json()
+        except ValueError:
+            body = None
     if isinstance(body, dict):
         title = body.get("title") if isinstance(body.get("title"), str) else None
         raw = body.get("detail", body.get("error"))
@@ -268,11 +288,11 @@ def _error_from(response: httpx.Response) -> ApiError:
         elif raw is not None:
             detail = str(raw)
     if not detail:
-        if response.status_code >= 500:
+        if status >= 500:
             detail = "The analysis service had a problem on its side. Try again in a moment."
         else:
-            detail = f"The analysis service refused the request ({response.status_code})."
-    return ApiError(detail, status=response.status_code, title=title)
+            detail = f"The analysis service refused the request ({status})."
+    return ApiError(detail, status=status, title=title)
 
 
 def get_client() -> ApiClient:

@@ -9,7 +9,12 @@ from pathlib import Path
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 # Import name -> distribution name where they differ; numpy comes with pandas.
-DISTRIBUTIONS = {"vl_convert": "vl-convert-python", "numpy": "pandas", "pyarrow": "pyarrow"}
+DISTRIBUTIONS = {
+    "vl_convert": "vl-convert-python",
+    "numpy": "pandas",
+    "pyarrow": "pyarrow",
+    "market_structure_client": "./clients/python",  # this repository's client package
+}
 
 
 def imported_modules() -> set[str]:

@@ -59,7 +59,7 @@ class AsyncClient:
         base_url: str = DEFAULT_URL,
         *,
         token: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | httpx.Timeout = 30.0,
         retry: Retry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:

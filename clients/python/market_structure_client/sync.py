@@ -60,7 +60,7 @@ class Client:
         base_url: str = DEFAULT_URL,
         *,
         token: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | httpx.Timeout = 30.0,
         retry: Retry | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
