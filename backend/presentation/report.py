@@ -33,6 +33,7 @@ from backend.presentation.wording import (
 
 log = logging.getLogger(__name__)
 MAX_TABLE_ROWS = 60
+MAX_TABLE_COLUMNS = 9
 # Tables the report leaves to the export: products × products matrices and the tree's rows.
 LEFT_TO_THE_EXPORT = frozenset(
     {"product_similarity", "tetrachoric", "dendrogram", "dendrogram_leaves", "vi_loss"}
@@ -145,8 +146,12 @@ def chart_blocks(
 def table_blocks(tables: Mapping[str, pd.DataFrame], max_rows: int = MAX_TABLE_ROWS) -> list[str]:
     """The technical tables, under titles and column names for people."""
     blocks = []
+    wide = []
     for name, table in tables.items():
         if name in LEFT_TO_THE_EXPORT:
+            continue
+        if table.shape[1] > MAX_TABLE_COLUMNS:  # would not fit a printed page
+            wide.append(table_title(name))
             continue
         shown = human_table(table.head(max_rows))
         more = (
@@ -159,6 +164,11 @@ def table_blocks(tables: Mapping[str, pd.DataFrame], max_rows: int = MAX_TABLE_R
             index=False, escape=True, float_format=table_number, na_rep="—"
         )
         blocks.append(f"<section><h2>{html_text(table_title(name))}</h2>{body}{more}</section>")
+    if wide:
+        blocks.append(
+            '<section><p class="caption">Too wide to print here, in the ZIP export: '
+            f"{html_text(', '.join(wide))}.</p></section>"
+        )
     return blocks
 
 
@@ -300,7 +310,12 @@ def html_report(
         else ""
     )
     body_charts = "".join(_figure(view, cid, opts, drawn) for cid, opts in _first_charts(view))
-    maps = "".join(_figure(view, cid, None, drawn) for cid in ("segment_map", "product_map", "map"))
+    shown = {cid for cid, _ in _first_charts(view)}
+    maps = "".join(
+        _figure(view, cid, None, drawn)
+        for cid in ("segment_map", "product_map", "map")
+        if cid not in shown
+    )
     who = _figure(view, "who", None, drawn)
     units_block = f"<h2>The {many.lower()}</h2>{_unit_sections(view, found)}" if found else ""
     settings = settings_table(run.get("params") or {})
