@@ -167,3 +167,13 @@ def test_every_family_gets_a_deck(app_client: httpx.Client, spec: FamilySpec) ->
     assert len(deck.slides) >= 4
     assert any(sh.has_chart for s in deck.slides for sh in s.shapes)
     assert title(deck.slides[-1]) == "How this was done"
+
+
+def test_a_map_report_draws_its_map_once_and_leaves_wide_tables_to_the_zip(
+    app_client: httpx.Client,
+) -> None:
+    page = app_client.get(f"{API}/runs/{stored_run('mca')}/report").text
+    body = page.split('class="appendix-start"', 1)[0]
+    assert body.count("<h2>Product map</h2>") == 1
+    # the categories table (a dozen columns) made Chromium shrink every printed page
+    assert "Too wide to print here, in the ZIP export: Categories." in page

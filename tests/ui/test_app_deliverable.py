@@ -233,3 +233,23 @@ def test_the_mca_headline_is_the_share_the_map_shows(api: httpx.Client) -> None:
     pct = result("mca")["summary"]
     raw = sum(float(r["percent_inertia"]) for r in pct[:2])
     assert metrics["Shown by the first two dimensions"] == f"{raw:.1f}%"
+
+
+def _basket() -> None:
+    from ui.components import basket_panel
+    from ui.prep import basket_from_api
+
+    payload = {
+        "products": ["milk", "bread"], "penetration": [0.5, 0.4], "buyers": [50, 40],
+        "pair_buyers": [[50, 20], [20, 40]], "duplication": [[None, 0.4], [0.5, None]],
+        "lift": [[None, 1.0], [1.0, None]],
+    }  # fmt: skip
+    basket_panel(basket_from_api(payload))
+
+
+def test_the_duplication_tables_diagonal_reads_as_a_dash_not_null() -> None:
+    at = AppTest.from_function(_basket).run()
+    assert not at.exception, at.exception
+    duplication = at.dataframe[-1].value
+    assert [duplication.iat[k, k] for k in range(2)] == ["—", "—"]
+    assert duplication.iat[0, 1] == "40%"
