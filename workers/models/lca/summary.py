@@ -277,27 +277,54 @@ def information_rank(
     """Rank and size of the information matrix Σ_i w_i g_i g_iᵀ (outer product of the scores of
     the free parameters: logit θ not at the bound, K − 1 share logits against the last class),
     accumulated in row blocks; None when it would be too large to compute (over 2,000
-    parameters)."""
+    parameters). Each block's share is one symmetric rank-k update (BLAS syrk: half the work
+    of a general product), the blocks spread over the engine's threads and added in block order
+    (the same sum on any machine)."""
+    from scipy.linalg.blas import dsyrk
+
+    from workers.models.lca.engine import Block, Pool
+
     k, p = theta.shape
     free = ((theta > THETA_MIN * 1.0001) & (theta < 1 - THETA_MIN * 1.0001)).ravel()
     D = int(free.sum()) + k - 1
     if D > 2000 or D == 0:
         return None
-    info = np.zeros((D, D))
-    for block in design.blocks(p, np.float64):
+
+    cols = free.reshape(k, p)
+    offsets = np.concatenate([[0], np.cumsum(cols.sum(axis=1))])
+
+    def part(block: Block) -> tuple[np.ndarray]:
         x = block.x[np.float64]
         X = x.toarray() if isinstance(x, sp.csr_matrix) else np.asarray(x)
         obs = None if block.miss is None else 1.0 - block.miss[np.float64].toarray()
-        R = post[block.start : block.stop]
-        parts = []
+        # The scores times √w, written straight into G (rows × D): class c's free items are
+        # r_ic (x_ij − θ_cj) (0 where x_ij is missing), then the share logits r_ic − π_c.
+        R = post[block.start : block.stop] * np.sqrt(block.w)[:, None]
+        G = np.empty((block.rows, D))
         for c in range(k):
-            u = X - theta[c]
+            f = cols[c]
+            view = G[:, offsets[c] : offsets[c + 1]]
+            np.subtract(X[:, f], theta[c, f], out=view)
             if obs is not None:
-                u = u * obs
-            parts.append(R[:, c : c + 1] * u)
-        G = np.concatenate(parts, axis=1)[:, free]
-        G = np.concatenate([G, R[:, : k - 1] - pi[None, : k - 1]], axis=1)
-        info += (G * block.w[:, None]).T @ G
+                view *= obs[:, f]
+            view *= R[:, c : c + 1]
+        np.subtract(
+            R[:, : k - 1],
+            pi[None, : k - 1] * np.sqrt(block.w)[:, None],
+            out=G[:, offsets[k] :],
+        )
+        # Gᵀ G from the Fortran-ordered D × rows view of G: the upper triangle only.
+        return (np.asarray(dsyrk(1.0, G.T, trans=0, lower=0)),)
+
+    info = np.zeros((D, D))
+    pool = Pool()
+    blocks = design.blocks(p, np.float64)
+    step = 2 * pool.threads  # a few blocks' D × D shares in memory at a time
+    with pool.running():
+        for i in range(0, len(blocks), step):
+            for (share,) in pool.map(part, blocks[i : i + step], None):
+                info += share
+    info = np.triu(info) + np.triu(info, 1).T
     eig = np.linalg.eigvalsh(info)
     top = float(eig.max()) if len(eig) else 0.0
     return int((eig > 1e-9 * max(top, 1e-300)).sum()), D
