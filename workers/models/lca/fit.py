@@ -118,6 +118,12 @@ class Reporter:
                 "n_final": self.n_final,
                 "round": rnd + 1,
                 "converged": sum(s.converged for s in states),
+                # Converged starts at the best log-likelihood so far ("best found twice").
+                "at_best": sum(
+                    s.converged
+                    and abs(s.loglik - best.loglik) <= max(1e-3, 1e-6 * abs(best.loglik))
+                    for s in states
+                ),
             },
         )
         self.tick()
