@@ -293,3 +293,48 @@ def test_audiences_from_a_fit_and_a_scoring_run_are_formula_safe(
     # A factor analysis has no segments
     factors = fit(client, training, "factor_tetrachoric")
     assert client.get(f"/runs/{factors['id']}/audiences").status_code == 409
+
+
+@pytest.mark.parametrize(
+    "model_type, params",
+    [
+        ("bayesian_factor_vi", {"n_factors": 1, "max_iter": 3000, "draws": 200}),
+        pytest.param(
+            "bayesian_factor_pymc",
+            {"n_factors": 1, "draws": 300, "tune": 300, "chains": 2},
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
+def test_bayesian_factor_scores_agree_with_the_joint_posterior(
+    client: httpx.Client, training: dict[str, Any], model_type: str, params: dict[str, Any]
+) -> None:
+    # Given a finished Bayesian factor model (of the households with some data: it refuses
+    # empty ones)
+    frame = training["frame"].drop(index=[5, 6])
+    dataset_id = upload(client, csv_bytes(frame), "bayes.csv").json()["id"]
+    body = {
+        "model_type": model_type,
+        "dataset_id": dataset_id,
+        "product_columns": training["products"],
+        "id_column": "household_id",
+        "params": {**params, "random_state": 1},
+    }
+    response = client.post("/runs", json=body)
+    assert response.status_code == 202, response.text
+    run = wait_for(client, response.json()["id"], timeout=600)
+    assert run["status"] == "completed", run["error"]
+    # When its model scores the households it was fitted on
+    scoring = score(client, run["id"], dataset_id=dataset_id, id_column="household_id")
+    fitted = assignments(client, run["id"])
+    scored = assignments(client, scoring["id"])
+    # Then the posterior means and sds agree with those sampled jointly with the parameters
+    # (these integrate the household's factor given the posterior draws of the parameters:
+    # equal up to Monte Carlo error and the fit's own approximation, not to the digit)
+    assert list(scored.columns) == list(fitted.columns)
+    kept = fitted["factor_1"].notna()
+    ours, theirs = scored.loc[kept, "factor_1"], fitted.loc[kept, "factor_1"]
+    assert np.corrcoef(ours, theirs)[0, 1] > 0.97
+    assert float(np.abs(ours - theirs).mean()) < 0.15
+    ratio = scored.loc[kept, "factor_1_sd"].mean() / fitted.loc[kept, "factor_1_sd"].mean()
+    assert 0.5 < ratio < 2.0

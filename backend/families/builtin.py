@@ -72,6 +72,7 @@ BAYESIAN_FACTOR_NUTS = FamilySpec(
     tables=bayes_tables.factor_tables,
     embedding=bayes_tables.factor_embedding,
     cost=costs.factor_nuts,
+    score="workers.models.bayes.score:score",
 )
 
 BUILTIN: tuple[FamilySpec, ...] = (

@@ -47,6 +47,7 @@ LATENT_VARIANCE = {"logit": np.pi**2 / 3, "probit": 1.0}
 INTERCEPT_SD = {"logit": 2.5, "probit": 1.5}
 LOADING_SD = {"logit": 1.8, "probit": 1.0}
 HDI_Z = 1.880793608  # 94% central interval of a normal: mean ± HDI_Z·sd
+SCORING_DRAWS = 100  # posterior draws kept with the result for scoring new households
 
 
 @dataclass
@@ -620,6 +621,14 @@ def assemble(
         rotation=fit.rotation,
     )
     result.attach_rows(score_rows(data, fd, fit.scores))
+    # Thinned posterior draws of the parameters (the reported, rotated frame): what scoring new
+    # households integrates over (workers/models/bayes/score.py).
+    keep = bs.thin_index(fit.intercept.shape[0], fit.intercept.shape[1], SCORING_DRAWS)
+    result.scoring = {
+        "link": link,
+        "intercept": fit.intercept[:, keep].reshape(-1, p).tolist(),
+        "loadings": fit.loadings[:, keep].reshape(-1, p, k_count).tolist(),
+    }
     return result
 
 
