@@ -160,3 +160,39 @@ def test_warnings_use_the_forms_words_for_settings() -> None:
     said = plain_warning("The best start did not converge within max_iter=1000; increase max_iter.")
     assert "n_init" not in said and "max_iter" not in said
     assert "“Maximum iterations per start” (1000)" in said
+
+
+def color_scales(node: object) -> list[tuple[list[str], list[str]]]:
+    """Every (domain, range) of a colour scale in a Vega-Lite specification."""
+    found: list[tuple[list[str], list[str]]] = []
+    if isinstance(node, dict):
+        color = node.get("color")
+        if isinstance(color, dict) and isinstance(color.get("scale"), dict):
+            scale = color["scale"]
+            if isinstance(scale.get("domain"), list) and isinstance(scale.get("range"), list):
+                found.append(([str(d) for d in scale["domain"]], [str(r) for r in scale["range"]]))
+        for value in node.values():
+            found += color_scales(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += color_scales(value)
+    return found
+
+
+@pytest.mark.parametrize("spec", list(families().values()), ids=lambda s: s.model_type)
+def test_a_unit_has_one_colour_in_every_chart(spec: FamilySpec) -> None:
+    # Given a family's run with its units named
+    from backend.presentation.charts import sections, vega
+
+    v = view(spec.model_type, LABELS)
+    colour = v.units.colors
+    # Then wherever a chart colours by unit, each unit gets its own colour, the one the report,
+    # the slides and the app's listing use
+    checked = 0
+    for section in sections(v):
+        for domain, range_ in color_scales(vega(v, section.id, {})):
+            for name, drawn in zip(domain, range_, strict=False):
+                if name in colour:
+                    assert drawn == colour[name], (section.id, name)
+                    checked += 1
+    assert checked or spec.kind.value == "choice"
