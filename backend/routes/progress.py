@@ -63,4 +63,6 @@ async def stream_progress(
         snapshot_url,
         getattr(request.app.state, "progress_hub", None),
     )
-    return EventSourceResponse(events, ping=progress_feed.PING_SECONDS)
+    return EventSourceResponse(
+        events, ping=progress_feed.PING_SECONDS, ping_message_factory=progress_feed.ping
+    )
