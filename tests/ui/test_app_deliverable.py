@@ -199,7 +199,7 @@ def test_the_run_picker_says_done_and_failed(api: httpx.Client) -> None:
     at.run()
     at.switch_page("views/results.py").run()
     assert not at.exception, at.exception
-    picker = at.selectbox(key="results.run")
+    picker = next(b for b in at.selectbox if b.label == "Run")
     shown = dict(zip(picker.options, [o for o in picker.options], strict=True))
     assert any(o.startswith("finished segments") and o.endswith("Done") for o in shown)
     assert any(o.startswith("broken segments") and o.endswith("Failed") for o in shown)

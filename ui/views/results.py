@@ -3,6 +3,7 @@ family's kind, with the names people gave the units (stored with the run)."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import streamlit as st
@@ -49,7 +50,11 @@ if not runs:
 run_labels = {r["id"]: f"{run_label(r)} · {status_label(r['status']).split(' ', 1)[1]}"
               for r in runs}
 ids = list(run_labels)
-PICKER = "results.run"
+# The picker's key follows its labels: the browser kept showing a run's old status ("· Running"
+# beside Done) when only the labels changed under the same key. The choice lives in RUN_ID.
+PICKER = "results.run." + hashlib.sha1("\n".join(run_labels.values()).encode()).hexdigest()[:12]
+for stale in [k for k in st.session_state if str(k).startswith("results.run.") and k != PICKER]:
+    del st.session_state[stale]
 if st.session_state.get(PICKER) != wanted or wanted not in ids:
     st.session_state[PICKER] = wanted if wanted in ids else ids[0]
 
