@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth import client_id
 from backend.db import get_sessionmaker
-from backend.errors import NotFound
+from backend.errors import Conflict, NotFound
 from backend.orm import Dataset, Run, is_id
 
 
@@ -45,6 +45,17 @@ def load_run(session: SessionDep, run_id: Annotated[str, Path()]) -> Run:
     return run
 
 
+def load_fit_run(run: Annotated[Run, Depends(load_run)]) -> Run:
+    """A fitted run: the charts, report, exports and product map are a fit's; a run made from
+    one (scoring, typing tool) has its results and assignments (docs/scoring.md)."""
+    if run.kind != "fit":
+        raise Conflict(
+            f"Run {run.id} is a {run.kind} run of run {run.source_run_id}: its outputs are its "
+            "results and assignments; the charts, report and exports are the source run's."
+        )
+    return run
+
+
 # Bounded: PostgreSQL refuses an OFFSET past a bigint with an error.
 OffsetQuery = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip.")]
 
@@ -55,5 +66,6 @@ def current_client(request: Request) -> str:
 
 DatasetDep = Annotated[Dataset, Depends(load_dataset)]
 RunDep = Annotated[Run, Depends(load_run)]
+FitRunDep = Annotated[Run, Depends(load_fit_run)]
 # A hash of the request's API token, or "anonymous" on an open API (backend.auth.client_id).
 ClientDep = Annotated[str, Depends(current_client)]

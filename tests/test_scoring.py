@@ -338,3 +338,22 @@ def test_bayesian_factor_scores_agree_with_the_joint_posterior(
     assert float(np.abs(ours - theirs).mean()) < 0.15
     ratio = scored.loc[kept, "factor_1_sd"].mean() / fitted.loc[kept, "factor_1_sd"].mean()
     assert 0.5 < ratio < 2.0
+
+
+def test_a_scoring_runs_other_outputs_answer_without_a_server_error(
+    client: httpx.Client, training: dict[str, Any]
+) -> None:
+    run = fit(client, training, "factor_tetrachoric")
+    scoring = score(client, run["id"], dataset_id=training["dataset_id"], id_column="household_id")
+    answers = {
+        path: client.get(f"/runs/{scoring['id']}/{path}").status_code
+        for path in ("charts", "export", "report", "product-map", "model", "results")
+    }
+    assert answers == {
+        "charts": 409,
+        "export": 409,
+        "report": 409,
+        "product-map": 409,
+        "model": 422,
+        "results": 200,
+    }, answers

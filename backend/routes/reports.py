@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from backend.deps import RunDep, SessionDep
+from backend.deps import FitRunDep, SessionDep
 from backend.errors import error_responses
 from backend.presentation import charts
 from backend.schemas.charts import ChartList
@@ -18,7 +18,7 @@ COMPLETED_ONLY = error_responses(404, 409)
 
 
 @router.get("/{run_id}/charts", response_model=ChartList, responses=COMPLETED_ONLY)
-def list_charts(session: SessionDep, run: RunDep) -> dict[str, Any]:
+def list_charts(session: SessionDep, run: FitRunDep) -> dict[str, Any]:
     """The run's chart sections in reading order, with the options each takes, and its units
     with their names."""
     return {"run_id": run.id, **charts.listing(presentation.chart_view(session, run))}
@@ -31,7 +31,9 @@ def list_charts(session: SessionDep, run: RunDep) -> dict[str, Any]:
         **error_responses(404, 409, 422),
     },
 )
-def get_chart(session: SessionDep, run: RunDep, chart_id: str, request: Request) -> dict[str, Any]:
+def get_chart(
+    session: SessionDep, run: FitRunDep, chart_id: str, request: Request
+) -> dict[str, Any]:
     """One chart as Vega-Lite JSON; the section's options go in the query string (e.g.
     `?measure=index`, `?units=Class 1,Class 3`, `?colour=clusters`)."""
     view = presentation.chart_view(session, run)
@@ -52,7 +54,7 @@ def get_chart(session: SessionDep, run: RunDep, chart_id: str, request: Request)
 )
 def get_report(
     session: SessionDep,
-    run: RunDep,
+    run: FitRunDep,
     format: Annotated[
         Literal["html", "pdf"], Query(description="html (self-contained) or pdf (printed).")
     ] = "html",

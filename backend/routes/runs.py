@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
-from backend.deps import ClientDep, OffsetQuery, RunDep, SessionDep
+from backend.deps import ClientDep, FitRunDep, OffsetQuery, RunDep, SessionDep
 from backend.errors import Conflict, error_responses
 from backend.families import family
 from backend.schemas.api import (
@@ -147,7 +147,7 @@ def get_assignments(
 )
 def export_run(
     session: SessionDep,
-    run: RunDep,
+    run: FitRunDep,
     format: Annotated[
         str, Query(description="zip (every table) or pptx (slides with editable charts).")
     ] = "zip",
@@ -168,7 +168,7 @@ def export_run(
 
 
 @router.post("/{run_id}/clustering", response_model=ClusteringOut, responses=COMPLETED_ONLY)
-def cluster_run(run: RunDep, body: ClusteringRequest) -> ClusteringOut:
+def cluster_run(run: FitRunDep, body: ClusteringRequest) -> ClusteringOut:
     service.require_completed(run)
     assert run.result is not None
     return cluster_products(run.id, service.stored_product_map(run), body)
@@ -216,7 +216,7 @@ def get_artifact(session: SessionDep, run: RunDep, name: str) -> Response:
 
 
 @router.get("/{run_id}/product-map", responses=COMPLETED_ONLY)
-def get_product_map(run: RunDep) -> dict[str, Any]:
+def get_product_map(run: FitRunDep) -> dict[str, Any]:
     """Cosine similarity, closest competitors, a dendrogram-ready tree (SciPy linkage rows),
     k-means clusters chosen by silhouette and 2-D coordinates, from the run's product
     embedding, as the worker stored them with the result."""
