@@ -11,6 +11,7 @@ from ui.api_client import ApiError, get_client
 from ui.components import param_input, param_inputs, show_error
 from ui.families import household_features, plural, unit
 from ui.formatting import escape_markdown
+from ui.panels.choice import FEATURES_PARAM, offers_product_features, product_features_input
 from ui.params_form import specs_from_schema, sweep_value, sweepable, validate
 from ui.tables import default_covariates, default_products, guess_id_column
 
@@ -174,10 +175,14 @@ with right:
             "Every row needs a positive number.",
         )
         weight_column = None if weight_choice == NO_WEIGHT else weight_choice
+        feature_table = (
+            product_features_input(dataset["id"]) if offers_product_features(model) else None
+        )
 
     with st.container(border=True):
         st.markdown("#### 3 · Settings")
-        specs = specs_from_schema(model.get("params_schema", {}))
+        specs = [s for s in specs_from_schema(model.get("params_schema", {}))
+                 if s.name != FEATURES_PARAM]  # chosen with the columns above
         key_prefix = f"{state.PARAMS_PREFIX}.{model_type}"
         head = next((s for s in specs if not s.advanced), None)
         params: dict[str, Any] = {}
@@ -235,6 +240,8 @@ if start:
         body["weight_column"] = weight_column
     if outcomes:
         body["params"] = {**params, "distal_columns": outcomes}
+    if feature_table:
+        body["params"] = {**body["params"], FEATURES_PARAM: feature_table}
     try:
         run = get_client().submit_run(body)
     except ApiError as exc:

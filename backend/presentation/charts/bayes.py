@@ -189,6 +189,8 @@ def loss(view: ChartView, options: dict[str, Any], max_points: int = 2000) -> al
 # result.trace_plots, workers/models/bayes/convergence.py)
 
 DIVERGENT = "#e03131"
+# Chains in colours far apart (two blues side by side cannot be told apart in a trace).
+CHAIN_COLORS = ["#1c7ed6", "#f08c00", "#2f9e44", "#ae3ec9", "#495057", "#0ca678", "#e64980"]
 
 
 def _plots(view: ChartView) -> dict[str, Any]:
@@ -220,7 +222,11 @@ def trace(view: ChartView, options: dict[str, Any]) -> AnyChart:
     lines = base.mark_line(strokeWidth=0.8, opacity=0.75).encode(
         x=alt.X("Draw:Q", title="Draw (after warm-up)"),
         y=alt.Y("Value:Q", title=None, scale=alt.Scale(zero=False)),
-        color=alt.Color("Chain:N", legend=alt.Legend(orient="top", title=None)),
+        color=alt.Color(
+            "Chain:N",
+            scale=alt.Scale(range=CHAIN_COLORS),
+            legend=alt.Legend(orient="top", title=None),
+        ),
         detail="Chain:N",
     )
     ticks = (
