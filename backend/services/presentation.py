@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from backend.errors import InvalidInput
@@ -95,7 +96,8 @@ def named_assignments(session: Session, run: Run, rows: Any) -> Any:
     out = rows.copy()
     for column in [c for c in rows.columns if MOST_LIKELY.fullmatch(str(c))]:
         named = [
-            view.units.name_of(int(k) - 1) if k == k and k is not None and int(k) >= 1 else None
+            # pd.NA (a household with no data has no modal class) is not comparable: notna.
+            view.units.name_of(int(k) - 1) if pd.notna(k) and int(k) >= 1 else None
             for k in rows[column]
         ]
         out.insert(list(out.columns).index(column) + 1, f"{column}_name", named)
