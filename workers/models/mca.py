@@ -319,7 +319,7 @@ def household_coordinates(
     lam: np.ndarray,
     n_k: np.ndarray,
     progress: Progress,
-    n_fit: int | None = None,
+    n_fit: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row principal coordinates and cos², chunk by chunk: f_i = Σ_{k ∈ i} g_k / (Q √λ);
     squared distance to the centroid d_i² = (n / Q) Σ_{k ∈ i} 1 / n_k - 1, n the households
