@@ -195,3 +195,40 @@ def test_a_separating_feature_gives_finite_flagged_3_step_coefficients() -> None
     # and the rare outcome is left out with a warning naming it; no inf or NaN anywhere
     assert not found.distal and any('"rare"' in w for w in result.provenance.warnings)
     assert finite_numbers(json.loads(result.model_dump_json())) == []
+
+
+def test_integer_weights_give_the_3_step_estimates_of_repeated_rows(fitted: dict) -> None:
+    import pandas as pd
+
+    # Given the posteriors of a fit, features, outcomes and integer case weights
+    name = "three_classes_fuzzy_3000"
+    post, _ = fitted[name]
+    d = CASES[name]
+    features = pd.DataFrame({"z1": d["Z"][:, 0], "group": np.where(d["Z"][:, 1] > 0, "a", "b")})
+    outcomes = pd.DataFrame({"y": d["y"], "b": d["b"], "g": d["g"].astype(int).astype(str)})
+    w = np.random.default_rng(3).integers(1, 4, len(post)).astype(float)
+    idx = np.repeat(np.arange(len(post)), w.astype(int))
+    classes = ["Class 1", "Class 2", "Class 3"]
+    # When 3-step runs on the weighted rows and on the rows repeated
+    a = T.relate(post, classes, features, outcomes, ["BCH", "ML"], w)
+    b = T.relate(
+        post[idx],
+        classes,
+        features.iloc[idx].reset_index(drop=True),
+        outcomes.iloc[idx].reset_index(drop=True),
+        ["BCH", "ML"],
+    )
+    # Then every estimate and standard error is the same
+    assert a.weighted and not b.weighted
+    assert np.asarray(a.classification_error) == pytest.approx(
+        np.asarray(b.classification_error), abs=1e-12
+    )
+    for x, y in zip(a.covariates, b.covariates, strict=True):
+        for c1, c2 in zip(x.coefficients, y.coefficients, strict=True):
+            assert c1.coef == pytest.approx(c2.coef, abs=1e-7)
+            assert c1.se == pytest.approx(c2.se, rel=1e-6)
+    assert len(a.distal) == 6
+    for x, y in zip(a.distal, b.distal, strict=True):
+        for e1, e2 in zip(x.estimates, y.estimates, strict=True):
+            assert e1.estimate == pytest.approx(e2.estimate, abs=1e-7)
+            assert e1.se == pytest.approx(e2.se, rel=1e-5)
