@@ -72,7 +72,15 @@ def test_sweep_named_segments_report_pdf_and_slides(ui_url: str, client: httpx.C
             # When it is done, the comparison and the recommended segments are shown
             expect(page.get_by_text("numbers of segments.")).to_be_visible(timeout=180_000)
             expect(page.get_by_text("Segment sizes")).to_be_visible()
-            shot("02_sweep_results")
+            # and the run picker says the run is done (it kept saying "Running" or "Waiting")
+            picker = page.get_by_role("combobox", name="Run")
+            for _ in range(60):  # its value shows in the accessibility tree, not as text
+                if "· Done" in picker.aria_snapshot():
+                    break
+                page.wait_for_timeout(500)
+            assert "· Done" in picker.aria_snapshot(), picker.aria_snapshot()
+            expect(page.get_by_role("button", name="Cancel this run")).to_have_count(0)
+            shot("02_sweep_results", settle=2000)
             # When the person names the segments
             boxes = page.get_by_role("textbox", name=re.compile(r"^Segment \d+$"))
             count = boxes.count()
