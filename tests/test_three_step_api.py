@@ -107,6 +107,7 @@ def test_a_plain_lca_run_relates_its_segments_by_3_step(client: httpx.Client) ->
         ({"params": {"distal_columns": ["same"]}}, ['"same"', "same value on every row"]),
         ({"params": {"distal_columns": ["note"]}}, ['"note"', "an ID"]),
         ({"params": {"distal_columns": ["nothing"]}}, ["Unknown outcome", '"nothing"']),
+        ({"params": {"distal_columns": ["spend", "spend"]}}, ['"spend"', "twice"]),
         (
             {"covariate_columns": ["region"], "params": {"distal_columns": ["region"]}},
             ['"region"', "both an outcome"],

@@ -37,6 +37,11 @@ def check_outcome_columns(
 ) -> None:
     """3-step's distal outcomes: not a product, the ID, a feature or the weight (a column on
     both sides of the arrow would compare a thing with itself), and usable as a feature is."""
+    twice = sorted({n for n in names if list(names).count(n) > 1})
+    if twice:
+        raise InvalidInput(
+            f'"distal_columns" lists {format_values(twice)} twice; name each column once.'
+        )
     both = [n for n in names if n in set(others)]
     if both:
         raise InvalidInput(
