@@ -253,3 +253,16 @@ def test_the_duplication_tables_diagonal_reads_as_a_dash_not_null() -> None:
     duplication = at.dataframe[-1].value
     assert [duplication.iat[k, k] for k in range(2)] == ["—", "—"]
     assert duplication.iat[0, 1] == "40%"
+
+
+def test_compare_opens_on_the_two_newest_segmentations(api: httpx.Client) -> None:
+    # Given a segmentation, then a product map, then another segmentation (newest)
+    older = stored_run("lca", name="segments, take one")
+    stored_run("mca", name="a product map")
+    newer = stored_run("lca", name="segments, take two")
+    # When Compare opens
+    at = app().run()
+    at.switch_page("views/compare.py").run()
+    # Then it puts the two segmentations side by side, not the newest beside the map
+    assert not at.exception, at.exception
+    assert at.multiselect(key="compare.runs").value == [newer, older]
