@@ -298,7 +298,11 @@ def test_audiences_from_a_fit_and_a_scoring_run_are_formula_safe(
 @pytest.mark.parametrize(
     "model_type, params",
     [
-        ("bayesian_factor_vi", {"n_factors": 1, "max_iter": 3000, "draws": 200}),
+        pytest.param(
+            "bayesian_factor_vi",
+            {"n_factors": 1, "max_iter": 2000, "draws": 200, "calibration": False},
+            marks=pytest.mark.slow,  # about a minute on a busy machine: PyMC compiles first
+        ),
         pytest.param(
             "bayesian_factor_pymc",
             {"n_factors": 1, "draws": 300, "tune": 300, "chains": 2},
