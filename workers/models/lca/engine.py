@@ -56,8 +56,8 @@ SPARSE_MAX_DENSITY = 0.15
 # Elements of the rows × (starts·classes) work array per block (at most 8 MB in float32), and
 # at most BLOCK_MAX_ROWS rows: with 60 columns a 4,096-row block's work array (1 MB in float32)
 # and data (0.8 MB) stay in a core's L2 cache (4 MB here) through the log-sum-exp's passes;
-# 16,384 rows (3.9 MB + 3.3 MB) spilled it, the pass 1.46-1.56x the two bare GEMMs against
-# 1.34-1.38x (bench/lca_pass.py, bench/README.md).
+# 16,384 rows (3.9 MB + 3.3 MB) spill it. A small effect on this shared machine (on average
+# 1.25x the two bare GEMMs against 1.32x over five side-by-side runs: bench/README.md).
 BLOCK_ELEMENTS = 1 << 21
 BLOCK_MAX_ROWS = 4096
 SPARSE_BLOCK_ROWS = 8192
