@@ -34,6 +34,12 @@ HUMAN = {
     "max_starts": "Most random starts",
     "max_seconds": "Time for the start search (s)",
     "stability_samples": "Stability resamples",
+    "replicate": "Starts that must reach the best",
+    "bootstrap_l2": "Bootstrap samples (L²)",
+    "max_classes": "Most segments when the range is extended",
+    "criterion": "Criterion for the number",
+    "distal_columns": "Outcomes (3-step)",
+    "three_step": "3-step correction",
     "bootstrap_lrt": "Bootstrap samples (likelihood-ratio test)",
     "draws": "Draws per chain",
     "tune": "Tuning draws per chain",
@@ -150,6 +156,13 @@ TABLE_TITLES = {
     "bivariate_residuals": "Product pairs the segments explain least",
     "closest_competitors": "Closest competitors",
     "product_map": "Product map coordinates",
+    "profiles": "Who they are: households by feature",
+    "profile_tests": "Tests of the household features",
+    "wald_tests": "Wald tests of the household features",
+    "three_step_wald_tests": "3-step tests of the household features",
+    "classification_error": "Classification error",
+    "fit_statistics": "Fit statistics",
+    "settings": "Settings",
 }
 
 
@@ -194,6 +207,8 @@ def setting_value(value: Any) -> str:
         return "yes" if value else "no"
     if value is None:
         return "automatic"
+    if value == []:
+        return "none"
     if isinstance(value, list):
         return join([setting_value(v) for v in value])
     if isinstance(value, float):
