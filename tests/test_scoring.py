@@ -179,6 +179,12 @@ def test_inline_data_and_idempotent_retries(client: httpx.Client, training: dict
     assert again.json()["id"] == first.json()["id"]
     done = wait_for(client, first.json()["id"])
     assert done["status"] == "completed"
+    # listed among the runs made from its source
+    made = client.get("/runs", params={"source_run_id": run["id"], "kind": "score"}).json()
+    assert done["id"] in [r["id"] for r in made["items"]]
+    assert all(r["kind"] == "score" for r in made["items"])
+    fits = client.get("/runs", params={"kind": "fit", "limit": 500}).json()["items"]
+    assert done["id"] not in [r["id"] for r in fits]
     # a run like every run: its progress and its stream end completed
     assert client.get(f"/progress/{done['id']}").json()["phase"] == "completed"
     with client.stream("GET", f"/progress/{done['id']}/stream") as stream:

@@ -69,6 +69,14 @@ def list_runs(
     parent_id: Annotated[
         str | None, Query(pattern="^[0-9a-f]{32}$", description="List a sweep's child runs.")
     ] = None,
+    kind: Annotated[
+        Literal["fit", "score", "typing"] | None,
+        Query(description="Only fits, scoring runs or typing tools."),
+    ] = None,
+    source_run_id: Annotated[
+        str | None,
+        Query(pattern="^[0-9a-f]{32}$", description="Only the runs made from this run."),
+    ] = None,
 ) -> RunList:
     items, total = service.list_runs(
         session,
@@ -77,6 +85,8 @@ def list_runs(
         limit=limit,
         offset=offset,
         parent_id=parent_id,
+        kind=kind,
+        source_run_id=source_run_id,
     )
     live = latest_of(items)
     outs = [service.run_out(run, live[run.id]) for run in items]

@@ -375,9 +375,15 @@ def list_runs(
     limit: int,
     offset: int,
     parent_id: str | None = None,
+    kind: str | None = None,
+    source_run_id: str | None = None,
 ) -> tuple[list[Run], int]:
     # Sweep children are listed under their parent (?parent_id=), not among top-level runs.
     query = select(Run).where(Run.parent_id == parent_id if parent_id else Run.parent_id.is_(None))
+    if kind:
+        query = query.where(Run.kind == kind)
+    if source_run_id:
+        query = query.where(Run.source_run_id == source_run_id)
     if status:
         query = query.where(Run.status == status)
     if model_type:
