@@ -266,3 +266,13 @@ def test_compare_opens_on_the_two_newest_segmentations(api: httpx.Client) -> Non
     # Then it puts the two segmentations side by side, not the newest beside the map
     assert not at.exception, at.exception
     assert at.multiselect(key="compare.runs").value == [newer, older]
+
+
+def test_the_segments_page_puts_segments_and_products_on_one_map(api: httpx.Client) -> None:
+    from tests.ui.test_panels import charts, panel
+
+    at = panel(stored_run("lca"))
+    drawn = [rows for rows in charts(at) if any(r.get("Kind") == "unit" for r in rows)]
+    assert drawn, "no segments-and-products map on the page"
+    kinds = {r["Kind"] for r in drawn[0]}
+    assert kinds == {"unit", "product"}

@@ -39,6 +39,7 @@ def render(view: View) -> None:
 
     with drawn[f"Compare {many.lower()}"]:
         chart(view, "comparison")
+        chart(view, "segment_map", stretch=False)  # segments and products on one map
 
     if "Who they are" in drawn:
         with drawn["Who they are"]:
