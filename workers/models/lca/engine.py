@@ -861,15 +861,21 @@ def _polish(design: Design, states: list[StartState], common: dict) -> None:
         return
     climbing = sorted(climbing, key=lambda s: -s.loglik)[:POLISH_STARTS]
     run_em(design, climbing, budget=None, stage=2, **common)
+    _exact_logliks(design, climbing, common["pool"])
+
+
+def _exact_logliks(design: Design, states: list[StartState], pool: Pool) -> None:
+    """Each start's log-likelihood at its final parameters, in float64 (the EM passes may have
+    run in float32)."""
     exact = e_pass(
         design,
-        np.stack([s.theta for s in climbing]),
-        np.stack([s.log_pi for s in climbing]),
+        np.stack([s.theta for s in states]),
+        np.stack([s.log_pi for s in states]),
         np.float64,
-        common["pool"],
+        pool,
         stats=False,
     ).loglik
-    for s, ll in zip(climbing, exact, strict=True):
+    for s, ll in zip(states, exact, strict=True):
         s.loglik = float(ll)
 
 
@@ -892,14 +898,4 @@ def _round(
     # Every finalist runs up to STAGE2_ITER iterations here; the best few still climbing go on to
     # max_iter once the search has ended (`_polish`).
     run_em(design, finalists, budget=None, stage=2, **{**common, "max_iter": _stage2_cap(common)})
-    # Exact float64 log-likelihood at each finished start's final parameters.
-    exact = e_pass(
-        design,
-        np.stack([s.theta for s in finalists]),
-        np.stack([s.log_pi for s in finalists]),
-        np.float64,
-        common["pool"],
-        stats=False,
-    ).loglik
-    for s, ll in zip(finalists, exact, strict=True):
-        s.loglik = float(ll)
+    _exact_logliks(design, finalists, common["pool"])

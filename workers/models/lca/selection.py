@@ -105,27 +105,21 @@ def recommend(
                 f"Every bootstrap test up to {top} classes{more} is significant: {top} fits best "
                 "of those tried, and more classes may fit better still."
             )
-        return {
-            "recommended": pick,
-            "elbow": bend,
-            "at_top": at_top,
-            "reason": reason,
-            "best_by_criterion": best,
-        }
-    name = CRITERION_NAMES[criterion]
-    pick = best.get(criterion, values[0])
-    at_top = pick == top and len(values) > 1
-    if at_top:
-        reason = (
-            f"{name} still falls at {top} classes, the largest number fitted{more}: more "
-            "classes may fit better."
-        )
     else:
-        after = [r for r in scored if r[param] > pick]
-        rises = f"; it rises after {pick}" if after else ""
-        reason = f"{name} is lowest at {pick} classes ({values[0]}–{top} fitted{rises})."
-    if bend is not None and bend != pick:
-        reason += f" The {name} curve bends most at {bend} (the elbow)."
+        name = CRITERION_NAMES[criterion]
+        pick = best.get(criterion, values[0])
+        at_top = pick == top and len(values) > 1
+        if at_top:
+            reason = (
+                f"{name} still falls at {top} classes, the largest number fitted{more}: more "
+                "classes may fit better."
+            )
+        else:
+            after = [r for r in scored if r[param] > pick]
+            rises = f"; it rises after {pick}" if after else ""
+            reason = f"{name} is lowest at {pick} classes ({values[0]}–{top} fitted{rises})."
+        if bend is not None and bend != pick:
+            reason += f" The {name} curve bends most at {bend} (the elbow)."
     return {
         "recommended": pick,
         "elbow": bend,
