@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -142,3 +143,23 @@ def test_the_async_client_follows_a_run(live_stack: str) -> None:
     seen, status = asyncio.run(scenario())
     assert status == "completed" and seen[-1].phase == "completed"
     assert all(p.event_id for p in seen)
+
+
+def test_the_readme_python_example_runs_as_written(
+    live_stack: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the README's client example and a purchases.csv in the working directory
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    after = readme.index("The same from Python with the typed client")
+    start = readme.index("```python\n", after) + len("```python\n")
+    code = readme[start : readme.index("```", start)]
+    (tmp_path / "purchases.csv").write_bytes(simulate_lca(n=400, seed=24).csv())
+    monkeypatch.chdir(tmp_path)
+    printed: list[str] = []
+    # When it runs against the live API
+    namespace = {"print": lambda *args: printed.append(" ".join(map(str, args)))}
+    exec(compile(code.replace("http://127.0.0.1:8000", live_stack), "README.md", "exec"), namespace)
+    # Then it followed the run to its end and wrote the report and the ZIP
+    assert printed[-2].startswith("100% ") and len(printed[-1].strip("[]").split(",")) == 4
+    assert (tmp_path / "report.html").read_text().startswith("<!")
+    assert zipfile.is_zipfile(tmp_path / "run.zip")
