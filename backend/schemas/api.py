@@ -225,6 +225,10 @@ class RunOut(BaseModel):
 
 class RunList(BaseModel):
     items: list[RunOut]
+    runs: list[RunOut] = Field(
+        default_factory=list, description="The same list as `items`, as the original backend "
+        "named it."
+    )
     total: int
     limit: int
     offset: int
@@ -233,10 +237,6 @@ class RunList(BaseModel):
 class ProgressMessage(BaseModel):
     """One progress snapshot, as published to Redis and served over HTTP and SSE."""
 
-    runs: list[RunOut] = Field(
-        default_factory=list, description="The same list as `items`, as the original backend "
-        "named it."
-    )
     model_config = ConfigDict(extra="allow")
 
     run_id: str
