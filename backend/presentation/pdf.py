@@ -58,7 +58,6 @@ def html_to_pdf(html: str, *, chromium: str, timeout: float) -> bytes:
         if not out.exists() or out.stat().st_size == 0:
             log.error("chromium printed no PDF (exit %s): %s", done.returncode, done.stderr[-2000:])
             raise PdfUnavailable(
-                "Chromium could not print the report to PDF; the HTML report has the same "
-                "content."
+                "Chromium could not print the report to PDF; the HTML report has the same content."
             )
         return out.read_bytes()
