@@ -66,7 +66,16 @@ def summaries(view: ChartView) -> list[Summary]:
         Kind.map: _map,
         Kind.choice: _choice,
     }.get(view.spec.kind)
-    return builder(view) if builder else []
+    return builder(view) if builder else _generic(view)
+
+
+def _generic(view: ChartView) -> list[Summary]:
+    """A family of a kind the templates do not know: each unit by its name, no more."""
+    n, many = len(view.units.keys), view.units.plural.lower()
+    return [
+        Summary(key, name, view.units.color_of(k), None, f"{name} is one of the {n} {many} found.")
+        for k, (key, name) in enumerate(zip(view.units.keys, view.units.names, strict=True))
+    ]
 
 
 def _with_who(view: ChartView, built: list[Summary]) -> list[Summary]:
