@@ -14,9 +14,10 @@ import logging
 from fastapi.security import HTTPBearer
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from backend.errors import error_content
+from backend.middleware import HTTPMiddleware
 from backend.routes import API_PREFIX
 from backend.settings import Settings, get_settings
 
@@ -61,14 +62,11 @@ def guarded(path: str) -> bool:
     return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
-class BearerAuth:
+class BearerAuth(HTTPMiddleware):
     """Answers 401 JSON `{error, detail}` to /api/v1 requests without a valid bearer token."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and guarded(scope["path"]):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if guarded(scope["path"]):
             tokens = get_settings().api_tokens  # read per request: tests and reloads change it
             if tokens:
                 authorization = Headers(scope=scope).get("authorization")

@@ -15,10 +15,11 @@ from fastapi import UploadFile
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from backend.errors import PayloadTooLarge, error_content
 from backend.json_limits import JsonMeter
+from backend.middleware import HTTPMiddleware
 from backend.settings import get_settings
 
 # Multipart framing (boundaries, part headers, form fields) on top of the file itself.
@@ -52,14 +53,8 @@ def body_limit(headers: Headers) -> int:
     return limit * 4 // 3 + FRAMING
 
 
-class BodyLimit:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class BodyLimit(HTTPMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         limit = body_limit(headers)
         declared = headers.get("content-length", "")
