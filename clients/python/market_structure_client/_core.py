@@ -1,5 +1,5 @@
-"""What the sync and async clients share: errors, the retry rule, request bodies, the SSE
-parser and the DataFrame readers."""
+"""What the sync and async clients share: errors, the retry rule, request bodies and
+queries, the SSE parser and the DataFrame readers. The clients only do the I/O."""
 
 from __future__ import annotations
 
@@ -88,6 +88,32 @@ def retryable(method: str, headers: dict[str, str]) -> bool:
     return method.upper() not in ("POST", "PATCH") or "Idempotency-Key" in headers
 
 
+def attempts_for(retry: Retry, method: str, kwargs: dict[str, Any]) -> int:
+    """How many times a call may be made: once unless it may be repeated."""
+    return retry.attempts if retryable(method, kwargs.get("headers") or {}) else 1
+
+
+def settle(response: httpx.Response, last: bool) -> httpx.Response | None:
+    """The answer to return, None when it is worth another attempt, or the refusal raised."""
+    if response.status_code in RETRY_STATUSES and not last:
+        return None
+    if response.is_error:
+        raise error_from(response)
+    return response
+
+
+def unreachable(base_url: str, exc: Exception) -> ApiUnavailable:
+    return ApiUnavailable(f"Could not reach the API at {base_url}: {exc!r}.")
+
+
+def client_headers(token: str | None) -> dict[str, str]:
+    """The headers of every call: JSON answers, and the bearer token when there is one."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
 def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 
@@ -132,6 +158,84 @@ def run_body(
         body["data"] = {"csv_base64": base64.b64encode(csv_bytes(data)).decode()}
     body.update({k: v for k, v in fields.items() if v is not None})
     return body
+
+
+def idempotency_headers(key: str | None) -> dict[str, str]:
+    return {"Idempotency-Key": key or new_idempotency_key()}
+
+
+def upload_request(
+    file: Any,
+    *,
+    filename: str | None,
+    name: str | None,
+    product_columns: list[str] | None,
+    id_column: str | None,
+    sheet: str | None,
+) -> dict[str, Any]:
+    """The `files` and `data` of `POST /datasets`."""
+    form = {"name": name, "id_column": id_column, "sheet": sheet}
+    if product_columns:
+        form["product_columns"] = ",".join(product_columns)
+    data = {k: v for k, v in form.items() if v is not None}
+    return {"files": {"file": file_part(file, filename)}, "data": data}
+
+
+def runs_query(
+    *,
+    status: str | None,
+    model_type: str | None,
+    parent_id: str | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """The query of `GET /runs`: the filters given, and the page."""
+    query = {"status": status, "model_type": model_type, "parent_id": parent_id}
+    return {k: v for k, v in query.items() if v} | {"limit": limit, "offset": offset}
+
+
+def update_body(
+    *, name: str | None, description: str | None, labels: dict[str, str] | None
+) -> dict[str, Any]:
+    """The body of `PATCH /runs/{id}`: only the fields given."""
+    fields = {"name": name, "description": description, "labels": labels}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def score_body(
+    *, dataset_id: str | None, data: Any, id_column: str | None, name: str | None
+) -> dict[str, Any]:
+    """The body of `POST /runs/{id}/score`: the new households, by dataset or inline."""
+    body = run_body("score", None, dataset_id=dataset_id, data=data, id_column=id_column)
+    body.pop("model_type"), body.pop("params")
+    if name:
+        body["name"] = name
+    return body
+
+
+def export_params(report: bool) -> dict[str, str] | None:
+    return None if report else {"report": "false"}
+
+
+def stream_request(
+    run_id: str, state: StreamState, connect: float | None
+) -> tuple[str, dict[str, Any]]:
+    """The path and keyword arguments of one attempt at a run's progress stream, resumed
+    from the last event id received."""
+    headers = {"Accept": "text/event-stream"}
+    if state.last_event_id:
+        headers["Last-Event-ID"] = state.last_event_id
+    timeout = httpx.Timeout(connect, read=STREAM_READ_TIMEOUT)
+    return f"{API_PREFIX}/progress/{run_id}/stream", {"headers": headers, "timeout": timeout}
+
+
+def stream_failed(run_id: str, exc: Exception) -> ApiUnavailable:
+    return ApiUnavailable(f"The progress stream of run {run_id} kept failing: {exc!r}.")
+
+
+def stream_backoff(retry: Retry, failures: int) -> float:
+    """How long to wait before reconnecting after `failures` failures in a row."""
+    return retry.wait(min(failures - 1, 4), None)
 
 
 @dataclass

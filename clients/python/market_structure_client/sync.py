@@ -12,18 +12,25 @@ import httpx
 from market_structure_client._core import (
     API_PREFIX,
     DEFAULT_URL,
-    RETRY_STATUSES,
-    STREAM_READ_TIMEOUT,
-    ApiUnavailable,
     Retry,
     SseParser,
     StreamState,
+    attempts_for,
+    client_headers,
     error_from,
-    file_part,
-    new_idempotency_key,
+    export_params,
+    idempotency_headers,
     read_frame,
-    retryable,
     run_body,
+    runs_query,
+    score_body,
+    settle,
+    stream_backoff,
+    stream_failed,
+    stream_request,
+    unreachable,
+    update_body,
+    upload_request,
     zip_tables,
 )
 from market_structure_client.models import (
@@ -64,9 +71,7 @@ class Client:
         retry: Retry | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        headers = client_headers(token)
         self.base_url = base_url.rstrip("/")
         self.retry = retry or Retry()
         self.http = httpx.Client(
@@ -88,22 +93,18 @@ class Client:
         self, method: str, path: str, *, prefix: str = API_PREFIX, **kwargs: Any
     ) -> httpx.Response:
         """One call, retried when it may be; the answer, or an ApiError."""
-        headers = kwargs.get("headers") or {}
-        attempts = self.retry.attempts if retryable(method, headers) else 1
+        attempts = attempts_for(self.retry, method, kwargs)
         for attempt in range(attempts):
             response = None
             try:
                 response = self.http.request(method, f"{prefix}{path}", **kwargs)
             except httpx.TransportError as exc:
                 if attempt + 1 >= attempts:
-                    raise ApiUnavailable(
-                        f"Could not reach the API at {self.base_url}: {exc!r}."
-                    ) from exc
+                    raise unreachable(self.base_url, exc) from exc
             else:
-                if response.status_code not in RETRY_STATUSES or attempt + 1 >= attempts:
-                    if response.is_error:
-                        raise error_from(response)
-                    return response
+                answer = settle(response, last=attempt + 1 >= attempts)
+                if answer is not None:
+                    return answer
             time.sleep(self.retry.wait(attempt, response))
         raise AssertionError("unreachable")
 
@@ -131,12 +132,15 @@ class Client:
         sheet: str | None = None,
     ) -> Dataset:
         """Upload a CSV, XLSX or Parquet file (a path, its bytes, or a DataFrame sent as CSV)."""
-        part = file_part(file, filename)
-        form = {"name": name, "id_column": id_column, "sheet": sheet}
-        if product_columns:
-            form["product_columns"] = ",".join(product_columns)
-        data = {k: v for k, v in form.items() if v is not None}
-        response = self.request("POST", "/datasets", files={"file": part}, data=data)
+        upload = upload_request(
+            file,
+            filename=filename,
+            name=name,
+            product_columns=product_columns,
+            id_column=id_column,
+            sheet=sheet,
+        )
+        response = self.request("POST", "/datasets", **upload)
         return Dataset.model_validate(response.json())
 
     def dataset(self, dataset_id: str) -> Dataset:
@@ -182,7 +186,7 @@ class Client:
             name=name,
             description=description,
         )
-        headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
+        headers = idempotency_headers(idempotency_key)
         return Run.model_validate(self._json("POST", "/runs", json=body, headers=headers))
 
     def run(self, run_id: str) -> Run:
@@ -197,8 +201,9 @@ class Client:
         limit: int = 50,
         offset: int = 0,
     ) -> RunPage:
-        query = {"status": status, "model_type": model_type, "parent_id": parent_id}
-        params = {k: v for k, v in query.items() if v} | {"limit": limit, "offset": offset}
+        params = runs_query(
+            status=status, model_type=model_type, parent_id=parent_id, limit=limit, offset=offset
+        )
         return RunPage.model_validate(self._json("GET", "/runs", params=params))
 
     def update(
@@ -210,8 +215,7 @@ class Client:
         labels: dict[str, str] | None = None,
     ) -> Run:
         """Rename or describe a run, or name its units (`labels`: raw key → name)."""
-        fields = {"name": name, "description": description, "labels": labels}
-        body = {k: v for k, v in fields.items() if v is not None}
+        body = update_body(name=name, description=description, labels=labels)
         return Run.model_validate(self._json("PATCH", f"/runs/{run_id}", json=body))
 
     def set_labels(self, run_id: str, labels: dict[str, str]) -> Run:
@@ -235,11 +239,8 @@ class Client:
     ) -> Run:
         """Apply a finished run's model to new households: a scoring run, followed like any
         run (`wait`, `stream`); its `assignments` are the scored households."""
-        body = run_body("score", None, dataset_id=dataset_id, data=data, id_column=id_column)
-        body.pop("model_type"), body.pop("params")
-        if name:
-            body["name"] = name
-        headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
+        body = score_body(dataset_id=dataset_id, data=data, id_column=id_column, name=name)
+        headers = idempotency_headers(idempotency_key)
         response = self._json("POST", f"/runs/{run_id}/score", json=body, headers=headers)
         return Run.model_validate(response)
 
@@ -259,18 +260,10 @@ class Client:
         attempts in a row, ApiUnavailable."""
         state = StreamState(last_event_id)
         failures = 0
-        timeout = httpx.Timeout(self.http.timeout.connect, read=STREAM_READ_TIMEOUT)
         while not state.closed:
-            headers = {"Accept": "text/event-stream"}
-            if state.last_event_id:
-                headers["Last-Event-ID"] = state.last_event_id
+            path, options = stream_request(run_id, state, self.http.timeout.connect)
             try:
-                with self.http.stream(
-                    "GET",
-                    f"{API_PREFIX}/progress/{run_id}/stream",
-                    headers=headers,
-                    timeout=timeout,
-                ) as response:
+                with self.http.stream("GET", path, **options) as response:
                     if response.is_error:
                         response.read()
                         raise error_from(response)
@@ -284,10 +277,8 @@ class Client:
             except httpx.TransportError as exc:
                 failures += 1
                 if failures > reconnects:
-                    raise ApiUnavailable(
-                        f"The progress stream of run {run_id} kept failing: {exc!r}."
-                    ) from exc
-                time.sleep(self.retry.wait(min(failures - 1, 4), None))
+                    raise stream_failed(run_id, exc) from exc
+                time.sleep(stream_backoff(self.retry, failures))
 
     def wait(
         self,
@@ -320,7 +311,7 @@ class Client:
     def export(self, run_id: str, path: str | Path | None = None, *, report: bool = True) -> bytes:
         """The run's ZIP (every table as CSV and Parquet, memberships, results, report, README);
         written to `path` too when given."""
-        params = None if report else {"report": "false"}
+        params = export_params(report)
         content = self.request("GET", f"/runs/{run_id}/export", params=params).content
         if path is not None:
             Path(path).write_bytes(content)
