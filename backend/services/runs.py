@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth import ANONYMOUS
 from backend.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
-from backend.families import FamilySpec, family
+from backend.families import QUICK_QUEUE, FamilySpec, family
 from backend.families.spec import Cost
 from backend.json_limits import inline_too_large
 from backend.orm import Artifact, Dataset, IdempotencyKey, Run, is_id
@@ -324,6 +324,48 @@ def _enqueue(session: Session, run: Run) -> None:
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.run_id == run.id))
         session.commit()
         raise ServiceUnavailable(error) from exc
+
+
+def queue_derived_run(
+    session: Session,
+    source: Run,
+    *,
+    kind: str,
+    name: str,
+    params: dict[str, Any],
+    dataset_id: str,
+    product_columns: list[str],
+    covariate_columns: list[str],
+    id_column: str | None,
+    client: str,
+    idempotency: tuple[str, str] | None = None,
+) -> Run:
+    """A run that applies `source`'s model (a score or a typing tool): counted against the
+    client's cap, queued on the quick queue with the source's model type and unit names,
+    committed, then enqueued (a worker must find the rows)."""
+    check_active_runs(session, client, 1)
+    run = Run(
+        name=name[:255],
+        model_type=source.model_type,
+        kind=kind,
+        source_run_id=source.id,
+        status="queued",
+        params=params,
+        dataset_id=dataset_id,
+        product_columns=product_columns,
+        covariate_columns=covariate_columns,
+        id_column=id_column,
+        queue_name=QUICK_QUEUE,
+        progress_message=WAITING,
+        labels=dict(source.labels or {}),
+        client_id=client,
+    )
+    session.add(run)
+    if idempotency is not None:
+        _remember_key(session, run, *idempotency)
+    session.commit()
+    _enqueue(session, run)
+    return run
 
 
 def _waiting(run: Run) -> ProgressMessage:

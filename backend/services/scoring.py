@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from backend import __version__
 from backend.auth import ANONYMOUS
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.families import QUICK_QUEUE, FamilySpec, family
+from backend.families import FamilySpec, family
 from backend.orm import Dataset, Run, is_id
 from backend.schemas.api import ColumnProfile
 from backend.schemas.scoring import ModelDocument, ScoreCreate
@@ -24,7 +24,6 @@ from backend.services.cells import numbers_where_numeric
 from backend.services.datasets import check_other_columns, create_dataset, non_binary_sentence
 from backend.services.household_ids import check_id_column
 from backend.services.ingest import format_values, from_parquet
-from backend.services.quotas import check_active_runs
 
 MISSING_LEVEL = "(missing)"  # how a blank category is a level (workers/models/lca/covariates.py)
 
@@ -93,29 +92,19 @@ def create_score_run(
     features = model_features(source, result)
     if features:
         check_features(dataset, profiles, features, result)
-    check_active_runs(session, client, 1)
-    run = Run(
-        name=body.name or f"Scores of {source.name}"[:255],
-        model_type=source.model_type,
+    return run_service.queue_derived_run(
+        session,
+        source,
         kind="score",
-        source_run_id=source.id,
-        status="queued",
+        name=body.name or f"Scores of {source.name}",
         params=dict(source.params),
         dataset_id=dataset.id,
         product_columns=products,
         covariate_columns=features,
         id_column=body.id_column,
-        queue_name=QUICK_QUEUE,
-        progress_message=run_service.WAITING,
-        labels=dict(source.labels or {}),
-        client_id=client,
+        client=client,
+        idempotency=idempotency,
     )
-    session.add(run)
-    if idempotency is not None:
-        run_service._remember_key(session, run, *idempotency)
-    session.commit()  # commit, then enqueue: a worker must find the rows.
-    run_service._enqueue(session, run)
-    return run
 
 
 def _request_hash(source: Run, body: ScoreCreate) -> str:

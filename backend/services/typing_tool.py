@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session
 
 from backend.auth import ANONYMOUS
 from backend.errors import Conflict, InvalidInput
-from backend.families import QUICK_QUEUE, family
+from backend.families import family
 from backend.orm import Run
 from backend.presentation.names import units
 from backend.schemas.scoring import TypingCreate
 from backend.services import runs as run_service
 from backend.services.ingest import to_csv
-from backend.services.quotas import check_active_runs
 
 
 def submit_typing(
@@ -33,28 +32,18 @@ def submit_typing(
             f"Run {source.id} is not a latent class model without household features (lca): "
             "the typing tool assigns segments from product answers alone."
         )
-    check_active_runs(session, client, 1)
-    params = body.model_dump(exclude={"name"})
-    run = Run(
-        name=body.name or f"Typing tool of {source.name}"[:255],
-        model_type=source.model_type,
+    return run_service.queue_derived_run(
+        session,
+        source,
         kind="typing",
-        source_run_id=source.id,
-        status="queued",
-        params=params,
+        name=body.name or f"Typing tool of {source.name}",
+        params=body.model_dump(exclude={"name"}),
         dataset_id=source.dataset_id,
         product_columns=list(source.product_columns),
         covariate_columns=[],
         id_column=source.id_column,
-        queue_name=QUICK_QUEUE,
-        progress_message=run_service.WAITING,
-        labels=dict(source.labels or {}),
-        client_id=client,
+        client=client,
     )
-    session.add(run)
-    session.commit()
-    run_service._enqueue(session, run)
-    return run
 
 
 def typing_result(run: Run, k: int | None) -> tuple[dict[str, Any], int]:
