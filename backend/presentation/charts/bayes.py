@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from backend.presentation.charts.base import MAX_PRODUCTS, ChartView
@@ -285,29 +286,33 @@ def energy(view: ChartView, options: dict[str, Any]) -> AnyChart:
     plots = _plots(view)
     if not plots.get("energy"):
         raise ValueError("the sampler stored no energy")
+    marginal = np.concatenate([np.asarray(v, dtype=float) for v in plots["energy"]])
+    change = np.concatenate([np.asarray(v, dtype=float) for v in plots["energy_transition"]])
+    edges = np.histogram_bin_edges(np.concatenate([marginal, change]), bins=40)
     rows = []
-    for c, (marginal, change) in enumerate(
-        zip(plots["energy"], plots["energy_transition"], strict=True)
-    ):
+    for kind, values in (("Energy (centred)", marginal), ("Energy change between draws", change)):
+        counts, _ = np.histogram(values, bins=edges)
         rows += [
-            {"Chain": f"Chain {c + 1}", "Kind": "Energy (centred)", "Value": v} for v in marginal
+            {"Kind": kind, "Low": float(lo), "High": float(hi), "Draws": int(n)}
+            for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)
         ]
-        rows += [{"Chain": f"Chain {c + 1}", "Kind": "Energy change between draws", "Value": v}
-                 for v in change]  # fmt: skip
     data = pd.DataFrame(rows)
     bfmi = plots.get("bfmi") or []
     title = "E-BFMI by chain: " + ", ".join(f"{b:.2f}" for b in bfmi) if bfmi else ""
     return (
         alt.Chart(data, title=title)
-        .mark_bar(opacity=0.55, binSpacing=0)
+        .mark_rect(opacity=0.55)
         .encode(
-            x=alt.X("Value:Q", bin=alt.Bin(maxbins=40), title="Energy"),
-            y=alt.Y("count():Q", stack=None, title="Draws"),
+            x=alt.X("Low:Q", title="Energy (all chains)"),
+            x2="High:Q",
+            y=alt.Y("Draws:Q", title="Draws"),
+            y2=alt.datum(0),
             color=alt.Color(
                 "Kind:N",
                 scale=alt.Scale(range=[PRIMARY, "#f08c00"]),
-                legend=alt.Legend(orient="top", title=None),
+                legend=alt.Legend(orient="top", title=None, labelLimit=260),
             ),
+            tooltip=["Kind:N", "Draws:Q"],
         )
         .properties(width=420, height=200)
     )
