@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,22 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend.embedded_redis import free_port
 from tests.support.data import simulate_lca
 from tests.support.runs import submit_lca, upload, wait_for
 from ui.demo import COVARIATES, PRODUCTS, demo_frame
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
-PAGES = ["views/data.py", "views/new_analysis.py", "views/runs.py", "views/results.py",
-         "views/compare.py", "views/exports.py"]
+PAGES = [
+    "views/data.py",
+    "views/new_analysis.py",
+    "views/runs.py",
+    "views/results.py",
+    "views/compare.py",
+    "views/exports.py",
+]
 TIMEOUT = 30
+
+pytestmark = pytest.mark.usefixtures("no_api_token")
 
 
 def app() -> AppTest:
@@ -33,8 +39,20 @@ def app() -> AppTest:
 
 def texts(at: AppTest) -> str:
     """Everything a person reads on the page, as one string."""
-    parts = [e.value for kind in ("title", "subheader", "markdown", "caption", "info", "error",
-                                  "warning", "success") for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in (
+            "title",
+            "subheader",
+            "markdown",
+            "caption",
+            "info",
+            "error",
+            "warning",
+            "success",
+        )
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -60,17 +78,6 @@ def chart_rows(at: AppTest) -> list[dict[str, Any]]:
 
 def button(at: AppTest, label: str) -> Any:
     return next(b for b in at.button if b.label == label)
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.delenv("API_TOKEN", raising=False)
-    yield
-
-
-@pytest.fixture
-def backend_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{free_port()}")
 
 
 @pytest.fixture
@@ -157,7 +164,8 @@ def test_demo_data_is_prepared_with_suggested_roles_and_a_quality_report(
 def test_a_transaction_file_is_pivoted_before_saving(backend_down: None) -> None:
     # Given a long file: one row per purchase
     rows = ["customer_id,product,quantity"] + [
-        f"C{i % 40},{p},{1 + i % 3}" for i, p in enumerate(["milk", "bread", "beer"] * 60)]
+        f"C{i % 40},{p},{1 + i % 3}" for i, p in enumerate(["milk", "bread", "beer"] * 60)
+    ]
     at = app().run()
     at.file_uploader[0].upload("baskets.csv", "\n".join(rows).encode(), "text/csv")
     at.run()
@@ -283,9 +291,14 @@ def family_runs(live_stack: str) -> dict[str, str]:
         dataset = c.post("/datasets", files={"file": ("demo.csv", data)}).json()
         ids = {}
         for model_type, params in FAMILIES.items():
-            body = {"model_type": model_type, "name": f"demo {model_type}", "params": params,
-                    "dataset_id": dataset["id"], "product_columns": PRODUCTS,
-                    "id_column": "household_id"}
+            body = {
+                "model_type": model_type,
+                "name": f"demo {model_type}",
+                "params": params,
+                "dataset_id": dataset["id"],
+                "product_columns": PRODUCTS,
+                "id_column": "household_id",
+            }
             if model_type == "lca_covariates":
                 body["covariate_columns"] = COVARIATES
             response = c.post("/runs", json=body)
@@ -323,8 +336,9 @@ def test_results_page_draws_each_family(
     assert len(specs(at)) >= 3
     # and the product map can be coloured by the API's product clusters
     if model_type != "mca":
-        at.segmented_control(key=f"chart.{family_runs[model_type]}.product_map.colour"
-                             ).set_value("clusters").run()
+        at.segmented_control(key=f"chart.{family_runs[model_type]}.product_map.colour").set_value(
+            "clusters"
+        ).run()
         assert not at.exception, at.exception
         assert "clusters of products found by k-means" in texts(at)
     # with the dataset's basket statistics from the API
@@ -333,8 +347,10 @@ def test_results_page_draws_each_family(
 
 def test_compare_and_exports_pages(backend_up: str, family_runs: dict[str, str]) -> None:
     at = app()
-    at.session_state["compare.runs"] = [family_runs["lca_covariates"],
-                                        family_runs["factor_tetrachoric"]]
+    at.session_state["compare.runs"] = [
+        family_runs["lca_covariates"],
+        family_runs["factor_tetrachoric"],
+    ]
     at.run()
     at.switch_page("views/compare.py").run()
     assert not at.exception, at.exception
@@ -380,8 +396,9 @@ def test_runs_page_lists_runs_and_deletes_after_confirming(
 def test_runs_page_cancels_a_live_run(backend_up: str, client: httpx.Client) -> None:
     # Given a run long enough to still be going
     dataset = upload(client, demo_frame(n=20000).to_csv(index=False).encode()).json()
-    run = submit_lca(client, dataset["id"], name="long", n_init=1000, tol=1e-12, max_iter=20000,
-                     n_classes=8)
+    run = submit_lca(
+        client, dataset["id"], name="long", n_init=1000, tol=1e-12, max_iter=20000, n_classes=8
+    )
     at = app().run()
     at.switch_page("views/runs.py").run()
     # When the person cancels it

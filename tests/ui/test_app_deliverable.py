@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend.embedded_redis import free_port
 from tests.support.stored import stored_run
 from ui.params_form import in_form_words, settings_rows
 from ui.prep import binarise_counts, pivot_transactions, quality_report, suggest_roles
@@ -24,20 +23,11 @@ from ui.progress_text import default_pair, eta_text, person_message, progress_vi
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
+pytestmark = pytest.mark.usefixtures("no_api_token")
+
 
 def app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=60)
-
-
-@pytest.fixture(autouse=True)
-def _no_token(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("API_TOKEN", raising=False)
-    yield
-
-
-@pytest.fixture
-def backend_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{free_port()}")
 
 
 @pytest.fixture
