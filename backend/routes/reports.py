@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from backend.deps import FitRunDep, SessionDep
 from backend.errors import error_responses
 from backend.presentation import charts
+from backend.routes.downloads import download
 from backend.schemas.charts import ChartList
 from backend.services import presentation
 
@@ -63,13 +64,12 @@ def get_report(
     """The executive report: the run's name, the data and method in plain words, key findings,
     a section per unit, the maps, who they are; the technical tables in an appendix."""
     if format == "pdf":
-        return Response(
-            presentation.report_pdf(session, run, paper),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="report_{run.id}.pdf"'},
+        return download(
+            presentation.report_pdf(session, run, paper), "application/pdf", f"report_{run.id}.pdf"
         )
-    return Response(
+    return download(
         presentation.report_html(session, run, paper),
-        media_type="text/html",
-        headers={"Content-Disposition": f'inline; filename="report_{run.id}.html"'},
+        "text/html",
+        f"report_{run.id}.html",
+        inline=True,
     )

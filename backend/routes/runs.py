@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Query, Response
 from backend.deps import ClientDep, FitRunDep, OffsetQuery, RunDep, SessionDep
 from backend.errors import Conflict, error_responses
 from backend.families import family
+from backend.routes.downloads import download
 from backend.schemas.api import (
     ArtifactOut,
     ClusteringOut,
@@ -124,18 +125,12 @@ def get_assignments(
     session: SessionDep, run: RunDep, format: Literal["csv", "parquet"] = "csv"
 ) -> Response:
     artifact = service.get_artifact(session, run, "assignments")
+    table = presentation.named_assignments(session, run, from_parquet(artifact.data))
     if format == "parquet":
-        return Response(
-            to_parquet(presentation.named_assignments(session, run, from_parquet(artifact.data))),
-            media_type="application/vnd.apache.parquet",
-            headers={"Content-Disposition": f'attachment; filename="assignments_{run.id}.parquet"'},
+        return download(
+            to_parquet(table), "application/vnd.apache.parquet", f"assignments_{run.id}.parquet"
         )
-    csv = to_csv(presentation.named_assignments(session, run, from_parquet(artifact.data)))
-    return Response(
-        csv,
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="assignments_{run.id}.csv"'},
-    )
+    return download(to_csv(table), "text/csv", f"assignments_{run.id}.csv")
 
 
 @router.get(
@@ -165,16 +160,8 @@ def export_run(
 ) -> Response:
     body = presentation.export(session, run, format, with_report=report)
     if format == "pptx":
-        return Response(
-            body,
-            media_type=presentation.PPTX_TYPE,
-            headers={"Content-Disposition": f'attachment; filename="run_{run.id}.pptx"'},
-        )
-    return Response(
-        body,
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="run_{run.id}.zip"'},
-    )
+        return download(body, presentation.PPTX_TYPE, f"run_{run.id}.pptx")
+    return download(body, "application/zip", f"run_{run.id}.zip")
 
 
 @router.post("/{run_id}/clustering", response_model=ClusteringOut, responses=COMPLETED_ONLY)
@@ -218,11 +205,7 @@ def list_artifacts(run: RunDep) -> list[ArtifactOut]:
 def get_artifact(session: SessionDep, run: RunDep, name: str) -> Response:
     artifact = service.get_artifact(session, run, name)
     filename = artifact_filename(f"{name}_{run.id}", artifact.content_type)
-    return Response(
-        artifact.data,
-        media_type=artifact.content_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return download(artifact.data, artifact.content_type, filename)
 
 
 @router.get("/{run_id}/product-map", responses=COMPLETED_ONLY)

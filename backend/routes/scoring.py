@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from backend.deps import ClientDep, RunDep, SessionDep
 from backend.errors import error_responses
+from backend.routes.downloads import download
 from backend.routes.runs import IdempotencyKeyHeader
 from backend.schemas.api import RunOut
 from backend.schemas.scoring import ModelDocument, ScoreCreate, TypingCreate
@@ -109,11 +110,7 @@ def export_typing_tool(
     else:
         body = typing_service.python_function(run, result, chosen)
     filename = f"typing_tool_{run.id}_k{chosen}.{SUFFIX[format]}"
-    return Response(
-        body,
-        media_type=MEDIA[format],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return download(body, MEDIA[format], filename)
 
 
 @router.get(
@@ -138,13 +135,5 @@ def get_audiences(
     table = audiences.audience_table(session, run, threshold)
     stem = audiences.filename_stem(run, threshold)
     if format == "zip":
-        return Response(
-            audiences.zipped(table, threshold),
-            media_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="{stem}.zip"'},
-        )
-    return Response(
-        audiences.long_csv(table),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
-    )
+        return download(audiences.zipped(table, threshold), "application/zip", f"{stem}.zip")
+    return download(audiences.long_csv(table), "text/csv", f"{stem}.csv")
