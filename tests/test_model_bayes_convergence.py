@@ -159,7 +159,9 @@ def test_the_api_serves_trace_rank_and_energy_charts_led_by_the_verdict() -> Non
         "Chain 2",
     }
     energy = vega(view, "energy", {})
-    assert "E-BFMI by chain" in json.dumps(energy["title"])
+    bars = [row for rows in energy["datasets"].values() for row in rows]
+    assert sum(b["Draws"] for b in bars) == 2 * (600 + 600)  # both kinds, 600 kept per chain
+    assert "E-BFMI by chain: " in listed["energy"].caption
 
 
 def test_runs_without_plot_data_get_no_convergence_charts() -> None:

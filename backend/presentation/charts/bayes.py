@@ -297,10 +297,8 @@ def energy(view: ChartView, options: dict[str, Any]) -> AnyChart:
             for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)
         ]
     data = pd.DataFrame(rows)
-    bfmi = plots.get("bfmi") or []
-    title = "E-BFMI by chain: " + ", ".join(f"{b:.2f}" for b in bfmi) if bfmi else ""
     return (
-        alt.Chart(data, title=title)
+        alt.Chart(data)
         .mark_rect(opacity=0.55)
         .encode(
             x=alt.X("Low:Q", title="Energy (all chains)"),

@@ -272,13 +272,15 @@ def _convergence(view: ChartView) -> list[Section]:
         ),
     ]
     if plots.get("energy"):
+        bfmi = ", ".join(f"{float(b):.2f}" for b in plots.get("bfmi") or [])
+        bfmi = f" E-BFMI by chain: {bfmi}." if bfmi else ""
         out.append(
             Section(
                 "energy",
                 "Energy plot",
                 "The distribution of the sampler's energy against that of its change between "
                 "draws: they should look alike. A much narrower change (E-BFMI below 0.3) means "
-                "warm-up adapted poorly; run more tune.",
+                f"warm-up adapted poorly; run more tune.{bfmi}",
                 "bayes:energy",
             )
         )
