@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.support.runs import wait_for
-from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, require_chromium, ui_url
+from tests.ui.test_browser import SHOTS, chromium_page, require_chromium, ui_url
 from ui.demo import ID_COLUMN, PRODUCTS, demo_frame
 
 pytestmark = pytest.mark.browser
@@ -22,7 +22,7 @@ FEATURES = ["age_band", "income_band", "children", "region", "household_size"]
 
 def test_who_they_are_for_a_plain_lca_in_a_browser(ui_url: str, client: httpx.Client) -> None:
     require_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     # Given a finished plain LCA of the demo data, profiled by its household features
     frame = demo_frame(n=1500)
@@ -57,34 +57,23 @@ def test_who_they_are_for_a_plain_lca_in_a_browser(ui_url: str, client: httpx.Cl
     assert {d["outcome"] for d in three_step["distal"]} == {"weekly_spend"}
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    expect.set_options(timeout=30_000)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2200})
-            page.set_default_timeout(30_000)
-            # When the results page of the run is opened and "Who they are" chosen
-            page.goto(f"{ui_url}/results?run={run['id']}")
-            expect(page.get_by_text("What each segment buys")).to_be_visible(timeout=60_000)
-            tab = page.get_by_role("tab", name="Who they are")
-            expect(tab).to_be_visible()
-            tab.click()
-            # Then the banner is drawn with its significance marks, and the tests per feature
-            expect(page.get_by_text("Who they are").last).to_be_visible()
-            expect(page.get_by_text("differs significantly from all households")).to_be_visible()
-            expect(
-                page.get_by_text("Does each feature differ between the segments?")
-            ).to_be_visible()
-            expect(page.locator('[data-testid="stVegaLiteChart"]:visible').first).to_be_visible()
-            # and the 3-step section: corrected effects and the outcome by segment
-            expect(page.get_by_text("Corrected for misassignment (3-step)")).to_be_visible()
-            expect(
-                page.get_by_text("How the segments differ in the outcomes (3-step)")
-            ).to_be_visible()
-            expect(
-                page.get_by_text("Does each outcome differ between the segments? (3-step)")
-            ).to_be_visible()
-            page.wait_for_timeout(1500)
-            page.screenshot(path=str(SHOTS / "10_who_they_are.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(2200) as page:
+        # When the results page of the run is opened and "Who they are" chosen
+        page.goto(f"{ui_url}/results?run={run['id']}")
+        expect(page.get_by_text("What each segment buys")).to_be_visible(timeout=60_000)
+        tab = page.get_by_role("tab", name="Who they are")
+        expect(tab).to_be_visible()
+        tab.click()
+        # Then the banner is drawn with its significance marks, and the tests per feature
+        expect(page.get_by_text("Who they are").last).to_be_visible()
+        expect(page.get_by_text("differs significantly from all households")).to_be_visible()
+        expect(page.get_by_text("Does each feature differ between the segments?")).to_be_visible()
+        expect(page.locator('[data-testid="stVegaLiteChart"]:visible').first).to_be_visible()
+        # and the 3-step section: corrected effects and the outcome by segment
+        expect(page.get_by_text("Corrected for misassignment (3-step)")).to_be_visible()
+        expect(page.get_by_text("How the segments differ in the outcomes (3-step)")).to_be_visible()
+        expect(
+            page.get_by_text("Does each outcome differ between the segments? (3-step)")
+        ).to_be_visible()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(SHOTS / "10_who_they_are.png"), full_page=True)
