@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,18 @@ def unit_columns(rows: pd.DataFrame) -> tuple[str, list[str]] | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Units:
+    """What each feature is profiled against: per household its membership of each unit or its
+    score on it (`values`, households × units), its weight `w`, the `scale` that brings the
+    weights to the number of households (for the tests), and the units' names."""
+
+    values: np.ndarray
+    w: np.ndarray
+    scale: float
+    names: list[str]
+
+
 def build_profiles(
     rows: pd.DataFrame,
     features: pd.DataFrame,
@@ -114,6 +127,7 @@ def build_profiles(
     values, w = values[ok], w[ok]
     frame = features.loc[ok].reset_index(drop=True)
     scale = len(w) / w.sum()  # tests: weights rescaled to the number of rows
+    by = _Units(values, w, scale, names)
     out: list[FeatureProfile] = []
     notes: list[str] = []
     for name in frame.columns:
@@ -124,12 +138,12 @@ def build_profiles(
             continue
         if measure == "membership":
             profile = (
-                _segments_categorical(str(name), column, values, w, scale, names)
+                _segments_categorical(str(name), column, by)
                 if kind == "categorical"
-                else _segments_numeric(str(name), column, values, w, scale, names)
+                else _segments_numeric(str(name), column, by)
             )
         else:
-            profile = _scores(str(name), column, kind, values, w, scale, names)
+            profile = _scores(str(name), column, kind, by)
         if profile is not None:
             out.append(profile)
     sparse = [f"{f.feature}={level}" for f in out for level in f.sparse_levels]
@@ -192,14 +206,8 @@ def _sparse(levels: list[str], counts: np.ndarray, rows: np.ndarray, total: floa
     ]
 
 
-def _segments_categorical(
-    name: str,
-    column: pd.Series,
-    R: np.ndarray,
-    w: np.ndarray,
-    scale: float,
-    units: list[str],
-) -> FeatureProfile:
+def _segments_categorical(name: str, column: pd.Series, by: _Units) -> FeatureProfile:
+    R, w, scale, units = by.values, by.w, by.scale, by.names
     levels, codes = _levels(_labels(column), w)
     L, K = len(levels), R.shape[1]
     onehot = np.zeros((len(codes), L))
@@ -253,14 +261,8 @@ def weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     return float(x[order][np.searchsorted(cum, 0.5 * cum[-1])])
 
 
-def _segments_numeric(
-    name: str,
-    column: pd.Series,
-    R: np.ndarray,
-    w: np.ndarray,
-    scale: float,
-    units: list[str],
-) -> FeatureProfile | None:
+def _segments_numeric(name: str, column: pd.Series, by: _Units) -> FeatureProfile | None:
+    R, w, scale, units = by.values, by.w, by.scale, by.names
     x = column.to_numpy(dtype=np.float64)
     keep = np.isfinite(x)
     if keep.sum() < 3:
@@ -326,15 +328,8 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     return float(x[order][min(np.searchsorted(cum, q * cum[-1]), len(x) - 1)])
 
 
-def _scores(
-    name: str,
-    column: pd.Series,
-    kind: str,
-    Y: np.ndarray,
-    w: np.ndarray,
-    scale: float,
-    units: list[str],
-) -> FeatureProfile | None:
+def _scores(name: str, column: pd.Series, kind: str, by: _Units) -> FeatureProfile | None:
+    Y, w, scale, units = by.values, by.w, by.scale, by.names
     labels = _quartiles(column, w) if kind == "numeric" else _labels(column)
     levels, codes = _levels(labels, w)
     L = len(levels)
