@@ -18,7 +18,7 @@ from backend.families.spec import Cost, DataShape
 from backend.services import budgets
 from backend.settings import get_settings
 from tests.support.data import simulate_lca
-from tests.support.runs import upload, wait_for
+from tests.support.runs import upload, upload_dataset, wait_for
 from workers.models.lca.simulation import simulate_binary
 
 
@@ -40,10 +40,7 @@ def schema_maximum(model_type: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def households(live_stack: str) -> str:
     """5,000 households × 8 products, uploaded once."""
-    with httpx.Client(base_url=f"{live_stack}/api/v1", timeout=60) as client:
-        answer = upload(client, simulate_lca(n=5000, seed=3).csv())
-        assert answer.status_code == 201, answer.text
-        return str(answer.json()["id"])
+    return upload_dataset(live_stack, simulate_lca(n=5000, seed=3).csv())
 
 
 def test_every_builtin_family_estimates_time_and_memory() -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from backend.embedded_redis import free_port
 from tests.support.data import simulate_lca
-from tests.support.runs import upload, wait_for
+from tests.support.runs import upload_dataset, wait_for
 from tests.support.services import IsolatedStack, start_process
 from tests.toy_family import MODEL_TYPE
 
@@ -49,10 +49,7 @@ def toy(toy_stack: IsolatedStack) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def dataset_id(toy_stack: IsolatedStack) -> str:
-    with httpx.Client(base_url=f"{toy_stack.api_url}/api/v1", timeout=60) as client:
-        response = upload(client, simulate_lca(n=400, seed=2).csv())
-        assert response.status_code == 201, response.text
-        return str(response.json()["id"])
+    return upload_dataset(toy_stack.api_url, simulate_lca(n=400, seed=2).csv())
 
 
 def submit(client: httpx.Client, dataset_id: str, **params: Any) -> dict[str, Any]:

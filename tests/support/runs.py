@@ -23,6 +23,15 @@ def upload(
     return client.post("/datasets", files={"file": (filename, content)}, data=form)
 
 
+def upload_dataset(api_url: str, content: bytes) -> str:
+    """Upload a CSV to the API at `api_url` (its root) with a client of its own; the dataset's
+    id (for module-scoped fixtures, where the test's client does not exist yet)."""
+    with httpx.Client(base_url=f"{api_url}/api/v1", timeout=60) as client:
+        response = upload(client, content)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+
 def submit_lca(client: httpx.Client, dataset_id: str, **params: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model_type": "lca",
