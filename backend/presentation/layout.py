@@ -43,8 +43,7 @@ def place_labels(
     font: float = 12.0,
 ) -> list[Placed]:
     """Where to write each text near its point (x[i], y[i]); earlier texts are placed first."""
-    sx = width / (x_domain[1] - x_domain[0] or 1.0)
-    sy = height / (y_domain[1] - y_domain[0] or 1.0)
+    sx, sy = _pixels_per_unit(width, height, x_domain, y_domain)
     px = (np.asarray(x, float) - x_domain[0]) * sx
     py = (y_domain[1] - np.asarray(y, float)) * sy  # pixels grow downwards
     scale = font / 12.0
@@ -87,6 +86,13 @@ def place_labels(
     return out
 
 
+def _pixels_per_unit(
+    width: float, height: float, x_domain: tuple[float, float], y_domain: tuple[float, float]
+) -> tuple[float, float]:
+    """Pixels per data unit across and down a chart of this size showing these domains."""
+    return width / (x_domain[1] - x_domain[0] or 1.0), height / (y_domain[1] - y_domain[0] or 1.0)
+
+
 def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
@@ -102,8 +108,7 @@ def overlaps(
     font: float = 12.0,
 ) -> int:
     """How many pairs of labels overlap (for tests and for choosing a layout)."""
-    sx = width / (x_domain[1] - x_domain[0] or 1.0)
-    sy = height / (y_domain[1] - y_domain[0] or 1.0)
+    sx, sy = _pixels_per_unit(width, height, x_domain, y_domain)
     boxes = []
     for p, text in zip(placed, texts, strict=True):
         w, h = len(text) * CHAR_WIDTH * font / 12.0, LINE_HEIGHT * font / 12.0
