@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.support.runs import upload, wait_for
+from tests.support.runs import submit_lca, upload, wait_for
 from tests.support.survey import item_probabilities
 
 N_ROWS, N_CLASSES, N_PRODUCTS = 2000, 4, 12
@@ -42,23 +42,15 @@ def tool(live_stack: str) -> Iterator[dict[str, Any]]:
     frame = purchases()
     with httpx.Client(base_url=f"{live_stack}/api/v1", timeout=60) as client:
         dataset = upload(client, frame.to_csv(index=False).encode(), "typing.csv").json()
-        fit = client.post(
-            "/runs",
-            json={
-                "model_type": "lca",
-                "dataset_id": dataset["id"],
-                "id_column": "household_id",
-                "params": {
-                    "n_classes": N_CLASSES,
-                    "n_init": 4,
-                    "replicate": 1,
-                    "stability_samples": 0,
-                    "random_state": 3,
-                },
-            },
+        fit = submit_lca(
+            client,
+            dataset["id"],
+            id_column="household_id",
+            n_classes=N_CLASSES,
+            n_init=4,
+            random_state=3,
         )
-        assert fit.status_code == 202, fit.text
-        run = wait_for(client, fit.json()["id"], timeout=180)
+        run = wait_for(client, fit["id"], timeout=180)
         assert run["status"] == "completed", run["error"]
         client.patch(f"/runs/{run['id']}", json={"labels": {"Class 2": LABEL}})
         made = client.post(f"/runs/{run['id']}/typing", json={"max_products": 10, "holdout": 0.25})

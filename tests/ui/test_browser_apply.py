@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.runs import wait_for
+from tests.support.runs import submit_lca, wait_for
 from tests.ui.test_browser import SHOTS, chromium_page, require_chromium, ui_url
 from ui.demo import ID_COLUMN, PRODUCTS, demo_frame
 
@@ -31,25 +31,17 @@ def test_apply_to_new_customers_in_a_browser(
     # Given a finished LCA of the demo data, and a file of 500 new households
     content = demo_frame(n=1500).to_csv(index=False).encode()
     dataset = client.post("/datasets", files={"file": ("demo.csv", content)}).json()
-    response = client.post(
-        "/runs",
-        json={
-            "model_type": "lca",
-            "name": RUN_NAME,
-            "dataset_id": dataset["id"],
-            "product_columns": list(PRODUCTS),
-            "id_column": ID_COLUMN,
-            "params": {
-                "n_classes": 4,
-                "n_init": 8,
-                "replicate": 1,
-                "stability_samples": 0,
-                "random_state": 3,
-            },
-        },
+    fit = submit_lca(
+        client,
+        dataset["id"],
+        name=RUN_NAME,
+        product_columns=list(PRODUCTS),
+        id_column=ID_COLUMN,
+        n_classes=4,
+        n_init=8,
+        random_state=3,
     )
-    assert response.status_code == 202, response.text
-    run = wait_for(client, response.json()["id"], timeout=120)
+    run = wait_for(client, fit["id"], timeout=120)
     assert run["status"] == "completed", run.get("error")
     new = demo_frame(n=500, seed=77)
     new[ID_COLUMN] = [f"NEW{i:04d}" for i in range(len(new))]
