@@ -57,7 +57,7 @@ def test_simulation_from_the_fit_keeps_shape_anchors_and_missing_cells() -> None
     assert sim.mask is not None and fd.mask is not None
     assert np.array_equal(sim.mask, fd.mask)
     assert not sim.y[fd.mask == 0].any()
-    assert 0 < sim.observed_rates.min() and sim.observed_rates.max() < 1
+    assert sim.observed_rates.min() > 0 and sim.observed_rates.max() < 1
     # Products loading on the same simulated factor go together.
     corr = np.corrcoef(sim.y.T)
     assert corr[0, 1] > 0.15 and corr[3, 4] > 0.15 and abs(corr[0, 4]) < 0.12

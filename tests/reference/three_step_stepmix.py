@@ -8,8 +8,8 @@ its measurement model (class sizes, item probabilities: the test matches classes
 classification-error matrix D and the structural estimates (covariate logit coefficients for
 every class; distal class means and variances, `gaussian_diag`: a variance per class; the shares
 of a binary and of a three-level categorical outcome). StepMix runs with a tight tolerance and
-its Newton steps carried to convergence (structural_params max_iter), so the comparison is of the methods, not
-of stopping rules.
+its Newton steps carried to convergence (structural_params max_iter), so the comparison is of
+the methods, not of stopping rules.
 """
 
 from __future__ import annotations
