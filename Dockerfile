@@ -73,6 +73,13 @@ ENV PATH=/app/.venv/bin:$PATH \
     UI_PORT=8501 \
     DATA_DIR=/app/data
 
+# Headless Chromium prints the report as PDF (/runs/{id}/report?format=pdf, CHROMIUM_PATH); fonts
+# so its pages are not boxes.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        chromium fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app \
         --shell /usr/sbin/nologin app

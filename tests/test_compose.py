@@ -347,6 +347,13 @@ def test_final_stage_has_the_venv_and_the_source() -> None:
     assert any(instruction == "CMD" and "uvicorn" in args for instruction, args in final)
 
 
+def test_final_stage_has_the_chromium_that_prints_the_report_as_pdf() -> None:
+    # /runs/{id}/report?format=pdf runs CHROMIUM_PATH (default /usr/bin/chromium, Debian's).
+    final = " ".join(args for instruction, args in dockerfile_stages()[-1] if instruction == "RUN")
+    assert "apt-get install" in final and " chromium " in f"{final} "
+    assert Settings.model_fields["chromium_path"].default == "/usr/bin/chromium"
+
+
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image() -> None:
     patterns = {
         line.strip().rstrip("/")
