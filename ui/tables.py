@@ -181,8 +181,10 @@ def diagnostics_frame(result: dict[str, Any]) -> pd.DataFrame:
     add("Largest R-hat", None if r is None else round(float(r), 3),
         "" if r is None else ("ok" if r < 1.01 else "chains disagree: sample longer"))
     ess = d.get("min_ess_bulk")
+    # As the run's verdict: 100 effective draws per chain (workers/models/bayes/convergence.py).
+    ess_needed = 100 * max(1, int(d.get("chains") or 1))
     add("Smallest bulk ESS", None if ess is None else round(float(ess)),
-        "" if ess is None else ("ok" if ess >= 400 else "few effective draws"))
+        "" if ess is None else ("ok" if ess >= ess_needed else "few effective draws"))
     bfmi = d.get("min_bfmi")
     add("Smallest E-BFMI", None if bfmi is None else round(float(bfmi), 2),
         "" if bfmi is None else ("ok" if bfmi >= 0.3 else "poor exploration"))

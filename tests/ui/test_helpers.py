@@ -156,13 +156,17 @@ def test_fit_statistics_are_named_plainly() -> None:
 
 def test_diagnostics_read_as_verdicts() -> None:
     result = {"diagnostics": {"method": "nuts", "sampler": "nutpie", "chains": 2, "draws": 500,
-                              "divergences": 3, "max_r_hat": 1.002, "min_ess_bulk": 250.0},
+                              "divergences": 3, "max_r_hat": 1.002, "min_ess_bulk": 150.0},
               "vi": {"iterations": 200, "converged": True, "final_loss": 40.0}}
     table = diagnostics_frame(result).set_index("Diagnostic")
     assert table.loc["Divergent transitions", "Verdict"] == "raise target_accept"
     assert table.loc["Largest R-hat", "Verdict"] == "ok"
     assert table.loc["Smallest bulk ESS", "Verdict"] == "few effective draws"
     assert table.loc["VI iterations", "Verdict"] == "converged"
+    # The same rule as the run's verdict: 100 effective draws per chain, 200 for two chains.
+    result["diagnostics"]["min_ess_bulk"] = 250.0
+    table = diagnostics_frame(result).set_index("Diagnostic")
+    assert table.loc["Smallest bulk ESS", "Verdict"] == "ok"
 
 
 def test_sweep_comparison_marks_the_recommended_count() -> None:
