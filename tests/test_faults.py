@@ -2,6 +2,10 @@
 
 Each test gets a stack of its own (database, Redis prefix, API, workers) so it can kill and
 flush without disturbing the session's shared stack.
+
+Every test here kills or starves real processes and waits for them to recover (30-70 s each,
+about 5 minutes together): slow, so the default suite stays near 15 minutes; CI runs them in
+its PostgreSQL pass.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from tests.support.runs import (
 from tests.support.services import IsolatedStack
 
 FAST_RECOVERY = {"HEARTBEAT_SECONDS": "0.5", "STALE_AFTER_SECONDS": "3", "RECONCILE_SECONDS": "1"}
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

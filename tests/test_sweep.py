@@ -22,6 +22,7 @@ def submit(
     return client.post("/runs", json=body)
 
 
+@pytest.mark.slow  # a sweep of real fits with the defaults: about 40 s
 def test_sweep_recommends_the_true_number_of_classes(client: httpx.Client, live_stack: str) -> None:
     sim = simulate_lca(n=3000, seed=13)
     dataset = upload(client, sim.csv()).json()
