@@ -6,10 +6,12 @@ response through an extra task and memory stream, which adds up with hundreds of
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
-class HTTPMiddleware:
+class HTTPMiddleware(ABC):
     """Hands HTTP requests to `http`; lifespan and websocket scopes pass through untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -21,5 +23,6 @@ class HTTPMiddleware:
             return
         await self.http(scope, receive, send)
 
+    @abstractmethod
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError
+        """What the middleware does with one HTTP request (each subclass says)."""
