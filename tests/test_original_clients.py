@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
 import time
 import zipfile
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -104,8 +106,9 @@ def blocker(client: httpx.Client, seconds: float) -> str:
 
 
 def readme_loop_on_a_queued_run(client: httpx.Client, base_url: str, wait: float) -> None:
-    # Given a run queued behind another that keeps the worker busy for `wait` seconds
-    busy = blocker(client, wait)
+    # Given a run queued behind another that keeps the worker busy until it is cancelled
+    # `wait` seconds later (a timer, not an estimate of the fit's speed, sets the queue time)
+    busy = blocker(client, 900)
     sim = simulate_lca(n=300, seed=2, id_column=None)
     queued = client.post(
         "/runs",
@@ -117,14 +120,22 @@ def readme_loop_on_a_queued_run(client: httpx.Client, base_url: str, wait: float
         },
     ).json()
     assert queued["status"] == "queued"
+    release = threading.Timer(wait, lambda: client.post(f"/runs/{busy}/cancel"))
     # When the README's stream loop follows it, with httpx's default 5 s read timeout
-    started = time.monotonic()
-    printed = run_readme_stream_example(base_url, queued["id"])
-    waited = time.monotonic() - started
+    stream_opened = datetime.now(UTC)
+    release.start()
+    try:
+        printed = run_readme_stream_example(base_url, queued["id"])
+    finally:
+        release.cancel()
     # Then it waited the queue out without a ReadTimeout and printed the run to its end
-    assert waited > wait - 5, waited
+    started_at = datetime.fromisoformat(client.get(f"/runs/{queued['id']}").json()["started_at"])
+    queued_for = (
+        started_at.replace(tzinfo=started_at.tzinfo or UTC) - stream_opened
+    ).total_seconds()
+    assert queued_for > wait - 1, queued_for
     assert printed[0].startswith("Progress: 0.0% - ") and printed[-1].startswith("Progress: 100.0%")
-    assert client.get(f"/runs/{busy}").json()["status"] == "completed"
+    assert client.get(f"/runs/{busy}").json()["status"] == "cancelled"
     assert wait_for(client, queued["id"])["status"] == "completed"
 
 
