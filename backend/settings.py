@@ -52,11 +52,23 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     auto_migrate: bool = True
 
+    # Object storage for datasets' rows and runs' artifacts (backend/storage): any fsspec URL,
+    # e.g. s3://bucket/prefix; unset, a directory under DATA_DIR. STORAGE_OPTIONS is a JSON
+    # object passed to the filesystem (s3fs: endpoint_url, key, secret, client_kwargs…);
+    # without it s3fs reads the standard AWS variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL…).
+    storage_url: str | None = None
+    storage_options: str | None = None
+    # Rows per Parquet row group of a dataset: what a distributed fit partitions by.
+    storage_row_group_rows: int = Field(100_000, ge=1)
+
     # Model families beyond the built-in ones: comma-separated "module:ATTRIBUTE" import paths
     # of FamilySpec objects (docs/adding-a-model.md). API and workers must name the same.
     extra_families: str = ""
 
     # Workers
+    # A Dask scheduler (e.g. tcp://dask-scheduler:8786): LCA, the pair counts and MCA then keep
+    # a fit's row partitions on its workers and sum there (docs/scaling.md). Unset: in process.
+    dask_scheduler_address: str | None = None
     worker_concurrency: int = Field(1, ge=1, le=256)
     worker_threads: int = Field(1, ge=1, le=64)
     job_timeout_seconds: int = Field(6 * 3600, ge=10)
@@ -156,6 +168,10 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "storage").as_uri()
 
     @property
     def resolved_api_url(self) -> str:

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-import numpy as np
 import pandas as pd
 
 from backend.errors import InvalidInput
@@ -21,6 +20,8 @@ from backend.schemas.api import ColumnProfile
 from backend.services.cells import profile_columns, type_table
 from backend.services.readers import ReadOptions, read_table
 from backend.services.readers.formats import detect_format
+from backend.settings import get_settings
+from backend.storage.tables import write_parquet
 
 CHUNK = 1 << 20
 
@@ -114,21 +115,8 @@ def recode_hint(examples: list[Any]) -> str:
 
 def to_parquet(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
-    # Mixed-type object columns (IDs, free text) are stored as strings so Parquet accepts them.
-    safe = frame.copy()
-    for name in safe.columns:
-        if safe[name].dtype == object:
-            safe[name] = safe[name].map(_as_text)
-    safe.to_parquet(buffer, index=False)
+    write_parquet(frame, buffer, get_settings().storage_row_group_rows)
     return buffer.getvalue()
-
-
-def _as_text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return str(value)
 
 
 def from_parquet(data: bytes, columns: list[str] | None = None) -> pd.DataFrame:
