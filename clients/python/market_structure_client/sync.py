@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -18,35 +17,19 @@ from market_structure_client._core import (
     attempts_for,
     client_headers,
     error_from,
-    export_params,
-    idempotency_headers,
-    read_frame,
-    run_body,
-    runs_query,
-    score_body,
     settle,
     stream_backoff,
     stream_failed,
     stream_request,
     unreachable,
-    update_body,
-    upload_request,
-    zip_tables,
 )
-from market_structure_client.models import (
-    Dataset,
-    DatasetPage,
-    ModelInfo,
-    Progress,
-    Run,
-    RunPage,
-)
+from market_structure_client._endpoints import Call, Endpoints
+from market_structure_client.models import Progress, Run
 
-if TYPE_CHECKING:
-    import pandas as pd
+T = TypeVar("T")
 
 
-class Client:
+class Client(Endpoints):
     """A client of one Market Structure API.
 
         with Client("http://127.0.0.1:8000") as api:
@@ -108,146 +91,12 @@ class Client:
             time.sleep(self.retry.wait(attempt, response))
         raise AssertionError("unreachable")
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.request(method, path, **kwargs).json()
-
-    # -- service ---------------------------------------------------------------------------
-
-    def health(self) -> dict[str, Any]:
-        return dict(self.request("GET", "/health", prefix="").json())
-
-    def models(self) -> list[ModelInfo]:
-        return [ModelInfo.model_validate(m) for m in self._json("GET", "/models")]
-
-    # -- datasets --------------------------------------------------------------------------
-
-    def upload(
-        self,
-        file: str | Path | bytes | pd.DataFrame,
-        *,
-        filename: str | None = None,
-        name: str | None = None,
-        product_columns: list[str] | None = None,
-        id_column: str | None = None,
-        sheet: str | None = None,
-    ) -> Dataset:
-        """Upload a CSV, XLSX or Parquet file (a path, its bytes, or a DataFrame sent as CSV)."""
-        upload = upload_request(
-            file,
-            filename=filename,
-            name=name,
-            product_columns=product_columns,
-            id_column=id_column,
-            sheet=sheet,
-        )
-        response = self.request("POST", "/datasets", **upload)
-        return Dataset.model_validate(response.json())
-
-    def dataset(self, dataset_id: str) -> Dataset:
-        return Dataset.model_validate(self._json("GET", f"/datasets/{dataset_id}"))
-
-    def datasets(self, *, limit: int = 50, offset: int = 0) -> DatasetPage:
-        params = {"limit": limit, "offset": offset}
-        return DatasetPage.model_validate(self._json("GET", "/datasets", params=params))
-
-    def delete_dataset(self, dataset_id: str, *, force: bool = False) -> None:
-        self.request("DELETE", f"/datasets/{dataset_id}", params={"force": str(force).lower()})
-
-    # -- runs ------------------------------------------------------------------------------
-
-    def submit(
-        self,
-        model_type: str,
-        params: dict[str, Any] | None = None,
-        *,
-        dataset_id: str | None = None,
-        data: str | Path | bytes | pd.DataFrame | None = None,
-        product_columns: list[str] | None = None,
-        covariate_columns: list[str] | None = None,
-        id_column: str | None = None,
-        weight_column: str | None = None,
-        name: str | None = None,
-        description: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> Run:
-        """Queue a fit on an uploaded dataset (`dataset_id`) or on `data` sent inline.
-
-        An Idempotency-Key is made for the call (or give one), so the retries after a dropped
-        connection or a 5xx answer the run the first attempt created, never a second fit."""
-        body = run_body(
-            model_type,
-            params,
-            dataset_id=dataset_id,
-            data=data,
-            product_columns=product_columns,
-            covariate_columns=covariate_columns,
-            id_column=id_column,
-            weight_column=weight_column,
-            name=name,
-            description=description,
-        )
-        headers = idempotency_headers(idempotency_key)
-        return Run.model_validate(self._json("POST", "/runs", json=body, headers=headers))
-
-    def run(self, run_id: str) -> Run:
-        return Run.model_validate(self._json("GET", f"/runs/{run_id}"))
-
-    def runs(
-        self,
-        *,
-        status: str | None = None,
-        model_type: str | None = None,
-        parent_id: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> RunPage:
-        params = runs_query(
-            status=status, model_type=model_type, parent_id=parent_id, limit=limit, offset=offset
-        )
-        return RunPage.model_validate(self._json("GET", "/runs", params=params))
-
-    def update(
-        self,
-        run_id: str,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        labels: dict[str, str] | None = None,
-    ) -> Run:
-        """Rename or describe a run, or name its units (`labels`: raw key → name)."""
-        body = update_body(name=name, description=description, labels=labels)
-        return Run.model_validate(self._json("PATCH", f"/runs/{run_id}", json=body))
-
-    def set_labels(self, run_id: str, labels: dict[str, str]) -> Run:
-        return self.update(run_id, labels=labels)
-
-    def cancel(self, run_id: str) -> Run:
-        return Run.model_validate(self._json("POST", f"/runs/{run_id}/cancel"))
-
-    def delete(self, run_id: str) -> None:
-        self.request("DELETE", f"/runs/{run_id}")
-
-    def score(
-        self,
-        run_id: str,
-        *,
-        dataset_id: str | None = None,
-        data: str | Path | bytes | pd.DataFrame | None = None,
-        id_column: str | None = None,
-        name: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> Run:
-        """Apply a finished run's model to new households: a scoring run, followed like any
-        run (`wait`, `stream`); its `assignments` are the scored households."""
-        body = score_body(dataset_id=dataset_id, data=data, id_column=id_column, name=name)
-        headers = idempotency_headers(idempotency_key)
-        response = self._json("POST", f"/runs/{run_id}/score", json=body, headers=headers)
-        return Run.model_validate(response)
+    def send(self, call: Call[T]) -> T:
+        """Send one endpoint's call (see `_endpoints`) and read its answer."""
+        response = self.request(call.method, call.path, prefix=call.prefix, **call.options)
+        return call.answer(response)
 
     # -- progress --------------------------------------------------------------------------
-
-    def progress(self, run_id: str) -> Progress:
-        return Progress.model_validate(self._json("GET", f"/progress/{run_id}"))
 
     def stream(
         self, run_id: str, *, last_event_id: str | None = None, reconnects: int = 20
@@ -296,35 +145,3 @@ class Client:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} did not end within {timeout} s")
         return self.run(run_id)
-
-    # -- results ---------------------------------------------------------------------------
-
-    def results(self, run_id: str) -> dict[str, Any]:
-        """The full result JSON of a completed run."""
-        return dict(self._json("GET", f"/runs/{run_id}/results"))
-
-    def assignments(self, run_id: str) -> pd.DataFrame:
-        """The per-household outputs (class probabilities, scores…), keyed by the ID column."""
-        response = self.request("GET", f"/runs/{run_id}/assignments", params={"format": "parquet"})
-        return read_frame(response.content, parquet=True)
-
-    def export(self, run_id: str, path: str | Path | None = None, *, report: bool = True) -> bytes:
-        """The run's ZIP (every table as CSV and Parquet, memberships, results, report, README);
-        written to `path` too when given."""
-        params = export_params(report)
-        content = self.request("GET", f"/runs/{run_id}/export", params=params).content
-        if path is not None:
-            Path(path).write_bytes(content)
-        return content
-
-    def tables(self, run_id: str) -> dict[str, pd.DataFrame]:
-        """Every result table of the run as a DataFrame (from the export's Parquet files)."""
-        return zip_tables(self.export(run_id, report=False))
-
-    def report(self, run_id: str) -> str:
-        """The self-contained HTML report."""
-        return self.request("GET", f"/runs/{run_id}/report").text
-
-    def cluster_products(self, run_id: str, **request: Any) -> dict[str, Any]:
-        """Cluster the run's products (`method`, `n_clusters` or `max_k`, `linkage_method`)."""
-        return dict(self._json("POST", f"/runs/{run_id}/clustering", json=request))
