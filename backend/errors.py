@@ -8,10 +8,17 @@ from pydantic import BaseModel, Field
 
 
 class AppError(Exception):
-    """An error a client can act on: `message` says what is wrong and how to fix it."""
+    """An error a client can act on: `message` says what is wrong and how to fix it.
+
+    A kind of error is a subclass that names its HTTP status and short title:
+    `class NotFound(AppError, status_code=404, title="Not found")`."""
 
     status_code = 400
     title = "Bad request"
+
+    def __init_subclass__(cls, *, status_code: int, title: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status_code, cls.title = status_code, title
 
     def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -19,39 +26,29 @@ class AppError(Exception):
         self.extra = extra or {}
 
 
-class InvalidInput(AppError):
-    status_code = 422
-    title = "Invalid input"
+class InvalidInput(AppError, status_code=422, title="Invalid input"):
+    pass
 
 
-class NotFound(AppError):
-    status_code = 404
-    title = "Not found"
+class NotFound(AppError, status_code=404, title="Not found"):
+    pass
 
 
-class Conflict(AppError):
-    status_code = 409
-    title = "Conflict"
+class Conflict(AppError, status_code=409, title="Conflict"):
+    pass
 
 
-class PayloadTooLarge(AppError):
-    status_code = 413
-    title = "Payload too large"
+class PayloadTooLarge(AppError, status_code=413, title="Payload too large"):
+    pass
 
 
-class UnsupportedFormat(AppError):
+class UnsupportedFormat(AppError, status_code=415, title="Unsupported file format"):
     """An upload in a format the service does not read (ODS, JSON, HTML, XLS, PDF, …)."""
 
-    status_code = 415
-    title = "Unsupported file format"
 
-
-class TooManyRequests(AppError):
+class TooManyRequests(AppError, status_code=429, title="Too many runs"):
     """The client already has as many runs queued or running as it may; `retry_after` says in
     how many seconds one is expected to have finished."""
-
-    status_code = 429
-    title = "Too many runs"
 
     def __init__(
         self, message: str, *, retry_after: int, extra: dict[str, Any] | None = None
@@ -60,9 +57,8 @@ class TooManyRequests(AppError):
         self.retry_after = retry_after
 
 
-class ServiceUnavailable(AppError):
-    status_code = 503
-    title = "Service unavailable"
+class ServiceUnavailable(AppError, status_code=503, title="Service unavailable"):
+    pass
 
 
 class DataError(ValueError):

@@ -17,9 +17,8 @@ log = logging.getLogger(__name__)
 _ONE_AT_A_TIME = threading.Lock()
 
 
-class PdfUnavailable(AppError):
-    status_code = 503
-    title = "PDF unavailable"
+class PdfUnavailable(AppError, status_code=503, title="PDF unavailable"):
+    pass
 
 
 def html_to_pdf(html: str, *, chromium: str, timeout: float) -> bytes:
