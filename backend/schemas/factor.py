@@ -83,7 +83,26 @@ class ScreeRow(BaseModel):
     random_factor_p95: float | None = None
 
 
-class TetrachoricFactorResult(FitResult):
+class FactorFitStatistics(BaseModel):
+    """How well the factors reproduce the tetrachoric correlations (psych's fa.stats): the
+    result reports each under its name, and the fit computes them as one value."""
+
+    rmsr: float = Field(description="Root mean square of the off-diagonal residuals.")
+    crms: float | None = Field(description="RMSR corrected for degrees of freedom.")
+    objective: float
+    chi_square: float
+    dof: int
+    p_value: float | None
+    tli: float | None
+    rmsea: float | None
+    bic: float | None
+    null_chi_square: float
+    null_dof: int
+    fit: float = Field(description="1 - Σ residual² / Σ r²")
+    fit_off: float = Field(description="The same over off-diagonal entries.")
+
+
+class TetrachoricFactorResult(FitResult, FactorFitStatistics):
     n_factors: int
     n_factors_suggested: int | None = Field(
         description="The suggested number of factors, by the rule in `suggestion_rule`: the "
@@ -119,19 +138,6 @@ class TetrachoricFactorResult(FitResult):
         description="Eigenvalues with the communalities on the diagonal (psych's `values`)."
     )
     variance: list[VarianceRow]
-    rmsr: float = Field(description="Root mean square of the off-diagonal residuals.")
-    crms: float | None = Field(description="RMSR corrected for degrees of freedom.")
-    objective: float
-    chi_square: float
-    dof: int
-    p_value: float | None
-    tli: float | None
-    rmsea: float | None
-    bic: float | None
-    null_chi_square: float
-    null_dof: int
-    fit: float = Field(description="1 - Σ residual² / Σ r²")
-    fit_off: float = Field(description="The same over off-diagonal entries.")
     correlation: list[list[float]] = Field(description="The tetrachoric correlation matrix.")
     thresholds: list[float]
     smoothed: bool

@@ -16,7 +16,7 @@ The steps and numbers follow R's psych (`tetrachoric`, `fa(x, cor = "tet")`, `fa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from backend.errors import DataError
 from backend.schemas.factor import (
+    FactorFitStatistics,
     ScreeRow,
     TetrachoricFactorParams,
     TetrachoricFactorResult,
@@ -233,24 +234,7 @@ def parallel_analysis(
 class FitStatistics:
     communalities: np.ndarray
     complexity: np.ndarray
-    rmsr: float
-    crms: float | None
-    objective: float
-    chi_square: float
-    dof: int
-    p_value: float | None
-    tli: float | None
-    rmsea: float | None
-    bic: float | None
-    null_chi_square: float
-    null_dof: int
-    fit: float
-    fit_off: float
-
-    def reported(self) -> dict[str, float | int | None]:
-        """The scalar statistics, which the result reports under the same names."""
-        arrays = ("communalities", "complexity")
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in arrays}
+    reported: FactorFitStatistics  # the scalar statistics, under the result's names
 
 
 def fit_statistics(r: np.ndarray, rotated: Rotated, counts: PairCounts, n: int) -> FitStatistics:
@@ -291,9 +275,7 @@ def fit_statistics(r: np.ndarray, rotated: Rotated, counts: PairCounts, n: int) 
         bic = float(statistic - dof * np.log(n))
     l2 = lam**2
     complexity = l2.sum(axis=1) ** 2 / np.maximum((l2**2).sum(axis=1), 1e-300)
-    return FitStatistics(
-        communalities=np.diag(model).copy(),
-        complexity=complexity,
+    reported = FactorFitStatistics(
         rmsr=rmsr,
         crms=crms,
         objective=objective,
@@ -308,6 +290,7 @@ def fit_statistics(r: np.ndarray, rotated: Rotated, counts: PairCounts, n: int) 
         fit=1 - rstar2 / r2,
         fit_off=1 - rstar_off / r2_off,
     )
+    return FitStatistics(np.diag(model).copy(), complexity, reported)
 
 
 def score_weights(counts: PairCounts, rotated: Rotated, method: str) -> np.ndarray:
@@ -419,10 +402,10 @@ def _summarise(
         )
     if not rotated.converged:
         warnings_.append(f"The {params.rotation} rotation did not converge; increase max_iter.")
-    if stats.dof < 0:
+    if stats.reported.dof < 0:
         warnings_.append(
             f"{k} factors have more parameters than the {p} products' correlations identify "
-            f"(degrees of freedom {stats.dof}); use fewer factors."
+            f"(degrees of freedom {stats.reported.dof}); use fewer factors."
         )
     if params.n_parallel and data.n_rows > PARALLEL_MAX_ROWS:
         warnings_.append(
@@ -458,7 +441,7 @@ def _summarise(
         eigenvalues=eigenvalues.tolist(),
         eigenvalues_reduced=_reduced_eigenvalues(tet.rho, extraction.loadings).tolist(),
         variance=variance,
-        **stats.reported(),
+        **stats.reported.model_dump(),
         correlation=tet.rho.tolist(),
         thresholds=tet.tau.tolist(),
         smoothed=tet.smoothed,
