@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from backend.families import FamilySpec, families
-from backend.presentation.layout import overlaps, padded_domain, place_labels
+from backend.presentation.layout import Canvas, overlaps, padded_domain, place_labels
 from backend.presentation.numbers import index, percent, sig
 from backend.presentation.segment_map import joint_map
 from backend.presentation.summaries import key_findings, summaries
@@ -125,13 +125,13 @@ def test_labels_do_not_overlap_even_when_points_do() -> None:
     xd, yd = padded_domain(x, 0.16), padded_domain(y, 0.1)
     placed = place_labels(x, y, texts, width=640, height=460, x_domain=xd, y_domain=yd)
     # Then no two labels overlap and the ones pushed away get a leader line
-    assert overlaps(placed, texts, width=640, height=460, x_domain=xd, y_domain=yd) == 0
+    assert overlaps(placed, texts, Canvas(640, 460, xd, yd)) == 0
     assert any(p.leader for p in placed)
     # while the naive placement (every label right of its point) overlaps
     from backend.presentation.layout import Placed
 
     naive = [Placed(float(a) + 0.01, float(b), "left", False) for a, b in zip(x, y, strict=True)]
-    assert overlaps(naive, texts, width=640, height=460, x_domain=xd, y_domain=yd) > 0
+    assert overlaps(naive, texts, Canvas(640, 460, xd, yd)) > 0
 
 
 def test_the_starts_chart_marks_as_many_starts_at_the_best_as_the_text_says() -> None:

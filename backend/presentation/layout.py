@@ -7,6 +7,7 @@ so the chart and the slides draw the same layout."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,38 @@ class Placed:
     y: float
     align: str  # "left" | "right" | "center"
     leader: bool
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """A chart of `width` × `height` pixels showing `x_domain` × `y_domain`, its labels in
+    `font` px: where data points fall in pixels (y grows downwards) and how big a text is."""
+
+    width: float
+    height: float
+    x_domain: tuple[float, float]
+    y_domain: tuple[float, float]
+    font: float = 12.0
+
+    @property
+    def per_unit(self) -> tuple[float, float]:
+        """Pixels per data unit across and down."""
+        x0, x1 = self.x_domain
+        y0, y1 = self.y_domain
+        return self.width / (x1 - x0 or 1.0), self.height / (y1 - y0 or 1.0)
+
+    def pixels(self, x: np.ndarray | float, y: np.ndarray | float) -> tuple[Any, Any]:
+        sx, sy = self.per_unit
+        px = (np.asarray(x, float) - self.x_domain[0]) * sx
+        return px, (self.y_domain[1] - np.asarray(y, float)) * sy
+
+    def data(self, px: float, py: float) -> tuple[float, float]:
+        sx, sy = self.per_unit
+        return self.x_domain[0] + px / sx, self.y_domain[1] - py / sy
+
+    def text_size(self, text: str) -> tuple[float, float]:
+        scale = self.font / 12.0
+        return len(text) * CHAR_WIDTH * scale, LINE_HEIGHT * scale
 
 
 def padded_domain(values: np.ndarray, pad: float = 0.12) -> tuple[float, float]:
@@ -43,16 +76,15 @@ def place_labels(
     font: float = 12.0,
 ) -> list[Placed]:
     """Where to write each text near its point (x[i], y[i]); earlier texts are placed first."""
-    sx, sy = _pixels_per_unit(width, height, x_domain, y_domain)
-    px = (np.asarray(x, float) - x_domain[0]) * sx
-    py = (y_domain[1] - np.asarray(y, float)) * sy  # pixels grow downwards
-    scale = font / 12.0
+    canvas = Canvas(width, height, x_domain, y_domain, font)
+    px, py = canvas.pixels(x, y)
     boxes: list[tuple[float, float, float, float]] = [
         (a - 4, b - 4, a + 4, b + 4) for a, b in zip(px, py, strict=True)
     ]  # every point is an obstacle
     out: list[Placed] = []
     for i, text in enumerate(texts):
-        w, h = len(text) * CHAR_WIDTH * scale + 4, LINE_HEIGHT * scale
+        w, h = canvas.text_size(text)
+        w += 4
         best: tuple[float, float, float, float, str, float] | None = None
         for radius in RADII:
             for dx, dy in DIRECTIONS:
@@ -75,44 +107,21 @@ def place_labels(
         x0, y0, x1, y1, align, distance = best
         boxes.append((x0, y0, x1, y1))
         anchor_px = {"left": x0, "right": x1, "center": (x0 + x1) / 2}[align]
-        out.append(
-            Placed(
-                x=x_domain[0] + anchor_px / sx,
-                y=y_domain[1] - ((y0 + y1) / 2) / sy,
-                align=align,
-                leader=distance > LEADER_PX,
-            )
-        )
+        ax, ay = canvas.data(anchor_px, (y0 + y1) / 2)
+        out.append(Placed(x=ax, y=ay, align=align, leader=distance > LEADER_PX))
     return out
-
-
-def _pixels_per_unit(
-    width: float, height: float, x_domain: tuple[float, float], y_domain: tuple[float, float]
-) -> tuple[float, float]:
-    """Pixels per data unit across and down a chart of this size showing these domains."""
-    return width / (x_domain[1] - x_domain[0] or 1.0), height / (y_domain[1] - y_domain[0] or 1.0)
 
 
 def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def overlaps(
-    placed: list[Placed],
-    texts: list[str],
-    *,
-    width: float,
-    height: float,
-    x_domain: tuple[float, float],
-    y_domain: tuple[float, float],
-    font: float = 12.0,
-) -> int:
+def overlaps(placed: list[Placed], texts: list[str], canvas: Canvas) -> int:
     """How many pairs of labels overlap (for tests and for choosing a layout)."""
-    sx, sy = _pixels_per_unit(width, height, x_domain, y_domain)
     boxes = []
     for p, text in zip(placed, texts, strict=True):
-        w, h = len(text) * CHAR_WIDTH * font / 12.0, LINE_HEIGHT * font / 12.0
-        ax, ay = (p.x - x_domain[0]) * sx, (y_domain[1] - p.y) * sy
+        w, h = canvas.text_size(text)
+        ax, ay = canvas.pixels(p.x, p.y)
         x0 = {"left": ax, "right": ax - w, "center": ax - w / 2}[p.align]
         boxes.append((x0, ay - h / 2, x0 + w, ay + h / 2))
     return sum(
