@@ -391,14 +391,20 @@ class LCACovariatesResult(LCAResult):
     )
 
 
-class SolutionRow(BaseModel):
-    n_classes: int
+class InformationCriteria(BaseModel):
+    """The log-likelihood, parameter count and information criteria of a latent class fit
+    (formulas in docs/lca.md), as the fit computes them and the comparison table lists them."""
+
     loglik: float
     npar: int
     aic: float
     bic: float
     sabic: float
     caic: float
+
+
+class SolutionRow(InformationCriteria):
+    n_classes: int
     entropy: float | None
     smallest_class_share: float
     n_starts_at_best: int

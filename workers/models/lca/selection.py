@@ -130,28 +130,12 @@ def recommend(
 
 
 def solution_row(r: LCAResult) -> SolutionRow:
-    return SolutionRow(
-        n_classes=r.n_classes,
-        loglik=r.loglik,
-        npar=r.npar,
-        aic=r.aic,
-        bic=r.bic,
-        sabic=r.sabic,
-        caic=r.caic,
-        entropy=r.entropy,
-        smallest_class_share=r.smallest_class_share,
-        n_starts_at_best=r.n_starts_at_best,
-        converged=r.converged,
-        blrt_p_value=r.blrt.p_value if r.blrt else None,
-        l_squared=r.l_squared,
-        l_squared_df=r.l_squared_df,
-        l_squared_p_value=r.l_squared_p_value,
-        l_squared_bootstrap_p_value=r.l_squared_bootstrap_p_value,
-        classification_error=r.classification_error,
-        n_starts=r.n_starts,
-        replicated=r.replicated,
-        stability_ari=r.stability.ari_mean if r.stability else None,
-    )
+    """The table's row of one fit: the result's fields of the same names, its BLRT p-value
+    and its mean stability (ARI)."""
+    same = {name: getattr(r, name) for name in SolutionRow.model_fields if hasattr(r, name)}
+    blrt = r.blrt.p_value if r.blrt else None
+    stability = r.stability.ari_mean if r.stability else None
+    return SolutionRow(**{**same, "blrt_p_value": blrt, "stability_ari": stability})
 
 
 def compare_solutions(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from backend.schemas.lca import BivariateResidual, StartRecord
+from backend.schemas.lca import BivariateResidual, InformationCriteria, StartRecord
 from workers.models.base import BinaryMatrix
 from workers.models.lca.engine import THETA_MIN, Design
 
@@ -21,19 +21,9 @@ SMALL_CLASS_SHARE = 0.01
 DUPLICATE_GAP = 0.01  # two classes whose item probabilities all differ by less are duplicates
 
 
-@dataclass
-class Criteria:
-    loglik: float
-    npar: int
-    aic: float
-    bic: float
-    sabic: float
-    caic: float
-
-
-def criteria(loglik: float, npar: int, n: float) -> Criteria:
+def criteria(loglik: float, npar: int, n: float) -> InformationCriteria:
     """AIC, BIC, SABIC (Sclove: n* = (n + 2)/24), CAIC (Bozdogan) with n the total weight."""
-    return Criteria(
+    return InformationCriteria(
         loglik=loglik,
         npar=npar,
         aic=-2 * loglik + 2 * npar,
