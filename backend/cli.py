@@ -1,4 +1,4 @@
-"""`market-structure` — up | api | worker | ui | migrate.
+"""`market-structure` — up | api | worker | ui | migrate | migrate-storage.
 
 `up` runs everything on one machine: a private Redis (unless REDIS_URL is set), the SQLite
 file under DATA_DIR (unless DATABASE_URL is set), the API, the worker(s) and the UI (not with
@@ -85,6 +85,21 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
     upgrade_database()
     print(f"Database at {get_settings().resolved_database_url} is up to date.")
+    return 0
+
+
+def cmd_migrate_storage(_args: argparse.Namespace) -> int:
+    """Move datasets and artifacts stored as database blobs (before migration 0009) into
+    STORAGE_URL; safe to rerun, and to run while the service is up."""
+    from backend.migrations import upgrade_database
+    from backend.storage.migrate import move_blobs
+
+    upgrade_database()
+    datasets, artifacts = move_blobs()
+    print(
+        f"Moved {datasets} dataset(s) and {artifacts} artifact(s) into "
+        f"{get_settings().resolved_storage_url}; nothing is left in database blobs."
+    )
     return 0
 
 
@@ -216,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int)
     ui.set_defaults(func=cmd_ui)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser(
+        "migrate-storage", help="move datasets and artifacts from database blobs into storage"
+    ).set_defaults(func=cmd_migrate_storage)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

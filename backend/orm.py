@@ -78,8 +78,11 @@ class Dataset(Base):
     # Blank rows dropped at upload, and sentences about what was read (sheet, comment lines…).
     n_blank_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     notes: Mapped[list[str] | None] = mapped_column(JSONType)
-    # The parsed table as Parquet: parsed once at upload, read by workers without re-parsing.
-    data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    # The parsed table as Parquet, parsed once at upload: an object in storage at
+    # `storage_key` (backend/storage), or, stored before migration 0009 and not yet moved
+    # (`market-structure migrate-storage`), the `data` blob.
+    storage_key: Mapped[str | None] = mapped_column(String(512))
+    data: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     runs: Mapped[list[Run]] = relationship(back_populates="dataset")
@@ -177,7 +180,9 @@ class Artifact(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     content_type: Mapped[str] = mapped_column(String(128))
-    data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    # In storage at `storage_key`, or (saved before migration 0009, not yet moved) the blob.
+    storage_key: Mapped[str | None] = mapped_column(String(512))
+    data: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     run: Mapped[Run] = relationship(back_populates="artifacts")

@@ -21,7 +21,7 @@ import pytest
 
 from backend.db import session_scope
 from backend.orm import Dataset
-from backend.services.ingest import from_parquet
+from backend.services.datasets import load_frame
 from tests.support.hostile import CASES, Case, Refused, Stored
 
 HOSTILE = Path(__file__).parent / "corpus" / "hostile"
@@ -37,7 +37,7 @@ def stored_frame(dataset_id: str) -> Any:
     with session_scope() as session:
         dataset = session.get(Dataset, dataset_id)
         assert dataset is not None
-        return from_parquet(dataset.data)
+        return load_frame(dataset)
 
 
 def plain(value: Any) -> Any:

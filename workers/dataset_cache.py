@@ -1,7 +1,7 @@
 """A small per-process cache of parsed datasets, keyed by dataset id.
 
 A sweep's children, repeated fits and bootstrap samples read the same dataset: the worker
-fetches its Parquet bytes from the database and parses them once, not once per run. Bounded
+reads its Parquet (from storage, or a blob not yet moved there) once, not once per run. Bounded
 by total memory so a worker holding a few large datasets does not grow without limit.
 
 The key is the dataset, not the upload's SHA-256: two datasets made from the same bytes can
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from backend.db import session_scope
 from backend.errors import DataError
 from backend.orm import Dataset
-from backend.services.ingest import from_parquet
+from backend.storage.records import stored_frame
 
 MAX_CACHE_BYTES = 1 << 30  # 1 GiB of parsed frames per worker process
 
@@ -40,10 +40,9 @@ class DatasetCache:
                 if dataset_id in self._frames:
                     self._frames.move_to_end(dataset_id)
                     return self._frames[dataset_id]
-            data = session.scalar(select(Dataset.data).where(Dataset.id == dataset_id))
-        if data is None:
+            frame = stored_frame(session, dataset_id)
+        if frame is None:
             raise DataError(f"Dataset {dataset_id} was deleted.")
-        frame = from_parquet(data)
         with self._lock:
             self._frames[dataset_id] = frame
             while len(self._frames) > 1 and self._size() > self.max_bytes:

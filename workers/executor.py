@@ -38,6 +38,7 @@ from backend.services.cells import numbers_where_numeric
 from backend.services.ingest import to_parquet
 from backend.services.runs import PARQUET
 from backend.settings import get_settings
+from backend.storage.records import forget_artifacts, new_artifacts
 from workers import fairness, sweep
 from workers.dataset_cache import datasets as dataset_cache
 from workers.metrics import INTERNAL_ERRORS
@@ -344,23 +345,17 @@ def _write_result(
         if run is None or not ours:
             log.info("run %s was deleted or ended while fitting; result discarded", run_id)
             return False
-        # Upsert: a repeated save for the same run replaces, never duplicates.
+        outputs = {"assignments": (PARQUET, rows)} if rows is not None else {}
+        outputs |= {name: (blob.content_type, blob.data) for name, blob in result.artifacts.items()}
+        # Written before any row is locked; removed again if this transaction does not commit.
+        artifacts = new_artifacts(session, run_id, outputs)
+        # Upsert: a repeated save for the same run replaces, never duplicates; the replaced
+        # save's objects go once this one commits.
+        forget_artifacts(session, run_id)
         session.execute(delete(Result).where(Result.run_id == run_id))
         session.execute(delete(Artifact).where(Artifact.run_id == run_id))
         session.add(Result(run_id=run_id, result=payload))
-        if rows is not None:
-            session.add(
-                Artifact(
-                    run_id=run_id,
-                    name="assignments",
-                    content_type=PARQUET,
-                    data=rows,
-                )
-            )
-        for name, blob in result.artifacts.items():
-            session.add(
-                Artifact(run_id=run_id, name=name, content_type=blob.content_type, data=blob.data)
-            )
+        session.add_all(artifacts)
         run.data_hash = result.provenance.data_hash
         run.library_versions = result.provenance.library_versions
         run.fit_summary = summary

@@ -16,6 +16,7 @@ from backend.progress import ProgressStore, make_message
 from backend.queue import enqueue_run
 from backend.schemas.api import ProgressMessage
 from backend.schemas.common import TERMINAL_STATUSES, Phase, RunStatus
+from backend.storage.records import copy_artifacts
 
 log = logging.getLogger(__name__)
 
@@ -203,15 +204,8 @@ def _store_parent_result(session: Any, parent: Run, best: Run, comparison: dict[
     assert best.result is not None
     payload = {**best.result.result, "sweep": comparison}
     session.add(Result(run_id=parent.id, result=payload))
-    for artifact in session.scalars(select(Artifact).where(Artifact.run_id == best.id)):
-        session.add(
-            Artifact(
-                run_id=parent.id,
-                name=artifact.name,
-                content_type=artifact.content_type,
-                data=artifact.data,
-            )
-        )
+    best_artifacts = session.scalars(select(Artifact).where(Artifact.run_id == best.id))
+    session.add_all(copy_artifacts(session, best_artifacts, parent.id))
     parent.data_hash = best.data_hash
     parent.library_versions = best.library_versions
     parent.fit_summary = {

@@ -21,9 +21,10 @@ from backend.schemas.common import RunStatus
 from backend.services import presentation
 from backend.services import runs as service
 from backend.services.clustering import cluster_products
-from backend.services.ingest import from_parquet, to_csv, to_parquet
+from backend.services.ingest import to_csv, to_parquet
 from backend.services.progress_feed import latest_of
 from backend.services.runs import artifact_filename
+from backend.storage.records import artifact_bytes, artifact_frame
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -125,7 +126,7 @@ def get_assignments(
     session: SessionDep, run: RunDep, format: Literal["csv", "parquet"] = "csv"
 ) -> Response:
     artifact = service.get_artifact(session, run, "assignments")
-    table = presentation.named_assignments(session, run, from_parquet(artifact.data))
+    table = presentation.named_assignments(session, run, artifact_frame(artifact))
     if format == "parquet":
         return download(
             to_parquet(table), "application/vnd.apache.parquet", f"assignments_{run.id}.parquet"
@@ -205,7 +206,7 @@ def list_artifacts(run: RunDep) -> list[ArtifactOut]:
 def get_artifact(session: SessionDep, run: RunDep, name: str) -> Response:
     artifact = service.get_artifact(session, run, name)
     filename = artifact_filename(f"{name}_{run.id}", artifact.content_type)
-    return download(artifact.data, artifact.content_type, filename)
+    return download(artifact_bytes(artifact), artifact.content_type, filename)
 
 
 @router.get("/{run_id}/product-map", responses=COMPLETED_ONLY)

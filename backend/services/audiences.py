@@ -17,7 +17,8 @@ from backend.families import family
 from backend.orm import Run
 from backend.presentation.names import units
 from backend.services import runs as run_service
-from backend.services.ingest import from_parquet, to_csv
+from backend.services.ingest import to_csv
+from backend.storage.records import artifact_frame
 
 
 def audience_table(session: Session, run: Run, threshold: float) -> pd.DataFrame:
@@ -35,7 +36,7 @@ def audience_table(session: Session, run: Run, threshold: float) -> pd.DataFrame
             "and their scoring runs."
         )
     names = units(spec, result, run.labels).names
-    rows = from_parquet(run_service.get_artifact(session, run, "assignments").data)
+    rows = artifact_frame(run_service.get_artifact(session, run, "assignments"))
     key = str(rows.columns[0])
     parts = []
     for c, name in enumerate(names):

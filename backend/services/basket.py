@@ -21,7 +21,7 @@ from backend.orm import Dataset
 from backend.schemas.api import ColumnProfile
 from backend.services.datasets import resolve_product_columns, split_columns
 from backend.services.household_features import check_weight_column, weight_values
-from backend.services.ingest import from_parquet
+from backend.storage.records import dataset_frame
 
 CHUNK_ROWS = 100_000
 
@@ -83,13 +83,13 @@ def dataset_basket(
     weights = None
     if weight_column:
         check_weight_column(profiles, weight_column, dataset, chosen)
-        weights = weight_values(from_parquet(dataset.data, [weight_column])[weight_column])
+        weights = weight_values(dataset_frame(dataset, [weight_column])[weight_column])
     key = (dataset.sha256, tuple(chosen), weight_column or "")
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    stats = basket_statistics(from_parquet(dataset.data, chosen), chosen, weights)
+    stats = basket_statistics(dataset_frame(dataset, chosen), chosen, weights)
     with _LOCK:
         _CACHE[key] = stats
         while len(_CACHE) > _CACHE_SIZE:

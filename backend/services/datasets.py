@@ -9,18 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, InvalidInput
-from backend.orm import Dataset, Run
+from backend.orm import Dataset, Run, new_id
 from backend.schemas.api import ColumnProfile, DatasetOut
 from backend.schemas.common import RunStatus
 from backend.services.household_ids import check_id_column
-from backend.services.ingest import (
-    format_values,
-    from_parquet,
-    parse_table,
-    recode_hint,
-    to_parquet,
-)
+from backend.services.ingest import format_values, parse_table, recode_hint
 from backend.settings import get_settings
+from backend.storage.records import dataset_frame, forget_dataset, store_dataset_rows
 
 PREVIEW_ROWS = 20
 MAX_NAME = 255  # names and file names are VARCHAR(255)
@@ -99,6 +94,7 @@ def create_dataset(
     except InvalidInput as exc:
         raise InvalidInput(exc.message + parsed.hint) from exc
     dataset = Dataset(
+        id=new_id(),
         name=name or filename or "dataset",
         filename=filename,
         file_format=parsed.file_format,
@@ -109,8 +105,10 @@ def create_dataset(
         columns=[c.model_dump(exclude_none=True) for c in parsed.columns],
         n_blank_rows=parsed.n_blank_rows,
         notes=parsed.notes,
-        data=to_parquet(parsed.frame),
     )
+    # Streamed to storage a row group at a time before the row is added; a transaction that
+    # does not commit removes the object (backend/storage/lifecycle.py).
+    store_dataset_rows(session, dataset, parsed.frame)
     session.add(dataset)
     session.flush()
     return dataset
@@ -228,14 +226,17 @@ def list_datasets(session: Session, limit: int, offset: int) -> tuple[list[Datas
     return list(items), total
 
 
-def load_frame(dataset: Dataset, columns: list[str] | None = None) -> Any:
-    return from_parquet(dataset.data, columns)
+def load_frame(
+    dataset: Dataset, columns: list[str] | None = None, row_groups: list[int] | None = None
+) -> Any:
+    return dataset_frame(dataset, columns, row_groups)
 
 
 def dataset_out(dataset: Dataset, *, preview: bool = False) -> DatasetOut:
     out = DatasetOut.model_validate(dataset)
     if preview:
-        frame = load_frame(dataset).head(PREVIEW_ROWS).astype(object)
+        # The first row group holds the preview: the rest of the table is not read.
+        frame = load_frame(dataset, row_groups=[0]).head(PREVIEW_ROWS).astype(object)
         for column in out.columns:  # 0/1 columns are stored as floats: shown as 0 and 1
             if column.is_binary and column.name in frame:
                 frame[column.name] = frame[column.name].map(_whole)
@@ -269,5 +270,6 @@ def delete_dataset(session: Session, dataset: Dataset, *, force: bool) -> None:
 
         for run in list(dataset.runs):
             discard_run(session, run)
+    forget_dataset(session, dataset)
     session.delete(dataset)
     session.commit()

@@ -23,7 +23,8 @@ import pandas as pd
 from backend.errors import InvalidInput
 from backend.orm import Dataset
 from backend.schemas.api import ColumnProfile
-from backend.services.ingest import PLAIN_NUMBER, format_values, from_parquet
+from backend.services.ingest import PLAIN_NUMBER, format_values
+from backend.storage.records import dataset_frame
 
 # A text feature whose values are all different is an ID once it has this many rows.
 ID_LIKE_MIN_ROWS = 20
@@ -59,7 +60,7 @@ def check_household_features(
 ) -> None:
     by_name = {c.name: c for c in profiles}
     text_columns = [n for n in names if n in by_name and not by_name[n].is_binary]
-    values = from_parquet(dataset.data, text_columns) if text_columns else pd.DataFrame()
+    values = dataset_frame(dataset, text_columns) if text_columns else pd.DataFrame()
     for name in names:
         column = by_name[name]
         present = dataset.n_rows - column.n_missing
@@ -109,7 +110,7 @@ def check_weight_column(
         raise InvalidInput(
             f'Column "{name}" cannot be the weight column and a product, ID or feature column.'
         )
-    raw = from_parquet(dataset.data, [name])[name]
+    raw = dataset_frame(dataset, [name])[name]
     weights = weight_values(raw)
     bad = ~(np.isfinite(weights) & (weights > 0))
     if bad.any():

@@ -15,7 +15,8 @@ from backend.errors import InvalidInput
 from backend.orm import Dataset
 from backend.schemas.api import ColumnProfile, ValueRepeats
 from backend.services.cells import SHOWN, jsonable
-from backend.services.ingest import format_values, from_parquet
+from backend.services.ingest import format_values
+from backend.storage.records import dataset_frame
 
 # How each format numbers the rows a profile's `missing_rows` lists.
 ROW_WORDS = {"csv": "line", "xlsx": "sheet row", "parquet": "row"}
@@ -71,7 +72,7 @@ def _may_repeat(column: ColumnProfile, dataset: Dataset) -> bool:
 
 
 def _from_data(dataset: Dataset, name: str) -> tuple[ValueRepeats, list[int]]:
-    values = from_parquet(dataset.data, [name])[name]
+    values = dataset_frame(dataset, [name])[name]
     missing = values.isna().to_numpy()
     text = values[~missing].astype(str)
     counts = text.value_counts(sort=True)

@@ -21,7 +21,7 @@ from backend.services.cells import profile_columns, type_table
 from backend.services.readers import ReadOptions, read_table
 from backend.services.readers.formats import detect_format
 from backend.settings import get_settings
-from backend.storage.tables import write_parquet
+from backend.storage.tables import read_parquet, write_parquet
 
 CHUNK = 1 << 20
 
@@ -120,7 +120,7 @@ def to_parquet(frame: pd.DataFrame) -> bytes:
 
 
 def from_parquet(data: bytes, columns: list[str] | None = None) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(data), columns=columns)
+    return read_parquet(io.BytesIO(data), columns)
 
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).

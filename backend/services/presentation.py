@@ -18,9 +18,9 @@ from backend.presentation.names import units
 from backend.presentation.pdf import html_to_pdf
 from backend.presentation.report import html_report
 from backend.presentation.tables import MOST_LIKELY, memberships, result_tables
-from backend.services.ingest import from_parquet
 from backend.services.runs import artifact_filename, require_completed, run_out
 from backend.settings import get_settings
+from backend.storage.records import artifact_bytes, artifact_frame
 
 ROWS = "assignments"
 ARTIFACT_DESCRIPTIONS = {
@@ -51,7 +51,7 @@ def chart_view(session: Session, run: Run) -> ChartView:
         spec,
         result,
         units(spec, result, run.labels),
-        load_rows=lambda: from_parquet(rows.data) if rows is not None else None,
+        load_rows=lambda: artifact_frame(rows) if rows is not None else None,
         has_rows=rows is not None,
     )
 
@@ -128,7 +128,7 @@ def export_zip(session: Session, run: Run, *, with_report: bool = True) -> bytes
         (
             artifact_filename(a.name, a.content_type),
             ARTIFACT_DESCRIPTIONS.get(a.name, f"The run's {a.name} output, as stored."),
-            a.data,
+            artifact_bytes(a),
         )
         for a in run.artifacts
         if a.name != ROWS

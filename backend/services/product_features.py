@@ -23,7 +23,8 @@ from backend.errors import InvalidInput, NotFound
 from backend.orm import Dataset, is_id
 from backend.schemas.params import ModelParams
 from backend.services.household_features import NUMERIC_SHARE
-from backend.services.ingest import PLAIN_NUMBER, format_values, from_parquet
+from backend.services.ingest import PLAIN_NUMBER, format_values
+from backend.storage.records import dataset_frame
 
 FIELD = "product_features_dataset"
 SHOWN = 5
@@ -50,7 +51,7 @@ def _attached(session: Session, params: ModelParams, products: Sequence[str]) ->
             f"{FIELD}: dataset {dataset_id} does not exist; upload the product-feature "
             "table first (POST /api/v1/datasets)."
         )
-    table = records(from_parquet(dataset.data), products, dataset_id)
+    table = records(dataset_frame(dataset), products, dataset_id)
     return params.model_copy(update={"product_features": table})
 
 

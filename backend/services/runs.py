@@ -40,6 +40,7 @@ from backend.services.ingest import format_values
 from backend.services.quotas import check_active_runs
 from backend.services.sweeps import sweep_values, validate_params
 from backend.settings import get_settings
+from backend.storage.records import forget_runs
 from backend.validation import NUL_REFUSED, holds_nul
 
 log = logging.getLogger(__name__)
@@ -529,6 +530,7 @@ def discard_run(session: Session, run: Run) -> None:
             ProgressStore().forget(job.id)
     except redis.RedisError:
         log.warning("progress of run %s not removed from Redis", run.id)
+    forget_runs(session, [run.id])
     session.delete(run)
 
 

@@ -23,7 +23,8 @@ from backend.services import runs as run_service
 from backend.services.cells import numbers_where_numeric
 from backend.services.datasets import check_other_columns, create_dataset, non_binary_sentence
 from backend.services.household_ids import check_id_column
-from backend.services.ingest import format_values, from_parquet
+from backend.services.ingest import format_values
+from backend.storage.records import dataset_frame
 
 MISSING_LEVEL = "(missing)"  # how a blank category is a level (workers/models/lca/covariates.py)
 
@@ -158,7 +159,7 @@ def check_features(
     """The model's household features exist; numeric ones hold numbers; categories are ones
     the model saw in training."""
     check_other_columns(profiles, features, "household feature")
-    frame = numbers_where_numeric(from_parquet(dataset.data, features))
+    frame = numbers_where_numeric(dataset_frame(dataset, features))
     levels: dict[str, list[str]] = (result.get("scoring") or {}).get("levels", {})
     for name in features:
         kinds = {t["kind"] for t in result["terms"] if t["covariate"] == name}

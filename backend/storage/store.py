@@ -39,7 +39,7 @@ class Store:
         return f"{self.url}/{key}"
 
     def open(self, key: str, mode: str = "rb") -> IO[bytes]:
-        return self.fs.open(self.path(key), mode)  # type: ignore[no-any-return]
+        return self.fs.open(self.path(key), mode)
 
     @contextlib.contextmanager
     def writer(self, key: str) -> Iterator[IO[bytes]]:
@@ -64,7 +64,7 @@ class Store:
             sink.write(data)
 
     def read_bytes(self, key: str) -> bytes:
-        return self.fs.cat_file(self.path(key))  # type: ignore[no-any-return]
+        return self.fs.cat_file(self.path(key))
 
     def copy(self, source: str, key: str) -> None:
         """Server-side on object stores: the bytes do not pass through this process."""

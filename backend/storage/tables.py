@@ -70,9 +70,13 @@ def read_rows(
     """The table at `key` (these columns, these row groups, in order; None: all). Only the
     footer and the chunks asked for are read (ranged reads on an object store)."""
     with get_store().open(key) as source:
-        parquet = pq.ParquetFile(source)
-        if row_groups is None:
-            table = parquet.read(columns=columns)
-        else:
-            table = parquet.read_row_groups(row_groups, columns=columns)
-    return table.to_pandas()
+        return read_parquet(source, columns, row_groups)
+
+
+def read_parquet(
+    source: IO[bytes], columns: list[str] | None = None, row_groups: list[int] | None = None
+) -> pd.DataFrame:
+    parquet = pq.ParquetFile(source)
+    if row_groups is None:
+        return parquet.read(columns=columns).to_pandas()
+    return parquet.read_row_groups(row_groups, columns=columns).to_pandas()

@@ -21,7 +21,8 @@ from backend.progress import ProgressReporter, ProgressStore, make_message
 from backend.schemas.common import Phase
 from backend.schemas.scoring import ScoreResult
 from backend.services.cells import numbers_where_numeric
-from backend.services.ingest import from_parquet, to_parquet
+from backend.services.ingest import to_parquet
+from backend.storage.records import artifact_frame
 from workers.dataset_cache import datasets as dataset_cache
 from workers.models.base import BinaryMatrix
 from workers.models.progress import sub_progress
@@ -78,13 +79,12 @@ def load_source(run: Run) -> tuple[Run, dict[str, Any], pd.DataFrame | None]:
         if source is None or source.result is None:
             raise DataError("The run whose model this scoring run applies was deleted.")
         result = dict(source.result.result)
-        blob = session.scalar(
-            select(Artifact.data).where(
-                Artifact.run_id == source.id, Artifact.name == "assignments"
-            )
+        rows = session.scalar(
+            select(Artifact).where(Artifact.run_id == source.id, Artifact.name == "assignments")
         )
+        table = artifact_frame(rows) if rows is not None else None
         session.expunge(source)
-    return source, result, from_parquet(blob) if blob is not None else None
+    return source, result, table
 
 
 def model_features(source: Run, result: dict[str, Any]) -> list[str]:
