@@ -121,6 +121,15 @@ def ints(values: list[int]) -> pa.Array:
     return pa.array(values, pa.int64())
 
 
+def reference_parquet(**columns: pa.Array) -> Callable[[], bytes]:
+    """The reference purchases as Parquet (text IDs, int64 products), with `columns` in place
+    of its own: the one column a case changes."""
+    table = {"id": pa.array(IDS), "p1": ints(P1), "p2": ints(P2), "p3": ints(P3)}
+    unknown = set(columns) - set(table)
+    assert not unknown, f"reference_parquet replaces columns, it does not add {unknown}"
+    return parquet(arrow(**{**table, **columns}))
+
+
 def refused(status: int, *words: str) -> Refused:
     return Refused(status, words)
 
@@ -504,14 +513,7 @@ CASES: list[Case] = [
     ),
     Case(
         "bytes_ids.parquet",
-        parquet(
-            arrow(
-                id=pa.array([f"H{k:04d}".encode() for k in range(12)], pa.binary()),
-                p1=ints(P1),
-                p2=ints(P2),
-                p3=ints(P3),
-            )
-        ),
+        reference_parquet(id=pa.array([f"H{k:04d}".encode() for k in range(12)], pa.binary())),
         Stored(reference([f"H{k:04d}" for k in range(12)])),
     ),
     Case(
@@ -525,24 +527,17 @@ CASES: list[Case] = [
     ),
     Case(
         "big_int_ids_with_null.parquet",
-        parquet(
-            arrow(
-                id=pa.array([2**62 + k for k in range(11)] + [None], pa.int64()),
-                p1=ints(P1),
-                p2=ints(P2),
-                p3=ints(P3),
-            )
-        ),
+        reference_parquet(id=pa.array([2**62 + k for k in range(11)] + [None], pa.int64())),
         Stored(reference([str(2**62 + k) for k in range(11)] + [None])),
     ),
     Case(
         "dictionary_ids.parquet",
-        parquet(arrow(id=pa.array(IDS).dictionary_encode(), p1=ints(P1), p2=ints(P2), p3=ints(P3))),
+        reference_parquet(id=pa.array(IDS).dictionary_encode()),
         Stored(reference()),
     ),
     Case(
         "large_string_ids.parquet",
-        parquet(arrow(id=pa.array(IDS, pa.large_string()), p1=ints(P1), p2=ints(P2), p3=ints(P3))),
+        reference_parquet(id=pa.array(IDS, pa.large_string())),
         Stored(reference()),
     ),
     Case(
@@ -554,38 +549,17 @@ CASES: list[Case] = [
     ),
     Case(
         "bool_products_with_null.parquet",
-        parquet(
-            arrow(
-                id=pa.array(IDS),
-                p1=pa.array([bool(v) for v in P1[:-1]] + [None]),
-                p2=ints(P2),
-                p3=ints(P3),
-            )
-        ),
+        reference_parquet(p1=pa.array([bool(v) for v in P1[:-1]] + [None])),
         Stored(reference(p1=[*P1[:-1], None])),
     ),
     Case(
         "decimal_binary.parquet",
-        parquet(
-            arrow(
-                id=pa.array(IDS),
-                p1=pa.array([decimal.Decimal(v) for v in P1], pa.decimal128(5, 2)),
-                p2=ints(P2),
-                p3=ints(P3),
-            )
-        ),
+        reference_parquet(p1=pa.array([decimal.Decimal(v) for v in P1], pa.decimal128(5, 2))),
         Stored(reference()),
     ),
     Case(
         "float_binary_with_nan.parquet",
-        parquet(
-            arrow(
-                id=pa.array(IDS),
-                p1=pa.array([float(v) for v in P1[:-1]] + [float("nan")]),
-                p2=ints(P2),
-                p3=ints(P3),
-            )
-        ),
+        reference_parquet(p1=pa.array([float(v) for v in P1[:-1]] + [float("nan")])),
         Stored(reference(p1=[*P1[:-1], None])),
     ),
     Case(
@@ -611,27 +585,15 @@ CASES: list[Case] = [
     ),
     Case(
         "decimals_in_products.parquet",
-        parquet(
-            arrow(
-                id=pa.array(IDS),
-                p1=pa.array([0.5, 0.25, *map(float, P1[2:])]),
-                p2=ints(P2),
-                p3=ints(P3),
-            )
-        ),
+        reference_parquet(p1=pa.array([0.5, 0.25, *map(float, P1[2:])])),
         refused(422, '"p1" has values other than 0/1: 0.5, 0.25'),
         {"product_columns": "p1,p2"},
     ),
     Case(
         "decimal_type_products.parquet",
-        parquet(
-            arrow(
-                id=pa.array(IDS),
-                p1=pa.array(
-                    [decimal.Decimal("0.50"), *map(decimal.Decimal, P1[1:])], pa.decimal128(5, 2)
-                ),
-                p2=ints(P2),
-                p3=ints(P3),
+        reference_parquet(
+            p1=pa.array(
+                [decimal.Decimal("0.50"), *map(decimal.Decimal, P1[1:])], pa.decimal128(5, 2)
             )
         ),
         refused(422, '"p1" has values other than 0/1: 0.5'),
@@ -639,13 +601,13 @@ CASES: list[Case] = [
     ),
     Case(
         "duplicate_ids.parquet",
-        parquet(arrow(id=pa.array(DUPLICATE_IDS), p1=ints(P1), p2=ints(P2), p3=ints(P3))),
+        reference_parquet(id=pa.array(DUPLICATE_IDS)),
         refused(422, "repeated", '"009" (3 rows)'),
         {"id_column": "id"},
     ),
     Case(
         "missing_ids.parquet",
-        parquet(arrow(id=pa.array(MISSING_IDS), p1=ints(P1), p2=ints(P2), p3=ints(P3))),
+        reference_parquet(id=pa.array(MISSING_IDS)),
         refused(422, "2 row(s) have no ID", "row 5, 10"),
         {"id_column": "id"},
     ),
