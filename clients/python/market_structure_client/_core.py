@@ -6,9 +6,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 import uuid
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,52 @@ def settle(response: httpx.Response, last: bool) -> httpx.Response | None:
 
 def unreachable(base_url: str, exc: Exception) -> ApiUnavailable:
     return ApiUnavailable(f"Could not reach the API at {base_url}: {exc!r}.")
+
+
+@dataclass
+class Attempts:
+    """The retry rule of one call, without the I/O: the client makes an attempt and says what
+    came of it (`outcome`); the answer is returned, or it waits as long as `outcome` says and
+    tries again."""
+
+    retry: Retry
+    base_url: str
+    method: str
+    kwargs: dict[str, Any]
+    made: int = 0
+
+    def outcome(
+        self, response: httpx.Response | None, error: httpx.TransportError | None = None
+    ) -> httpx.Response | float:
+        """The answer to return, or the seconds to wait before the next attempt. The API's
+        refusal is raised; a connection error after the last attempt is ApiUnavailable."""
+        self.made += 1
+        last = self.made >= attempts_for(self.retry, self.method, self.kwargs)
+        if error is not None:
+            if last:
+                raise unreachable(self.base_url, error) from error
+        else:
+            answer = settle(response, last=last) if response is not None else None
+            if answer is not None:
+                return answer
+        return self.retry.wait(self.made - 1, response)
+
+
+@dataclass
+class Deadline:
+    """What `wait` does with each progress message: hand it to `on_progress`; TimeoutError
+    once `timeout` seconds have passed."""
+
+    run_id: str
+    timeout: float | None
+    on_progress: Callable[[Progress], None] | None
+    started: float = field(default_factory=time.monotonic)
+
+    def passed(self, message: Progress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(message)
+        if self.timeout is not None and time.monotonic() > self.started + self.timeout:
+            raise TimeoutError(f"run {self.run_id} did not end within {self.timeout} s")
 
 
 def client_headers(token: str | None) -> dict[str, str]:
@@ -283,11 +330,31 @@ class SseParser:
 
 @dataclass
 class StreamState:
-    """Where a progress stream is: the last event id received (to resume from) and whether it
-    ended."""
+    """Where a run's progress stream is, without the I/O: the lines read so far (SSE), the last
+    event id received (to resume from), whether it ended, and the failed connections in a row
+    (ApiUnavailable after `reconnects` of them)."""
 
+    run_id: str
+    retry: Retry
     last_event_id: str | None = None
+    reconnects: int = 20
     closed: bool = False
+    failures: int = 0
+    parser: SseParser = field(default_factory=SseParser)
+
+    def request(self, connect: float | None) -> tuple[str, dict[str, Any]]:
+        """The path and keyword arguments of the next connection (resumed from the last
+        event id received); its lines start a new event."""
+        self.parser = SseParser()
+        return stream_request(self.run_id, self, connect)
+
+    def take(self, line: str) -> Progress | None:
+        """The progress message a line completes, if it completes one."""
+        event = self.parser.line(line)
+        if event is None:
+            return None
+        self.failures = 0
+        return self.handle(event)
 
     def handle(self, event: SseEvent) -> Progress | None:
         """The progress message an event carries (None for a close without one)."""
@@ -305,6 +372,13 @@ class StreamState:
         if event.id:
             self.last_event_id = event.id
         return Progress.model_validate({**payload, "event_id": event.id})
+
+    def reconnect_after(self, exc: httpx.TransportError) -> float:
+        """The connection failed: the seconds to wait before the next, or ApiUnavailable."""
+        self.failures += 1
+        if self.failures > self.reconnects:
+            raise stream_failed(self.run_id, exc) from exc
+        return stream_backoff(self.retry, self.failures)
 
 
 def read_frame(content: bytes, parquet: bool) -> pd.DataFrame:

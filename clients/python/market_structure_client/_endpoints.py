@@ -18,6 +18,10 @@ from pydantic import BaseModel
 
 from market_structure_client._core import (
     API_PREFIX,
+    DEFAULT_URL,
+    Attempts,
+    Retry,
+    client_headers,
     export_params,
     idempotency_headers,
     read_frame,
@@ -298,3 +302,37 @@ class Endpoints:
     def cluster_products(run_id: str, **request: Any) -> Call[dict[str, Any]]:
         """Cluster the run's products (`method`, `n_clusters` or `max_k`, `linkage_method`)."""
         return Call("POST", f"/runs/{run_id}/clustering", _object, {"json": request})
+
+
+Http = TypeVar("Http", bound="httpx.Client | httpx.AsyncClient")
+Transport = TypeVar("Transport", bound="httpx.BaseTransport | httpx.AsyncBaseTransport")
+
+
+class Connection(Endpoints, Generic[Http, Transport]):
+    """What `Client` and `AsyncClient` are made with: the API's address, the bearer token,
+    timeouts, the retry rule and an httpx transport (tests give one), and the httpx client
+    (`http_class`: blocking or asyncio) that carries their calls."""
+
+    http_class: Callable[..., Http]
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        token: str | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        retry: Retry | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or Retry()
+        self.http: Http = self.http_class(
+            base_url=self.base_url,
+            headers=client_headers(token),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def attempts(self, method: str, kwargs: dict[str, Any]) -> Attempts:
+        """The retry rule of one call (see `request`)."""
+        return Attempts(self.retry, self.base_url, method, kwargs)

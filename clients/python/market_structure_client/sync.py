@@ -8,28 +8,14 @@ from typing import Any, TypeVar
 
 import httpx
 
-from market_structure_client._core import (
-    API_PREFIX,
-    DEFAULT_URL,
-    Retry,
-    SseParser,
-    StreamState,
-    attempts_for,
-    client_headers,
-    error_from,
-    settle,
-    stream_backoff,
-    stream_failed,
-    stream_request,
-    unreachable,
-)
-from market_structure_client._endpoints import Call, Endpoints
+from market_structure_client._core import API_PREFIX, Deadline, StreamState, error_from
+from market_structure_client._endpoints import Call, Connection
 from market_structure_client.models import Progress, Run
 
 T = TypeVar("T")
 
 
-class Client(Endpoints):
+class Client(Connection[httpx.Client, httpx.BaseTransport]):
     """A client of one Market Structure API.
 
         with Client("http://127.0.0.1:8000") as api:
@@ -42,24 +28,11 @@ class Client(Endpoints):
     `token` is sent as `Authorization: Bearer <token>` (the API's API_TOKEN). Requests that
     may be repeated (reads, deletes, and `submit`, which sends an Idempotency-Key) are retried
     on connection errors and 5xx answers, as `retry` says; every refusal is an `ApiError`
-    whose `detail` is the API's sentence.
+    whose `detail` is the API's sentence. Every endpoint is defined in `_endpoints`; this
+    class only sends the calls.
     """
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        *,
-        token: str | None = None,
-        timeout: float | httpx.Timeout = 30.0,
-        retry: Retry | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        headers = client_headers(token)
-        self.base_url = base_url.rstrip("/")
-        self.retry = retry or Retry()
-        self.http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
-        )
+    http_class = httpx.Client
 
     def close(self) -> None:
         self.http.close()
@@ -70,33 +43,23 @@ class Client(Endpoints):
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    # -- plumbing --------------------------------------------------------------------------
-
     def request(
         self, method: str, path: str, *, prefix: str = API_PREFIX, **kwargs: Any
     ) -> httpx.Response:
         """One call, retried when it may be; the answer, or an ApiError."""
-        attempts = attempts_for(self.retry, method, kwargs)
-        for attempt in range(attempts):
-            response = None
+        attempts = self.attempts(method, kwargs)
+        while True:
             try:
-                response = self.http.request(method, f"{prefix}{path}", **kwargs)
+                outcome = attempts.outcome(self.http.request(method, f"{prefix}{path}", **kwargs))
             except httpx.TransportError as exc:
-                if attempt + 1 >= attempts:
-                    raise unreachable(self.base_url, exc) from exc
-            else:
-                answer = settle(response, last=attempt + 1 >= attempts)
-                if answer is not None:
-                    return answer
-            time.sleep(self.retry.wait(attempt, response))
-        raise AssertionError("unreachable")
+                outcome = attempts.outcome(None, exc)
+            if isinstance(outcome, httpx.Response):
+                return outcome
+            time.sleep(outcome)
 
     def send(self, call: Call[T]) -> T:
-        """Send one endpoint's call (see `_endpoints`) and read its answer."""
-        response = self.request(call.method, call.path, prefix=call.prefix, **call.options)
-        return call.answer(response)
-
-    # -- progress --------------------------------------------------------------------------
+        """Send one endpoint's call and read its answer."""
+        return call.answer(self.request(call.method, call.path, prefix=call.prefix, **call.options))
 
     def stream(
         self, run_id: str, *, last_event_id: str | None = None, reconnects: int = 20
@@ -107,27 +70,21 @@ class Client(Endpoints):
         so nothing is missed or repeated; when the server no longer keeps some events it says
         so and the run's snapshot comes instead (`details["gap"]`). After `reconnects` failed
         attempts in a row, ApiUnavailable."""
-        state = StreamState(last_event_id)
-        failures = 0
+        state = StreamState(run_id, self.retry, last_event_id, reconnects)
         while not state.closed:
-            path, options = stream_request(run_id, state, self.http.timeout.connect)
+            path, options = state.request(self.http.timeout.connect)
             try:
                 with self.http.stream("GET", path, **options) as response:
                     if response.is_error:
                         response.read()
                         raise error_from(response)
-                    for event in SseParser().feed(response.iter_lines()):
-                        failures = 0
-                        message = state.handle(event)
-                        if message is not None:
+                    for line in response.iter_lines():
+                        if (message := state.take(line)) is not None:
                             yield message
                         if state.closed:
                             return
             except httpx.TransportError as exc:
-                failures += 1
-                if failures > reconnects:
-                    raise stream_failed(run_id, exc) from exc
-                time.sleep(stream_backoff(self.retry, failures))
+                time.sleep(state.reconnect_after(exc))
 
     def wait(
         self,
@@ -138,10 +95,7 @@ class Client(Endpoints):
     ) -> Run:
         """Follow the run's progress until it ends; answers the run (completed, failed or
         cancelled). TimeoutError after `timeout` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = Deadline(run_id, timeout, on_progress)
         for message in self.stream(run_id):
-            if on_progress is not None:
-                on_progress(message)
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"run {run_id} did not end within {timeout} s")
+            deadline.passed(message)
         return self.run(run_id)
