@@ -54,6 +54,19 @@ def many_events_run(client: httpx.Client, dataset_id: str, **params: Any) -> dic
     )
 
 
+def reconnected_after_two_events(
+    stack: IsolatedStack, client: httpx.Client, dataset_id: str, **params: Any
+) -> tuple[str, list[Event], list[Event], list[Event]]:
+    """A many-events run whose first two events a client saw before it dropped; once the run
+    has completed, the client reconnects with the second event's id. The run's id, the two
+    events, what the reconnection read, and what the stream still holds (read from the start)."""
+    run = many_events_run(client, dataset_id, **params)
+    first = read_events(stack.api_url, run["id"], limit=2)
+    assert wait_for(client, run["id"])["status"] == "completed"
+    rest = read_events(stack.api_url, run["id"], last_event_id=first[-1].id)
+    return run["id"], first, rest, read_events(stack.api_url, run["id"])
+
+
 def ids(events: list[Event]) -> list[str | None]:
     return [e.id for e in events if e.event == "message"]
 
@@ -61,16 +74,13 @@ def ids(events: list[Event]) -> list[str | None]:
 def test_resume_from_an_early_id_past_the_old_cap_gets_every_event(
     stack: IsolatedStack, client: httpx.Client, dataset_id: str
 ) -> None:
-    # Given a run that publishes more events than a stream used to keep (about 6,000)
-    run = many_events_run(client, dataset_id, n_classes=4, max_iter=4500)
-    first = read_events(stack.api_url, run["id"], limit=2)
-    assert wait_for(client, run["id"])["status"] == "completed"
-
-    # When a client that saw only the first two events reconnects with the second one's id
-    rest = read_events(stack.api_url, run["id"], last_event_id=first[-1].id)
+    # Given a run that publishes more events than a stream used to keep (about 6,000), when a
+    # client that saw only the first two events reconnects with the second one's id
+    _, first, rest, everything = reconnected_after_two_events(
+        stack, client, dataset_id, n_classes=4, max_iter=4500
+    )
 
     # Then it gets every event after that one, in order, and the stream closes
-    everything = read_events(stack.api_url, run["id"])
     assert everything[0].data["phase"] == "queued"  # nothing was trimmed
     assert OLD_CAP < len(ids(everything)) < KEPT
     assert "gap" not in {e.event for e in rest}
@@ -81,23 +91,20 @@ def test_resume_from_an_early_id_past_the_old_cap_gets_every_event(
 def test_resume_from_before_the_oldest_kept_event_gets_a_gap_event_first(
     stack: IsolatedStack, client: httpx.Client, dataset_id: str
 ) -> None:
-    # Given a run that publishes about twice as many events as its stream keeps
-    run = many_events_run(client, dataset_id, n_classes=6, max_iter=15000)
-    first = read_events(stack.api_url, run["id"], limit=2)
-    assert wait_for(client, run["id"])["status"] == "completed"
-    kept = read_events(stack.api_url, run["id"])
+    # Given a run that publishes about twice as many events as its stream keeps, when a client
+    # that saw only the first two events reconnects
+    run_id, first, rest, kept = reconnected_after_two_events(
+        stack, client, dataset_id, n_classes=6, max_iter=15000
+    )
     assert KEPT <= len(ids(kept)) <= KEPT + 200  # trimmed to about PROGRESS_STREAM_MAX_EVENTS
     assert kept[0].data["phase"] != "queued"
-
-    # When a client that saw only the first two events reconnects
-    rest = read_events(stack.api_url, run["id"], last_event_id=first[-1].id)
 
     # Then a gap event comes first, with the snapshot and where to fetch it ...
     gap = rest[0]
     assert gap.event == "gap" and gap.id is None
     assert gap.data["last_event_id"] == first[-1].id
     assert gap.data["snapshot"]["phase"] == "completed" and gap.data["snapshot"]["progress"] == 1
-    assert f"{stack.api_url}/api/v1/progress/{run['id']}" in gap.data["message"]
+    assert f"{stack.api_url}/api/v1/progress/{run_id}" in gap.data["message"]
     # ... then every event that is kept, and the close
     assert ids(rest[1:]) == ids(kept)
     assert [e.event for e in rest].count("gap") == 1
