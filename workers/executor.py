@@ -42,6 +42,7 @@ from backend.storage.records import forget_artifacts, new_artifacts
 from workers import fairness, sweep
 from workers.dataset_cache import datasets as dataset_cache
 from workers.metrics import INTERNAL_ERRORS
+from workers.models import cluster
 from workers.models.base import BinaryMatrix
 from workers.models.profiles import attach_profiles, unit_names
 from workers.product_map import build_product_map
@@ -50,12 +51,15 @@ from workers.row_key import hide_row_key, name_row_key
 log = logging.getLogger(__name__)
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
-# Failures that another attempt may not repeat: the database or Redis was unreachable.
+# Failures that another attempt may not repeat: the database, Redis or the Dask scheduler was
+# unreachable, or Dask workers kept dying under a fit.
 TRANSIENT = (
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
     redis.ConnectionError,
     redis.TimeoutError,
+    cluster.SchedulerLost,
+    cluster.PartitionsLost,
 )
 # The data's (or the request's) fault: shown to the person as the reason, never retried. Fit
 # code raises DataError for data it cannot fit (too few rows, a singular matrix, …); anything

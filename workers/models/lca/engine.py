@@ -33,7 +33,8 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -113,6 +114,9 @@ class Design:
     missing_rows: np.ndarray  # design rows that have a missing cell
     observed_rate: np.ndarray  # weighted purchase rate per product over observed cells
     _cache: dict[tuple[int, type], list[Block]] = field(default_factory=dict)
+    # Set when the rows are also held on a Dask cluster: e_pass then sums there
+    # (workers/models/lca/on_cluster.py).
+    remote: RemoteRows | None = None
 
     @property
     def n_rows(self) -> int:
@@ -131,6 +135,38 @@ class Design:
             self._cache.clear()
             self._cache[key] = list(self._dense_blocks(rows))
         return self._cache[key]
+
+    def part(self, start: int, stop: int) -> Design:
+        """Design rows [start, stop) as a design of their own: what one Dask partition holds.
+        Its e_pass sums are that range's share of the whole design's; `start` is a multiple of
+        SPARSE_BLOCK_ROWS so a sparse design's blocks are whole."""
+        assert start % SPARSE_BLOCK_ROWS == 0
+        lo, hi = np.searchsorted(self.missing_rows, [start, stop])
+        miss = None
+        if self.miss is not None and hi > lo:
+            miss = {t: m[start:stop] for t, m in self.miss.items()}
+        blocks = None
+        if self.sparse_blocks is not None:
+            blocks = [
+                replace(b, start=b.start - start, stop=b.stop - start)
+                for b in self.sparse_blocks
+                if start <= b.start < stop
+            ]
+        weights = self.weights[start:stop]
+        missing = [m[np.float64].nnz for m in [miss] + [b.miss for b in blocks or []] if m]
+        return Design(
+            kind=self.kind,
+            n_products=self.n_products,
+            weights=weights,
+            total_weight=float(weights.sum()),
+            row_of=np.zeros(0, dtype=np.int64),
+            n_missing_cells=int(sum(missing)),
+            dense=None if self.dense is None else {t: a[start:stop] for t, a in self.dense.items()},
+            sparse_blocks=blocks,
+            miss=miss,
+            missing_rows=self.missing_rows[lo:hi] - start,
+            observed_rate=self.observed_rate,
+        )
 
     def _dense_blocks(self, rows: int) -> Iterator[Block]:
         assert self.dense is not None
@@ -306,6 +342,26 @@ class PassOut:
     xr: np.ndarray  # (S, K, p) expected purchases
     mr: np.ndarray | None  # (S, K, p) expected weight of missing cells
 
+    @staticmethod
+    def total(parts: list[PassOut]) -> PassOut:
+        """The pass over the union of disjoint row ranges: every field is a sum over rows."""
+        mrs = [p.mr for p in parts if p.mr is not None]
+        return PassOut(
+            loglik=sum((p.loglik for p in parts[1:]), parts[0].loglik.copy()),
+            nk=sum((p.nk for p in parts[1:]), parts[0].nk.copy()),
+            xr=sum((p.xr for p in parts[1:]), parts[0].xr.copy()),
+            mr=sum(mrs[1:], mrs[0].copy()) if mrs else None,
+        )
+
+
+class RemoteRows(Protocol):
+    """Design rows held elsewhere (on a Dask cluster): one E-pass over them returns the sums
+    e_pass would compute in process."""
+
+    def e_pass(
+        self, theta: np.ndarray, log_pi: np.ndarray, dtype: type, tick: Tick | None, stats: bool
+    ) -> PassOut: ...
+
 
 class Pool:
     """A thread pool over row blocks; BLAS kept to one thread per block while it is in use."""
@@ -367,6 +423,8 @@ def e_pass(
     so every step of the log-sum-exp over classes is one contiguous NumPy operation on a
     starts × rows slab, and the M-step's sums are one product A·X (docs/lca.md, "Speed").
     """
+    if design.remote is not None:
+        return design.remote.e_pass(theta, log_pi, dtype, tick, stats)
     S, K, p = theta.shape
     SK = S * K
     logit, log1m = log_params(theta)
@@ -679,42 +737,13 @@ def run_em(
             hook(states, stage, "")
 
 
-def run_starts(
-    design: Design,
-    n_classes: int,
-    seeds: list[int],
-    *,
-    max_iter: int,
-    tol: float,
-    n_final: int | None = None,
-    stage1_iter: int = 30,
-    pool: Pool | None = None,
-    hook: ProgressHook | None = None,
-    tick: Tick | None = None,
-    squarem: bool = True,
-    float32: bool = True,
-    initial: list[tuple[np.ndarray, np.ndarray]] | None = None,
-) -> StartsOutcome:
-    """Fits `len(seeds)` random starts: stage 1 runs all of them for `stage1_iter` EM steps, stage
-    2 finishes the best `n_final` (all when None or ≥ the number of starts). `initial` gives
-    explicit starting values (θ (K, p), log π (K,)) that replace the random ones, in order."""
-    return search(
-        design,
-        n_classes,
-        seeds,
-        n_init=len(seeds),
-        max_iter=max_iter,
-        tol=tol,
-        n_final=n_final,
-        stage1_iter=stage1_iter,
-        replicate=1,
-        pool=pool,
-        hook=hook,
-        tick=tick,
-        squarem=squarem,
-        float32=float32,
-        initial=initial,
-    )
+def run_starts(design: Design, n_classes: int, seeds: list[int], **options: Any) -> StartsOutcome:
+    """Fits `len(seeds)` random starts in one round: stage 1 runs all of them for `stage1_iter`
+    EM steps, stage 2 finishes the best `n_final` (all when None or ≥ the number of starts).
+    `initial` gives explicit starting values (θ (K, p), log π (K,)) that replace the random
+    ones, in order. It is `search` with one round and no replication rule; `options` are
+    search's."""
+    return search(design, n_classes, seeds, n_init=len(seeds), replicate=1, **options)
 
 
 # Cheap fits search more: at least START_WORK / (design rows × products × classes) starts (design
@@ -789,7 +818,11 @@ def search(
     tolerance = replication_tolerance(tol, design.total_weight)
     stopped_by = "starts"
     rounds = 0
-    with pool.running():
+    # The passes run on the Dask cluster when one is configured and the data are large
+    # (imported here: on_cluster builds on this module).
+    from workers.models.lca.on_cluster import on_cluster
+
+    with pool.running(), on_cluster(design) as design:
         while len(states) < len(seeds):
             size = min(n_init * 2**rounds, len(seeds) - len(states))
             keep = max(1, min(size, math.ceil(n_final * size / n_init)))

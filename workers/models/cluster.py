@@ -1,0 +1,186 @@
+"""The Dask cluster named by DASK_SCHEDULER_ADDRESS: this process's client, row partitions kept
+on the cluster's workers, and waiting for a pass the way a fit waits.
+
+Dramatiq stays the job queue; a fit hands its sums over rows to Dask when the address is set
+(docs/scaling.md, "One fit on a Dask cluster"). Unset, `client()` is None and every caller
+computes in process, exactly as before.
+
+Waiting ticks the fit's progress about twice a second: the tick is where a cancel arrives (the
+reporter raises RunCancelled), and then the pass's futures are cancelled. The heartbeat thread
+keeps beating because waiting releases the GIL. A worker that dies takes its partitions with it:
+partitions scattered from this process are scattered again from the copy kept here and the pass
+is repeated (`Partitions.run`); what Dask computed from storage it recomputes itself. A
+scheduler that cannot be reached fails the fit with SchedulerLost, which the executor treats as
+transient, so the run is handed back to the queue and retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # distributed is imported when a scheduler is configured, not before
+    from distributed import Client, Future
+
+log = logging.getLogger(__name__)
+
+Tick = Callable[[], None]
+# How often waiting for a pass ticks the fit's progress (and so notices a cancel).
+TICK_SECONDS = 0.5
+# How long connecting to the scheduler may take before the fit fails as SchedulerLost.
+CONNECT_SECONDS = 10.0
+# Times one pass is repeated after losing partitions with a worker before the fit gives up.
+PASS_RETRIES = 3
+
+_lock = threading.Lock()
+_clients: dict[str, Client] = {}
+
+
+class SchedulerLost(ConnectionError):
+    """The Dask scheduler cannot be reached or went away during a fit (transient: retried)."""
+
+
+class PartitionsLost(ConnectionError):
+    """Workers died and took row partitions with them more often than PASS_RETRIES in one pass
+    (transient too: a retry starts on a fresh set of workers)."""
+
+
+def address() -> str | None:
+    from backend.settings import get_settings
+
+    return get_settings().dask_scheduler_address or None
+
+
+def client_for(cells: int) -> Client | None:
+    """The client when a fit over this many cells (rows × products) goes to the cluster: a
+    scheduler is configured and the data have at least DASK_MIN_CELLS cells."""
+    from backend.settings import get_settings
+
+    return client() if cells >= get_settings().dask_min_cells else None
+
+
+def close() -> None:
+    """Closes this process's clients (tests, and a worker that shuts down)."""
+    with _lock:
+        for c in _clients.values():
+            c.close()
+        _clients.clear()
+
+
+def client() -> Client | None:
+    """The client of DASK_SCHEDULER_ADDRESS for this process (one per address, reconnected when
+    it was closed), or None when no scheduler is configured."""
+    where = address()
+    if where is None:
+        return None
+    from distributed import Client
+
+    with _lock:
+        c = _clients.get(where)
+        if c is not None and c.status == "running":
+            return c
+        try:
+            c = Client(where, timeout=CONNECT_SECONDS, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerLost(
+                f"The Dask scheduler at DASK_SCHEDULER_ADDRESS={where} cannot be reached "
+                f"({exc}); the run will be retried. Start the scheduler or unset the address "
+                "to fit in process."
+            ) from exc
+        _clients[where] = c
+        return c
+
+
+def gather(c: Client, futures: list[Future], tick: Tick | None) -> list[Any]:
+    """The futures' results in order, ticking while they run. Anything raised while waiting
+    (RunCancelled from the tick above all) cancels the futures first."""
+    from distributed import wait
+
+    try:
+        while True:
+            try:
+                with c.as_current():
+                    wait(futures, timeout=TICK_SECONDS)
+                break
+            except TimeoutError:  # still running: how wait() says its timeout passed
+                pass
+            if tick is not None:
+                tick()
+            _check_scheduler(c)
+        return list(c.gather(futures))
+    except BaseException:
+        if c.status == "running":
+            c.cancel(futures)
+        raise
+
+
+def _check_scheduler(c: Client) -> None:
+    if c.status != "running" or c.scheduler_comm is None or c.scheduler_comm.comm is None:
+        raise SchedulerLost(_lost_message(c))
+
+
+def _lost_message(c: Client) -> str:
+    where = getattr(c.scheduler, "address", None) or address()
+    return (
+        f"The connection to the Dask scheduler at {where} was lost during the fit; the run "
+        "will be retried."
+    )
+
+
+class Partitions:
+    """Row partitions of one fit on the cluster's workers, in a fixed order (the reduce sums
+    their results in that order, so a pass is deterministic). Built from objects of this
+    process (`scatter`): a partition lost with its worker is scattered again from them."""
+
+    def __init__(self, c: Client, parts: Sequence[object]) -> None:
+        self.client = c
+        self._local = list(parts)
+        self.futures: list[Future] = self._scatter(range(len(self._local)))
+
+    def _scatter(self, which: Sequence[int]) -> list[Future]:
+        from distributed.comm.core import CommClosedError
+
+        try:
+            # hash=False: two fits of the same data never share (or release) each other's copy.
+            return list(self.client.scatter([self._local[i] for i in which], hash=False))
+        except (OSError, CommClosedError) as exc:
+            raise SchedulerLost(_lost_message(self.client)) from exc
+
+    def run(self, fn: Callable[..., Any], *args: Any, tick: Tick | None = None) -> list[Any]:
+        """fn(partition, *args) on every partition where it lives; the results in order."""
+        from distributed.comm.core import CommClosedError
+
+        for _attempt in range(PASS_RETRIES + 1):
+            futures = [
+                self.client.submit(fn, part, *args, pure=False, retries=1) for part in self.futures
+            ]
+            try:
+                return gather(self.client, futures, tick)
+            except SchedulerLost:
+                raise
+            except (OSError, CommClosedError) as exc:
+                raise SchedulerLost(_lost_message(self.client)) from exc
+            except Exception as exc:
+                if self.client.status != "running":
+                    raise SchedulerLost(_lost_message(self.client)) from exc
+                lost = [i for i, f in enumerate(self.futures) if f.status != "finished"]
+                if not lost:
+                    raise  # the task itself failed: not the cluster's doing
+                log.warning(
+                    "%d row partitions lost with a Dask worker; scattering them again", len(lost)
+                )
+                again = self._scatter(lost)
+                for i, f in zip(lost, again, strict=True):
+                    self.futures[i] = f
+        raise PartitionsLost(
+            f"Dask workers kept dying: row partitions were lost {PASS_RETRIES + 1} times in one "
+            "pass. Check the workers' memory limit and logs."
+        )
+
+    def release(self) -> None:
+        if self.client.status == "running":
+            self.client.cancel(self.futures)
+        self.futures = []
+        self._local = []
