@@ -94,7 +94,9 @@ COPY --from=builder /app/workers /app/workers
 COPY --from=builder /app/ui /app/ui
 COPY --from=builder /app/clients /app/clients
 COPY pyproject.toml README.md ./
-RUN mkdir -p /app/data && chown app:app /app/data
+# storage/ is where the compose volume for datasets and artifacts mounts: created here so the
+# volume starts owned by the app user, not root.
+RUN mkdir -p /app/data/storage && chown -R app:app /app/data
 
 USER 10001:10001
 

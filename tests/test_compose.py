@@ -295,6 +295,17 @@ def test_stores_keep_their_data_in_named_volumes(compose: dict[str, Any]) -> Non
     assert "--appendonly" in command_text(services["redis"])
 
 
+def test_every_process_that_reads_datasets_mounts_the_storage_volume(
+    compose: dict[str, Any],
+) -> None:
+    # Datasets' rows and artifacts live under DATA_DIR/storage unless STORAGE_URL is a bucket.
+    services = compose["services"]
+    assert "storage-data" in (compose.get("volumes") or {})
+    for name in ("migrate", "api", "worker", "worker-sampling"):
+        assert "storage-data:/app/data/storage" in services[name].get("volumes", []), name
+    assert "volumes" not in services["ui"]  # the app knows the backend only by its URL
+
+
 # -- what the commands refer to exists --------------------------------------------------------
 
 

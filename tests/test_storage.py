@@ -22,6 +22,7 @@ from backend.storage import read_rows, row_groups, write_rows
 from backend.storage.records import artifact_frame, dataset_key
 from tests.support.data import simulate_lca
 from tests.support.runs import submit_lca, upload, wait_for
+from tests.support.stored import blob_dataset
 
 
 def storage_dir() -> Path:
@@ -102,19 +103,7 @@ def blob_dataset_with_a_run(frame: pd.DataFrame) -> tuple[str, str, pd.DataFrame
     the dataset's typed table."""
     with session_scope() as session:
         fresh = create_dataset(session, frame.to_csv(index=False).encode(), filename="old.csv")
-        dataset = Dataset(
-            name="old",
-            filename="old.csv",
-            file_format="csv",
-            sha256=fresh.sha256,
-            size_bytes=fresh.size_bytes,
-            n_rows=fresh.n_rows,
-            n_columns=fresh.n_columns,
-            columns=fresh.columns,
-            data=to_parquet(typed := load_frame(fresh)),
-        )
-        session.add(dataset)
-        session.flush()
+        dataset = blob_dataset(session, typed := load_frame(fresh))
         run = Run(
             name="old run",
             model_type="lca",

@@ -14,11 +14,11 @@ from moto.server import ThreadedMotoServer
 from backend.db import session_scope
 from backend.orm import Dataset
 from backend.services.datasets import create_dataset, delete_dataset, load_frame
-from backend.services.ingest import to_parquet
 from backend.settings import get_settings
 from backend.storage import get_store, read_rows, row_groups
 from backend.storage.records import artifact_bytes, ensure_dataset_stored, new_artifacts
 from tests.support.data import simulate_lca
+from tests.support.stored import blob_dataset
 
 BUCKET = "market-structure-test"
 
@@ -89,17 +89,7 @@ def test_a_blob_moves_to_s3_and_artifacts_round_trip() -> None:
     # Given a dataset stored as a blob (before migration 0009)
     frame = pd.DataFrame({"id": ["a", "b", "c"], "p1": [1.0, 0.0, 1.0], "p2": [0.0, 0.0, 1.0]})
     with session_scope() as session:
-        dataset = Dataset(
-            name="blob",
-            file_format="csv",
-            sha256="0" * 64,
-            size_bytes=1,
-            n_rows=3,
-            n_columns=3,
-            columns=[],
-            data=to_parquet(frame),
-        )
-        session.add(dataset)
+        dataset = blob_dataset(session, frame)
     # When it is moved, Then it reads from the bucket as it did from the blob
     key = ensure_dataset_stored(dataset.id)
     assert key is not None and get_store().exists(key)

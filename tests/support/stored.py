@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from backend.db import session_scope
 from backend.families import family
-from backend.orm import Artifact, Result, Run
+from backend.orm import Artifact, Dataset, Result, Run
 from backend.services.datasets import create_dataset
 from backend.services.ingest import to_parquet
 from backend.services.runs import PARQUET
@@ -65,3 +66,20 @@ def stored_run(model_type: str, *, name: str | None = None, repeat_rows: int = 1
                 )
             )
         return run.id
+
+
+def blob_dataset(session: Session, frame: pd.DataFrame, name: str = "blob") -> Dataset:
+    """A dataset stored as before migration 0009: its Parquet in the row's `data` blob."""
+    dataset = Dataset(
+        name=name,
+        file_format="csv",
+        sha256="0" * 64,
+        size_bytes=1,
+        n_rows=len(frame),
+        n_columns=len(frame.columns),
+        columns=[],
+        data=to_parquet(frame),
+    )
+    session.add(dataset)
+    session.flush()
+    return dataset
