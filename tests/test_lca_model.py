@@ -12,6 +12,7 @@ from backend.errors import DataError
 from backend.progress import RunCancelled
 from backend.schemas.lca import LCAParams
 from tests.support.data import match_classes, simulate_lca
+from tests.support.progress import Recorder
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.lca.fit import fit
 from workers.models.lca.summary import class_warnings
@@ -75,15 +76,10 @@ def test_too_few_rows_is_a_data_error() -> None:
 
 def test_progress_reports_iterations_and_cancel_stops_the_fit() -> None:
     data, _ = matrix(n=2000)
-    calls: list[dict[str, Any]] = []
-
-    def progress(fraction: float, message: str, **fields: Any) -> None:
-        calls.append({"fraction": fraction, "message": message, **fields})
-        if len(calls) == 30:
-            raise RunCancelled("test")
-
+    recorder = Recorder(cancel_when=lambda r: len(r.calls) == 30)
     with pytest.raises(RunCancelled):
-        fit(data, LCAParams(n_classes=3, n_init=50, tol=1e-12), progress)
+        fit(data, LCAParams(n_classes=3, n_init=50, tol=1e-12), recorder)
+    calls = recorder.calls
     assert len(calls) == 30
     assert all(0 <= c["fraction"] <= 1 for c in calls)
     assert [c["fraction"] for c in calls] == sorted(c["fraction"] for c in calls)
@@ -238,12 +234,9 @@ def test_sparse_wide_data_fits_on_the_sparse_layout() -> None:
 
 def test_one_forced_update_per_finished_start() -> None:
     data, _ = matrix(n=1500)
-    calls: list[dict[str, Any]] = []
-
-    def progress(fraction: float, message: str, **fields: Any) -> None:
-        calls.append({"fraction": fraction, "message": message, **fields})
-
-    result = fit(data, LCAParams(n_classes=3, n_init=8, random_state=5), progress)
+    recorder = Recorder()
+    result = fit(data, LCAParams(n_classes=3, n_init=8, random_state=5), recorder)
+    calls = recorder.calls
     ended = [c for c in calls if c.get("force") and " of 8 converged" in c["message"]]
     converged = [s for s in result.starts if s.converged]
     assert len(ended) == len(converged) >= 2

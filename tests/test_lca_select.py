@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ from backend.errors import DataError
 from backend.progress import RunCancelled
 from backend.schemas.lca import LCAParams
 from tests.support.data import simulate_lca
+from tests.support.progress import Recorder
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.lca.fit import fit
 from workers.models.lca.selection import bootstrap_lrt, compare_solutions, fit_range
@@ -46,18 +45,12 @@ def test_bootstrap_lrt_rejects_too_few_classes_and_not_the_true_number() -> None
 
 
 def test_bootstrap_reports_each_sample_and_can_be_cancelled() -> None:
-    calls: list[dict[str, Any]] = []
-
-    def progress(fraction: float, message: str, **fields: Any) -> None:
-        calls.append({"fraction": fraction, "message": message, **fields})
-        samples = [c for c in calls if "bootstrap_sample" in (c.get("details") or {})]
-        if len(samples) == 3:
-            raise RunCancelled("test")
-
+    recorder = Recorder(cancel_when=lambda r: len(r.with_details("bootstrap_sample")) == 3)
     with pytest.raises(RunCancelled):
         bootstrap_lrt(
-            data(n=600), 2, 50, LCAParams(n_classes=2, n_init=3, random_state=2), progress
+            data(n=600), 2, 50, LCAParams(n_classes=2, n_init=3, random_state=2), recorder
         )
+    calls = recorder.calls
     samples = [
         c["details"]["bootstrap_sample"]
         for c in calls
