@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from pydantic import ValidationError
 
 from backend.errors import DataError
 from backend.families import family
@@ -227,24 +226,6 @@ def test_progress_is_reported_and_cancel_stops_the_fit() -> None:
     )
     messages = " ".join(c["message"] for c in calls)
     assert "Parallel analysis" in messages and "Extracting" in messages
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        {"n_factors": 0},
-        {"n_factors": 51},
-        {"rotation": "quartimax"},
-        {"extraction": "gls"},
-        {"correct": 2},
-        {"tol": 0},
-        {"n_parallel": -1},
-        {"n_factor": 2},
-    ],
-)
-def test_params_refuse_bad_values(bad: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError):
-        TetrachoricFactorParams(**bad)
 
 
 def test_data_problems_are_data_errors() -> None:

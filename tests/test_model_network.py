@@ -3,11 +3,8 @@ of a bridge product, progress, cancel and refusals."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
 from backend.schemas.network import NetworkParams
 from tests.reference.simulate import simulate_factors
@@ -83,21 +80,6 @@ def test_a_threshold_nothing_passes_leaves_isolated_products_and_a_warning() -> 
 
 def test_progress_and_cancel() -> None:
     assert_reports_progress_and_cancels(fit, three_groups(n=1000), NetworkParams())
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        {"measure": "pmi"},
-        {"threshold": -0.5},
-        {"min_co_purchases": 0},
-        {"community": "girvan_newman"},
-        {"resolution": 0},
-    ],
-)
-def test_params_refuse_bad_values(bad: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError):
-        NetworkParams(**bad)
 
 
 def test_export_tables_and_product_embedding() -> None:
