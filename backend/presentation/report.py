@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from backend.families import Kind
-from backend.presentation.charts import ChartView, sections, spec
+from backend.presentation.charts import ChartView, Section, sections, spec
 from backend.presentation.escape import html_text, script_json
 from backend.presentation.numbers import index, percent, sig
 from backend.presentation.summaries import Summary, key_findings, summaries
@@ -187,19 +187,25 @@ def svg_chart(
     """One chart of the run as inline SVG (prints, works with scripts off); "" when the run has
     no such chart or it cannot be drawn. `drawn`: specifications already built, by chart and
     options."""
+    found = {s.id: s for s in sections(view)}
+    return _svg(view, found[chart_id], options, drawn) if chart_id in found else ""
+
+
+def _svg(
+    view: ChartView,
+    section: Section,
+    options: Mapping[str, Any] | None,
+    drawn: dict[str, dict[str, Any]] | None,
+) -> str:
     import vl_convert
 
-    found = {s.id: s for s in sections(view)}
-    if chart_id not in found:
-        return ""
-    section = found[chart_id]
     chosen = {o.name: o.default for o in section.options} | dict(options or {})
-    key = _key(chart_id, chosen)
+    key = _key(section.id, chosen)
     try:
         built = (drawn or {}).get(key) or spec(view, section, chosen)
         svg: str = vl_convert.vegalite_to_svg(built)
     except Exception:  # a chart that cannot be drawn leaves its place empty, the rest stands
-        log.exception("chart %s could not be drawn for the report", chart_id)
+        log.exception("chart %s could not be drawn for the report", section.id)
         return ""
     return f'<div class="chart">{svg}</div>'
 
@@ -217,23 +223,24 @@ def _first_charts(view: ChartView) -> list[tuple[str, dict[str, Any]]]:
     return [(cid, {}) for cid in own[:2] if cid not in ("product_map", "who")]
 
 
-def _figure(
+def _figures(
     view: ChartView,
-    chart_id: str,
-    options: Mapping[str, Any] | None = None,
-    drawn: dict[str, dict[str, Any]] | None = None,
+    charts: Iterable[tuple[str, Mapping[str, Any] | None]],
+    drawn: dict[str, dict[str, Any]],
 ) -> str:
+    """The charts (id, options) the run has, each drawn as a figure under its title and
+    caption; a chart the run lacks, or that cannot be drawn, is left out."""
     found = {s.id: s for s in sections(view)}
-    if chart_id not in found:
-        return ""
-    svg = svg_chart(view, chart_id, options, drawn)
-    if not svg:
-        return ""
-    section = found[chart_id]
-    return (
-        f"<section><h2>{html_text(section.title)}</h2>"
-        f'<p class="caption">{html_text(section.caption)}</p>{svg}</section>'
-    )
+    figures = []
+    for chart_id, options in charts:
+        section = found.get(chart_id)
+        svg = _svg(view, section, options, drawn) if section is not None else ""
+        if svg and section is not None:
+            figures.append(
+                f"<section><h2>{html_text(section.title)}</h2>"
+                f'<p class="caption">{html_text(section.caption)}</p>{svg}</section>'
+            )
+    return "".join(figures)
 
 
 def _unit_table(view: ChartView, k: int, summary: Summary) -> str:
@@ -309,14 +316,11 @@ def html_report(
         if findings
         else ""
     )
-    body_charts = "".join(_figure(view, cid, opts, drawn) for cid, opts in _first_charts(view))
+    body_charts = _figures(view, _first_charts(view), drawn)
     shown = {cid for cid, _ in _first_charts(view)}
-    maps = "".join(
-        _figure(view, cid, None, drawn)
-        for cid in ("segment_map", "product_map", "map")
-        if cid not in shown
-    )
-    who = _figure(view, "who", None, drawn)
+    maps = [(cid, None) for cid in ("segment_map", "product_map", "map") if cid not in shown]
+    maps_block = _figures(view, maps, drawn)
+    who = _figures(view, [("who", None)], drawn)
     units_block = f"<h2>The {many.lower()}</h2>{_unit_sections(view, found)}" if found else ""
     settings = settings_table(run.get("params") or {})
     fit = fit_table(view.result)
@@ -344,7 +348,7 @@ def html_report(
 {findings_block}
 {body_charts}
 {units_block}
-{maps}
+{maps_block}
 {who}
 <div class="appendix">
 <h2 class="appendix-start">Technical appendix</h2>
