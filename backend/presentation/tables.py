@@ -175,6 +175,14 @@ def _numbers(spec: FamilySpec, result: Mapping[str, Any], shown: Units) -> dict[
     return {unit_number(item, k): shown.name_of(k) for k, item in enumerate(raw)}
 
 
+def _overall(levels: list[Any], overall: list[Any], level: Any) -> Any:
+    """All households' value beside a unit's: the level's own when there is one per level, else
+    the feature's single value (a numeric feature's mean), else none."""
+    if level in levels and len(overall) == len(levels):
+        return overall[levels.index(level)]
+    return overall[0] if overall else None
+
+
 def profile_tables(profiles: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     """Who each unit is: one row per feature level × unit, and the tests per feature."""
     cells, tests = [], []
@@ -182,11 +190,7 @@ def profile_tables(profiles: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
         levels, overall = feature.get("levels") or [], feature.get("overall") or []
         for cell in feature.get("cells") or []:
             level = cell.get("level")
-            base = (
-                overall[levels.index(level)]
-                if level in levels and len(overall) == len(levels)
-                else (overall[0] if overall else None)
-            )
+            base = _overall(levels, overall, level)
             cells.append({"feature": feature["feature"], "level": level, "unit": cell["unit"],
                           "share": cell.get("share"), "mean": cell.get("mean"),
                           "median": cell.get("median"), "all_households": base,
@@ -217,11 +221,7 @@ def three_step_tables(found: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
         levels, overall = outcome.get("levels") or [], outcome.get("overall") or []
         for e in outcome.get("estimates") or []:
             level = e.get("level")
-            base = (
-                overall[levels.index(level)]
-                if level in levels and len(overall) == len(levels)
-                else (overall[0] if overall else None)
-            )
+            base = _overall(levels, overall, level)
             outcomes.append({"outcome": outcome["outcome"], "kind": outcome["kind"],
                              "correction": outcome["correction"], "unit": e["class_name"],
                              "level": level, "estimate": e.get("estimate"), "se": e.get("se"),
