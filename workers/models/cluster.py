@@ -143,10 +143,24 @@ class Partitions:
         from distributed.comm.core import CommClosedError
 
         try:
+            # One partition at a time: a worker receives one and can spill it before the next
+            # arrives (a batch lands at once, unspillable, and can push it over its limit).
             # hash=False: two fits of the same data never share (or release) each other's copy.
-            return list(self.client.scatter([self._local[i] for i in which], hash=False))
+            return [self.client.scatter(self._local[i], hash=False) for i in which]
         except (OSError, CommClosedError) as exc:
-            raise SchedulerLost(_lost_message(self.client)) from exc
+            raise self._lost() from exc
+
+    def _lost(self) -> ConnectionError:
+        """What a broken connection means: the scheduler went away, or (it still answers) a
+        worker died while data moved to or from it."""
+        try:
+            _check_scheduler(self.client)
+        except SchedulerLost as lost:
+            return lost
+        return PartitionsLost(
+            "A Dask worker died while row partitions moved to it (its memory limit is the usual "
+            "cause: partitions are PARTITION_BYTES each, workers spill the rest to disk)."
+        )
 
     def run(self, fn: Callable[..., Any], *args: Any, tick: Tick | None = None) -> list[Any]:
         """fn(partition, *args) on every partition where it lives; the results in order."""
@@ -161,7 +175,7 @@ class Partitions:
             except SchedulerLost:
                 raise
             except (OSError, CommClosedError) as exc:
-                raise SchedulerLost(_lost_message(self.client)) from exc
+                raise self._lost() from exc
             except Exception as exc:
                 if self.client.status != "running":
                     raise SchedulerLost(_lost_message(self.client)) from exc

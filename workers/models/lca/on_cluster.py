@@ -23,7 +23,7 @@ from workers.models.lca.engine import SPARSE_BLOCK_ROWS, Design, PassOut, Pool, 
 # A partition's data (float64 and float32 copies of its rows) is kept near this size: large
 # enough that a pass's per-task overhead (a few ms) is small against its arithmetic, small
 # enough that a worker holds or loads one with room to spare under its memory limit.
-PARTITION_BYTES = 64 << 20
+PARTITION_BYTES = 16 << 20
 # At least this many partitions per worker thread, so a slow worker does not hold a pass up.
 PARTITIONS_PER_THREAD = 2
 
