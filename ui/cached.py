@@ -7,8 +7,8 @@ Only `st.cache_data` here: nothing that belongs to one person goes into the proc
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import streamlit as st
 
@@ -16,10 +16,23 @@ from ui import bundle
 from ui.api_client import ApiClient, ApiError, get_client
 
 LONG = 6 * 3600
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _names_key(labels: Mapping[str, str] | None) -> str:
     return json.dumps(dict(labels or {}), sort_keys=True)
+
+
+def _here(read: Callable[Concatenate[str, str | None, P], T]) -> Callable[P, T]:
+    """`read`, cached by API address and token (its first two arguments, so two deployments
+    never share an entry), called on the API this script run talks to."""
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        client = get_client()
+        return read(client.base_url, client.token, *args, **kwargs)
+
+    return call
 
 
 @st.cache_data(ttl=LONG, max_entries=64, show_spinner="Loading results…")
@@ -28,8 +41,7 @@ def _results(base_url: str, token: str | None, run_id: str) -> dict[str, Any]:
 
 
 def results(run_id: str) -> dict[str, Any]:
-    client = get_client()
-    return _results(client.base_url, client.token, run_id)
+    return _here(_results)(run_id)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -39,8 +51,7 @@ def _models(base_url: str, token: str | None) -> list[dict[str, Any]]:
 
 def models() -> list[dict[str, Any]]:
     """The model catalogue: each family's specification, in the order to offer them."""
-    client = get_client()
-    return _models(client.base_url, client.token)
+    return _here(_models)()
 
 
 def model(model_type: str) -> dict[str, Any]:
@@ -60,8 +71,7 @@ def _health(base_url: str, token: str | None) -> dict[str, Any]:
 
 
 def health() -> dict[str, Any]:
-    client = get_client()
-    return _health(client.base_url, client.token)
+    return _here(_health)()
 
 
 @st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
@@ -70,8 +80,7 @@ def _dataset(base_url: str, token: str | None, dataset_id: str) -> dict[str, Any
 
 
 def dataset(dataset_id: str) -> dict[str, Any]:
-    client = get_client()
-    return _dataset(client.base_url, client.token, dataset_id)
+    return _here(_dataset)(dataset_id)
 
 
 @st.cache_data(ttl=3600, max_entries=32, show_spinner="Counting what is bought together…")
@@ -84,8 +93,7 @@ def basket(dataset_id: str, products: list[str], weight_column: str | None = Non
            ) -> dict[str, Any]:
     """The API's basket statistics of a stored dataset (cached: datasets never change),
     weighted by the run's weight column when it has one."""
-    client = get_client()
-    return _basket(client.base_url, client.token, dataset_id, tuple(products), weight_column)
+    return _here(_basket)(dataset_id, tuple(products), weight_column)
 
 
 @st.cache_data(ttl=LONG, max_entries=64, show_spinner=False)
@@ -95,8 +103,7 @@ def _clusters(base_url: str, token: str | None, run_id: str) -> dict[str, Any]:
 
 def clusters(run_id: str) -> dict[str, Any]:
     """Product clusters of a finished run (k-means, k by silhouette), from the API."""
-    client = get_client()
-    return _clusters(client.base_url, client.token, run_id)
+    return _here(_clusters)(run_id)
 
 
 @st.cache_data(ttl=LONG, max_entries=128, show_spinner=False)
@@ -106,8 +113,7 @@ def _charts(base_url: str, token: str | None, run_id: str, names: str) -> dict[s
 
 def charts(run_id: str, labels: Mapping[str, str] | None) -> dict[str, Any]:
     """The run's chart sections and its units with their names (`labels`: the run's own)."""
-    client = get_client()
-    return _charts(client.base_url, client.token, run_id, _names_key(labels))
+    return _here(_charts)(run_id, _names_key(labels))
 
 
 @st.cache_data(ttl=LONG, max_entries=512, show_spinner=False)
@@ -119,9 +125,7 @@ def _chart(base_url: str, token: str | None, run_id: str, chart_id: str,
 def chart(run_id: str, chart_id: str, options: Mapping[str, str],
           labels: Mapping[str, str] | None) -> dict[str, Any]:
     """One chart of the run as Vega-Lite, drawn by the API with these options."""
-    client = get_client()
-    return _chart(client.base_url, client.token, run_id, chart_id,
-                  tuple(sorted(options.items())), _names_key(labels))
+    return _here(_chart)(run_id, chart_id, tuple(sorted(options.items())), _names_key(labels))
 
 
 @st.cache_data(ttl=LONG, max_entries=16, show_spinner="Packing the export…")
@@ -131,8 +135,7 @@ def _export(base_url: str, token: str | None, run_id: str, names: str, report: b
 
 def export_zip(run_id: str, labels: Mapping[str, str] | None, *, report: bool = True) -> bytes:
     """The run's ZIP as the API builds it (with the report unless `report` is False)."""
-    client = get_client()
-    return _export(client.base_url, client.token, run_id, _names_key(labels), report)
+    return _here(_export)(run_id, _names_key(labels), report)
 
 
 @st.cache_data(ttl=LONG, max_entries=16, show_spinner=False)
@@ -143,8 +146,7 @@ def _tables(base_url: str, token: str | None, run_id: str, names: str
 
 def tables(run_id: str, labels: Mapping[str, str] | None) -> dict[str, bundle.Table]:
     """The run's export tables (those of its ZIP), with the units' names."""
-    client = get_client()
-    return _tables(client.base_url, client.token, run_id, _names_key(labels))
+    return _here(_tables)(run_id, _names_key(labels))
 
 
 @st.cache_data(ttl=LONG, max_entries=16, show_spinner="Writing the report…")
@@ -153,8 +155,7 @@ def _report(base_url: str, token: str | None, run_id: str, names: str) -> bytes:
 
 
 def report_html(run_id: str, labels: Mapping[str, str] | None) -> bytes:
-    client = get_client()
-    return _report(client.base_url, client.token, run_id, _names_key(labels))
+    return _here(_report)(run_id, _names_key(labels))
 
 
 @st.cache_data(ttl=LONG, max_entries=8, show_spinner="Printing the report…")
@@ -163,8 +164,7 @@ def _pdf(base_url: str, token: str | None, run_id: str, names: str, paper: str) 
 
 
 def report_pdf(run_id: str, labels: Mapping[str, str] | None, paper: str = "a4") -> bytes:
-    client = get_client()
-    return _pdf(client.base_url, client.token, run_id, _names_key(labels), paper)
+    return _here(_pdf)(run_id, _names_key(labels), paper)
 
 
 @st.cache_data(ttl=LONG, max_entries=8, show_spinner="Making the slides…")
@@ -173,5 +173,4 @@ def _pptx(base_url: str, token: str | None, run_id: str, names: str) -> bytes:
 
 
 def export_pptx(run_id: str, labels: Mapping[str, str] | None) -> bytes:
-    client = get_client()
-    return _pptx(client.base_url, client.token, run_id, _names_key(labels))
+    return _here(_pptx)(run_id, _names_key(labels))
