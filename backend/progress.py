@@ -151,10 +151,10 @@ class ProgressReporter:
     `reporter(fraction, message, iteration=..., loglik=..., details={...})` publishes at most
     every `min_interval` seconds (phase changes and `force=True` always go through), keeps the
     phase from moving backwards (a phase earlier than the current one is reported as the
-    current one), computes an ETA from the measured rate of progress (`Eta`), and raises
-    `RunCancelled` once the run was cancelled — checked at most every `cancel_check_interval`
-    seconds, so calling it in a tight loop stays cheap. Time is read from `clock` (seconds,
-    monotonic), which tests drive.
+    current one) and the progress from decreasing, computes an ETA from the measured rate of
+    progress (`Eta`), and raises `RunCancelled` once the run was cancelled — checked at most
+    every `cancel_check_interval` seconds, so calling it in a tight loop stays cheap. Time is
+    read from `clock` (seconds, monotonic), which tests drive.
     """
 
     def __init__(
@@ -178,6 +178,7 @@ class ProgressReporter:
         self.clock = clock
         self.started = clock()
         self._phase: Phase | None = None
+        self._highest = 0.0
         self._eta = Eta()
         self._last_publish = float("-inf")
         self._last_cancel_check = float("-inf")
@@ -209,6 +210,9 @@ class ProgressReporter:
             phase = self._phase
         if phase not in TERMINAL_PHASES:
             self.check_cancelled()
+        # Progress never goes back either: a fit whose projected work grew (an estimate of
+        # iterations revised) holds still until its work catches up.
+        fraction = self._highest = max(fraction, self._highest)
         now = self.clock()
         if phase != self._phase:
             self._phase = phase

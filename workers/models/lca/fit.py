@@ -4,6 +4,7 @@ starts, patterns/sparse layouts and full-information handling of missing cells."
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from workers.models.lca.engine import (
     prepare,
     search,
 )
+from workers.models.lca.work import RoundWork, round_sizes, search_fraction
 from workers.models.provenance import build_provenance, resolve_seed
 
 
@@ -79,18 +81,24 @@ class Reporter:
     stage1_iter: int = 30
     reported: set[int] = field(default_factory=set)
     stage2_announced: bool = False
+    work: RoundWork | None = None  # the round's EM passes per start, done and planned
+    # The starts of the rounds the search draws at least (work.round_sizes), of the seeds.
+    rounds: list[int] = field(default_factory=list)
+    budget: int = 0
 
     def tick(self) -> None:
         self.progress(self.lo + (self.hi - self.lo) * self.fraction, self.message, **self.fields)
 
     def hook(self, states: list[StartState], stage: int, _: str) -> None:
-        two_stage = self.n_final < self.n_init
-        w1 = 0.3 if two_stage else 0.0
+        if self.work is None:
+            self.work = RoundWork(
+                self.n_init, self.n_final, self.max_iter, self.tol, self.stage1_iter
+            )
+        self.work.update(states, stage)
+        frac = self.work.fraction()
         rnd = states[0].round if states else 0
         where = f"Round {rnd + 1} of the start search: " if rnd else ""
         if stage == 1:
-            mean_iter = float(np.mean([s.iterations for s in states]))
-            frac = w1 * min(1.0, mean_iter / max(self.stage1_iter, 1))
             active = [s for s in states if not s.converged]
             msg = (
                 f"{self.label}{where}First stage: {len(states)} starts, {len(active)} still "
@@ -98,14 +106,12 @@ class Reporter:
             )
         else:
             live = [s for s in states if s.finished] or states
-            frac = w1 + (1 - w1) * float(np.mean([self._start_progress(s) for s in live]))
             running = [s for s in live if not s.converged and s.iterations < self.max_iter]
             msg = (
                 f"{self.label}{where}Finishing {len(live)} starts: "
                 f"{len(live) - len(running)} done, {len(running)} running."
             )
-        # The first round fills 90% of the bar; later ones (not known in advance) the rest.
-        frac = 0.9 * frac if rnd == 0 else 1.0 - 0.1 * 0.5 ** (rnd - 1) * (1.0 - 0.5 * frac)
+        frac = search_fraction(self.rounds, self.n_init, self.budget, rnd, frac)
         best = max(states, key=lambda s: s.loglik)
         self.fraction = max(self.fraction, min(frac, 0.999))
         self.message = msg + f" Best log-likelihood so far {best.loglik:,.2f}."
@@ -158,16 +164,6 @@ class Reporter:
                     details={**self.fields.get("details", {}), "start": s.index + 1},
                 )
 
-    def _start_progress(self, s: StartState) -> float:
-        if s.converged or s.iterations >= self.max_iter:
-            return 1.0
-        by_iter = s.iterations / self.max_iter
-        c = abs(s.change)
-        by_change = 0.0
-        if np.isfinite(c) and c > 0:
-            by_change = min(1.0, max(0.0, math.log10(max(c, self.tol)) / math.log10(self.tol)))
-        return max(by_iter, by_change * 0.95)
-
 
 def fit_classes(
     design: Design,
@@ -182,9 +178,12 @@ def fit_classes(
     out; cheap data get more starts first (engine.min_starts_for), unless the model cannot be
     identified from them."""
     n_final = n_final_for(params)
+    min_starts = min_starts_for(design, k, params.n_init, len(seeds))
+    min_starts = min_starts if identifiable(design, k) else params.n_init
     if reporter is not None:
         reporter.stage1_iter = params.stage1_iter
-    min_starts = min_starts_for(design, k, params.n_init, len(seeds))
+        reporter.budget = len(seeds)
+        reporter.rounds = round_sizes(min(params.n_init, len(seeds)), min_starts, len(seeds))
     return search(
         design,
         k,
@@ -195,7 +194,7 @@ def fit_classes(
         n_final=n_final,
         stage1_iter=params.stage1_iter,
         replicate=params.replicate,
-        min_starts=min_starts if identifiable(design, k) else params.n_init,
+        min_starts=min_starts,
         max_seconds=params.max_seconds,
         hook=reporter.hook if reporter else None,
         tick=reporter.tick if reporter else None,
@@ -244,10 +243,12 @@ def _fit(data: BinaryMatrix, params: LCAParams, progress: Progress) -> LCAResult
     design = prepare(data.values, weights=data.weights)
     # An unidentified model's classes are one point of a ridge: resampling them says nothing.
     stable = params.stability_samples > 0 and k > 1 and identifiable(design, k)
-    # The analyses after the fit (stability, bootstrap of L², bootstrap LRT) share 0.3–0.99.
+    # The fit and the analyses after it (stability, bootstrap of L², bootstrap LRT) share the
+    # bar by the work each will do.
     after = [stable, params.bootstrap_l2 > 0, params.bootstrap_lrt > 0 and k > 1]
-    fit_hi = 0.3 if any(after) else 0.95
-    spans = iter(_spans(fit_hi, 0.99, sum(after)))
+    weights = [w for w, on in zip(analysis_weights(params), after, strict=True) if on]
+    fit_hi = 0.99 / (1.0 + sum(weights)) if weights else 0.95
+    spans = iter(_spans(fit_hi, 0.99, weights))
     reporter = Reporter(progress, params.n_init, n_final_for(params), params.max_iter, params.tol)
     reporter.hi = fit_hi
     outcome = fit_classes(design, k, seeds, params, reporter)
@@ -447,7 +448,21 @@ def summarise(
 _checked: FitFunction[LCAParams, LCAResult] = fit
 
 
-def _spans(lo: float, hi: float, n: int) -> list[tuple[float, float]]:
-    """n equal consecutive shares of the progress bar between lo and hi."""
-    step = (hi - lo) / max(n, 1)
-    return [(lo + i * step, lo + (i + 1) * step) for i in range(n)]
+def analysis_weights(params: LCAParams) -> list[float]:
+    """The work of stability, the bootstrap of L² and the bootstrap LRT, in fits of the data
+    like the main one: a stability resample is such a fit; a bootstrap-of-L² sample finishes
+    2 starts where the fit finishes n_final; a bootstrap-LRT sample fits k − 1 classes so and
+    k classes as the fit, after one fit of k − 1 classes to the data."""
+    finish_two = min(1.0, 2.0 / n_final_for(params))
+    return [
+        float(params.stability_samples),
+        params.bootstrap_l2 * finish_two,
+        1.0 + params.bootstrap_lrt * (1.0 + finish_two),
+    ]
+
+
+def _spans(lo: float, hi: float, weights: list[float]) -> list[tuple[float, float]]:
+    """Consecutive shares of the progress bar between lo and hi, in proportion to weights."""
+    total = sum(weights) or 1.0
+    edges = [lo + (hi - lo) * sum(weights[:i]) / total for i in range(len(weights) + 1)]
+    return list(itertools.pairwise(edges))
