@@ -6,8 +6,6 @@ scheduler is one clear, transient error."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +13,7 @@ import pytest
 
 from backend.progress import RunCancelled
 from backend.schemas.lca import LCACovariatesParams, LCAParams
-from tests.support.dask_cluster import local_cluster, scheduler_set
+from tests.support.dask_cluster import both_ways, dask_address, scheduler_set
 from workers.models import cluster
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.lca import covariates as C
@@ -23,27 +21,7 @@ from workers.models.lca import engine as E
 from workers.models.lca.fit import fit as fit_lca
 from workers.models.lca.simulation import simulate_binary
 
-
-@pytest.fixture(scope="module")
-def dask_address() -> Iterator[str]:
-    with local_cluster() as lc:
-        yield lc.scheduler_address
-
-
-def both_ways(monkeypatch: pytest.MonkeyPatch, address: str, fn: Any) -> tuple[Any, Any, list[int]]:
-    """fn() in process, then with the scheduler set; and the partitions the second one used."""
-    here = fn()
-    used: list[int] = []
-    scatter = cluster.Partitions._scatter
-
-    def counting(self: cluster.Partitions, which: Any) -> Any:
-        used.append(len(which))
-        return scatter(self, which)
-
-    monkeypatch.setattr(cluster.Partitions, "_scatter", counting)
-    with scheduler_set(monkeypatch, address):
-        there = fn()
-    return here, there, used
+__all__ = ["dask_address"]  # the shared cluster fixture
 
 
 def assert_same_fit(a: E.StartsOutcome, b: E.StartsOutcome) -> None:

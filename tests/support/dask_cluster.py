@@ -26,6 +26,13 @@ def local_cluster(**options: Any) -> Iterator[Any]:
         yield lc
 
 
+@pytest.fixture(scope="session")
+def dask_address() -> Iterator[str]:
+    """The scheduler of one LocalCluster shared by the test modules that import this fixture."""
+    with local_cluster() as lc:
+        yield lc.scheduler_address
+
+
 @contextmanager
 def scheduler_set(
     monkeypatch: pytest.MonkeyPatch, address: str, min_cells: int = 0
@@ -41,3 +48,19 @@ def scheduler_set(
         monkeypatch.delenv("DASK_SCHEDULER_ADDRESS")
         monkeypatch.delenv("DASK_MIN_CELLS")
         get_settings.cache_clear()
+
+
+def both_ways(monkeypatch: pytest.MonkeyPatch, address: str, fn: Any) -> tuple[Any, Any, list[int]]:
+    """fn() in process, then with the scheduler set; and the partitions the second one used."""
+    here = fn()
+    used: list[int] = []
+    scatter = cluster.Partitions._scatter
+
+    def counting(self: cluster.Partitions, which: Any) -> Any:
+        used.append(len(which))
+        return scatter(self, which)
+
+    monkeypatch.setattr(cluster.Partitions, "_scatter", counting)
+    with scheduler_set(monkeypatch, address):
+        there = fn()
+    return here, there, used

@@ -129,6 +129,17 @@ def _lost_message(c: Client) -> str:
     )
 
 
+def over_partitions(
+    c: Client, parts: Sequence[object], fn: Callable[..., Any], *args: Any, tick: Tick | None
+) -> list[Any]:
+    """One map over partitions made for it (a single pass: scattered, mapped, released)."""
+    partitions = Partitions(c, parts)
+    try:
+        return partitions.run(fn, *args, tick=tick)
+    finally:
+        partitions.release()
+
+
 class Partitions:
     """Row partitions of one fit on the cluster's workers, in a fixed order (the reduce sums
     their results in that order, so a pass is deterministic). Built from objects of this

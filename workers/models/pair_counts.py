@@ -16,6 +16,8 @@ from workers.models.base import Progress
 
 CHUNK_ROWS = 65_536  # row chunks of the float passes (scores, coordinates)
 PACKED_CHUNK_ROWS = 262_144  # row chunks of the bit-packed pair counts
+# Rows per partition when the counts are summed on a Dask cluster (DASK_SCHEDULER_ADDRESS).
+CLUSTER_PARTITION_ROWS = 4 * PACKED_CHUNK_ROWS
 
 
 @dataclass
@@ -45,6 +47,21 @@ class PairCounts:
     @property
     def observed(self) -> np.ndarray:
         return np.diag(self.n_obs).copy()
+
+    @staticmethod
+    def total(parts: list[PairCounts]) -> PairCounts:
+        """The counts over the union of disjoint row ranges: every count is a sum over rows."""
+        weights = [p.total_weight for p in parts]
+        return PairCounts(
+            sum((p.n11 for p in parts[1:]), parts[0].n11.copy()),
+            sum(
+                (p.bought_where_observed for p in parts[1:]), parts[0].bought_where_observed.copy()
+            ),
+            sum((p.n_obs for p in parts[1:]), parts[0].n_obs.copy()),
+            sum(p.n_rows for p in parts),
+            any(p.has_missing for p in parts),
+            None if weights[0] is None else float(sum(w or 0.0 for w in weights)),
+        )
 
     def tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(n00, n01, n10, n11) for every pair: first index i, second j (1 = bought)."""
@@ -84,10 +101,25 @@ def pair_counts(
     The counts are the entries of Xᵀ·X (and Xᵀ·O, Oᵀ·O with the observed-cell mask O), computed
     on bit-packed columns: each product's chunk of rows becomes 64-bit words, and a pair's count
     is the popcount of the AND of two such rows — p²·n/64 word operations, several times
-    faster than a float matrix product, exact, and with memory bounded by the chunk.
+    faster than a float matrix product, exact, and with memory bounded by the chunk. With a Dask
+    cluster configured (DASK_SCHEDULER_ADDRESS) large data are counted there, partition by
+    partition, and the partitions' counts summed.
     """
+    on_cluster = _on_cluster(values, weights, progress, message)
+    if on_cluster is not None:
+        return on_cluster
     if weights is not None:
         return weighted_pair_counts(values, np.asarray(weights, dtype=np.float64), progress)
+    return packed_pair_counts(values, progress, chunk_rows, message)
+
+
+def packed_pair_counts(
+    values: np.ndarray,
+    progress: Progress | None = None,
+    chunk_rows: int = PACKED_CHUNK_ROWS,
+    message: str = "Counting product pairs",
+) -> PairCounts:
+    """The unweighted counts in process, on bit-packed row chunks."""
     n, p = values.shape
     n11 = np.zeros((p, p), dtype=np.int64)
     bought_obs = np.zeros((p, p), dtype=np.int64)
@@ -117,6 +149,44 @@ def pair_counts(
     return PairCounts(
         n11.astype(float), bought_obs.astype(float), n_obs.astype(float), n, has_missing
     )
+
+
+def _on_cluster(
+    values: np.ndarray, weights: np.ndarray | None, progress: Progress | None, message: str
+) -> PairCounts | None:
+    """The counts summed on the Dask cluster when one is configured and the data are large
+    (None otherwise). Partitions travel as one byte per cell (0, 1, 2 = missing), an eighth of
+    the float64 matrix; each is counted by pair_counts itself on a worker."""
+    from workers.models import cluster
+
+    n = values.shape[0]
+    c = cluster.client_for(values.size)
+    if c is None or n <= CLUSTER_PARTITION_ROWS:
+        return None
+    codes = np.where(np.isnan(values), 2, values).astype(np.uint8)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    parts = [
+        (
+            codes[a : a + CLUSTER_PARTITION_ROWS],
+            None if w is None else w[a : a + CLUSTER_PARTITION_ROWS],
+        )
+        for a in range(0, n, CLUSTER_PARTITION_ROWS)
+    ]
+
+    def tick() -> None:
+        if progress is not None:
+            progress(0.0, f"{message}: {n:,} households in {len(parts)} partitions on the cluster.")
+
+    return PairCounts.total(cluster.over_partitions(c, parts, _partition_counts, tick=tick))
+
+
+def _partition_counts(part: tuple[np.ndarray, np.ndarray | None]) -> PairCounts:
+    """One partition's counts, on a Dask worker (codes back to 0/1/NaN, then counted here)."""
+    codes, weights = part
+    values = np.where(codes == 2, np.nan, codes.astype(np.float64))
+    if weights is not None:
+        return weighted_pair_counts(values, weights)
+    return packed_pair_counts(values)
 
 
 def weighted_pair_counts(
