@@ -5,24 +5,28 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backend import cli
 from backend.db import session_scope
 from backend.orm import Artifact, Dataset, Result, Run
+from backend.schemas.results import ArtifactBlob
 from backend.services.datasets import create_dataset, load_frame
 from backend.services.ingest import from_parquet, to_parquet
 from backend.services.runs import PARQUET
 from backend.settings import get_settings
 from backend.storage import read_rows, row_groups, write_rows
-from backend.storage.records import artifact_frame, dataset_key
+from backend.storage.records import artifact_bytes, artifact_frame, dataset_key
 from tests.support.data import simulate_lca
 from tests.support.runs import submit_lca, upload, wait_for
 from tests.support.stored import blob_dataset
+from workers import executor
 
 
 def storage_dir() -> Path:
@@ -79,10 +83,51 @@ def test_upload_run_assignments_and_delete_through_storage(client: httpx.Client)
     parquet = client.get(f"/runs/{run['id']}/assignments", params={"format": "parquet"})
     assert len(pd.read_parquet(io.BytesIO(parquet.content))) == 400
 
-    # When the dataset is deleted with its run, Then every object of both is gone
-    assert client.delete(f"/datasets/{dataset['id']}", params={"force": "true"}).status_code == 204
+    # When the run is deleted, Then its objects go; and then the dataset's with the dataset
+    assert client.delete(f"/runs/{run['id']}").status_code == 204
     assert objects_under(f"artifacts/{run['id']}") == []
+    assert objects_under(f"datasets/{dataset['id']}") != []
+    assert client.delete(f"/datasets/{dataset['id']}").status_code == 204
     assert objects_under(f"datasets/{dataset['id']}") == []
+
+
+def test_a_saved_again_run_keeps_only_its_last_save_and_a_stale_save_writes_nothing() -> None:
+    # Given a running run of this worker
+    with session_scope() as session:
+        dataset = blob_dataset(session, pd.DataFrame({"p1": [0.0, 1.0], "p2": [1.0, 0.0]}))
+        run = Run(
+            name="saved twice",
+            model_type="lca",
+            status="running",
+            params={},
+            dataset_id=dataset.id,
+            product_columns=["p1", "p2"],
+            queue_name="fits",
+            worker_id=executor.WORKER_ID,
+        )
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    provenance = SimpleNamespace(data_hash="h", library_versions={})
+    result: Any = SimpleNamespace(
+        artifacts={"posterior": ArtifactBlob("application/x-netcdf", "p.nc", b"first")},
+        provenance=provenance,
+    )
+    rows = to_parquet(pd.DataFrame({"p_class_1": [0.5, 0.5]}))
+    # When it is saved twice (a save retried after its commit's answer was lost: the run is
+    # running again), Then only the second save's objects are left
+    assert executor._write_result(run_id, result, {}, {}, rows)
+    with session_scope() as session:
+        session.execute(update(Run).where(Run.id == run_id).values(status="running"))
+    result.artifacts["posterior"] = ArtifactBlob("application/x-netcdf", "p.nc", b"second")
+    assert executor._write_result(run_id, result, {}, {}, rows)
+    assert len(objects_under(f"artifacts/{run_id}")) == 2
+    with session_scope() as session:
+        saved = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).all()
+        assert {a.name: artifact_bytes(a) for a in saved}["posterior"] == b"second"
+    # And a save for a run no longer this worker's (completed now) leaves no object behind
+    assert not executor._write_result(run_id, result, {}, {}, rows)
+    assert len(objects_under(f"artifacts/{run_id}")) == 2
 
 
 def test_a_transaction_that_fails_removes_the_object_it_wrote() -> None:
