@@ -102,7 +102,7 @@ class FactorFitStatistics(BaseModel):
     fit_off: float = Field(description="The same over off-diagonal entries.")
 
 
-class TetrachoricFactorResult(FitResult, FactorFitStatistics):
+class TetrachoricFactorResult(FactorFitStatistics, FitResult):
     n_factors: int
     n_factors_suggested: int | None = Field(
         description="The suggested number of factors, by the rule in `suggestion_rule`: the "
