@@ -22,6 +22,7 @@ from sklearn.decomposition import LatentDirichletAllocation
 from backend.errors import DataError
 from backend.schemas.lda import LDAParams, LDAResult, TopicProduct
 from workers.models.base import BinaryMatrix, FitFunction, Progress
+from workers.models.lda_work import LDAWork
 from workers.models.pair_counts import iter_chunks
 from workers.models.provenance import build_provenance, resolve_seed
 from workers.models.scoring import Scored, ScoreFunction, check_binary
@@ -31,7 +32,8 @@ TOP_PRODUCTS = 10
 
 
 class _ReportingLDA(LatentDirichletAllocation):
-    """Calls `self._on_step()` after each EM step (a pass, or a mini-batch when online)."""
+    """Calls `self._on_step()` after each EM step (a pass, or a mini-batch when online) and
+    `self._on_bound(perplexity)` after each perplexity check."""
 
     def _em_step(self, *args: Any, **kwargs: Any) -> Any:
         out = super()._em_step(*args, **kwargs)
@@ -39,6 +41,13 @@ class _ReportingLDA(LatentDirichletAllocation):
         if callback is not None:
             callback()
         return out
+
+    def _perplexity_precomp_distr(self, *args: Any, **kwargs: Any) -> Any:
+        bound = super()._perplexity_precomp_distr(*args, **kwargs)
+        callback = getattr(self, "_on_bound", None)
+        if callback is not None:
+            callback(float(bound))
+        return bound
 
 
 def sparse_purchases(data: BinaryMatrix) -> sp.csr_matrix:
@@ -76,26 +85,29 @@ def fit(data: BinaryMatrix, params: LDAParams, progress: Progress) -> LDAResult:
         total_samples=n,
         random_state=seed,
     )
+    work = LDAWork(params.max_iter, params.evaluate_every, params.tol)
     steps = 0
-    total_steps = params.max_iter * steps_per_pass
 
     def on_step() -> None:
         nonlocal steps
         steps += 1
-        passes = steps / steps_per_pass
+        work.passes = steps / steps_per_pass
         progress(
-            min(steps / total_steps, 0.95),
-            f"LDA with {params.n_topics} topics: pass {passes:.1f} of at most {params.max_iter}.",
-            iteration=int(np.ceil(passes)),
+            work.fraction(),
+            f"LDA with {params.n_topics} topics: pass {work.passes:.1f} of at most "
+            f"{params.max_iter}.",
+            iteration=int(np.ceil(work.passes)),
             details={"learning_method": method, "steps": steps},
         )
 
-    model._on_step = on_step
+    model._on_step, model._on_bound = on_step, work.checked
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X)
-    model._on_step = None
-    progress(0.95, "Computing topic mixes per household.")
+    model._on_step = model._on_bound = None
+    work.passes = float(model.n_iter_)
+    work.finished = True
+    progress(work.fraction(), "Computing topic mixes per household.")
     doc_topics = model.transform(X)
     perplexity = float(model.bound_)
     loglik = float(model.score(X))

@@ -1,12 +1,19 @@
 """Helpers for the progress reporter a fit receives (workers/models/base.py: Progress): a
-stage's slice of the run's 0..1 progress, and a reporter confined to such a slice."""
+stage's slice of the run's 0..1 progress, a reporter confined to such a slice, and the work a
+fit that stops once it settles will do (so its progress is proportional to its work)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from workers.models.base import Progress
+
+# A projection of settling takes the ratio of the moves over up to this many of the latest:
+# they are noisy from one check to the next (LDA, measured: 0.306, 0.104, 0.115, 0.059).
+RATIO_SPAN = 2
 
 
 @dataclass
@@ -28,3 +35,28 @@ def sub_progress(progress: Progress, start: float, end: float) -> Progress:
         progress(span.at(fraction), message, **fields)
 
     return report
+
+
+def planned_until_settled(
+    max_units: int, every: int, moves: Sequence[float], tol: float, settled: int = 1
+) -> int:
+    """The units of work (passes, iterations) a fit that checks every `every` units and stops
+    once `settled` checks in a row moved less than `tol` will have run: `moves` are the moves
+    seen so far (one per check after the first). They shrink about geometrically, so their
+    recent ratio projects the checks still to come; `max_units` until two moves say so."""
+    span = min(RATIO_SPAN, len(moves) - 1)
+    if every <= 0 or span < 1:
+        return max_units
+    done = (len(moves) + 1) * every  # the first check has no move
+    below = next((n for n, m in enumerate(reversed(moves)) if m >= tol), len(moves))
+    if below >= settled:
+        return min(max_units, done)
+    before, last = moves[-1 - span], moves[-1]
+    ratio = (last / before) ** (1 / span) if before > 0 else 0.0
+    if last < tol:
+        checks = settled - below
+    elif 0 < ratio < 1:
+        checks = math.ceil(math.log(tol / last) / math.log(ratio)) + settled - 1
+    else:
+        return max_units
+    return min(max_units, done + checks * every)
