@@ -26,6 +26,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 SERVICES = ("postgres", "redis", "migrate", "api", "worker", "ui")
+# The Dask cluster of the `distributed` profile (DASK_SCHEDULER_ADDRESS).
+DASK_SERVICES = ("dask-scheduler", "dask-worker")
 # Services whose processes read backend.settings.Settings from their environment.
 SETTINGS_SERVICES = ("migrate", "api", "worker", "worker-sampling")
 # What a deployment cannot do without, per service.
@@ -210,6 +212,30 @@ def test_sampling_workers_are_opt_in(services: dict[str, dict[str, Any]]) -> Non
     assert queues.split() == [SAMPLING_QUEUE]
 
 
+def test_the_distributed_profile_runs_a_dask_scheduler_and_scalable_workers(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    scheduler, worker = (services[name] for name in DASK_SERVICES)
+    assert scheduler.get("profiles") == worker.get("profiles") == ["distributed"]
+    assert command_text(scheduler).split()[:2] == ["dask", "scheduler"]
+    assert "--port 8786" in command_text(scheduler)
+    assert "8786" in healthcheck_text(scheduler)
+    # Workers find the scheduler by its service name, wait for it, and scale (no fixed name
+    # or published port); their memory limit is where spilling to disk starts.
+    command = command_text(worker)
+    assert "dask worker tcp://dask-scheduler:8786" in command
+    assert "--memory-limit" in command and "DASK_WORKER_MEMORY" in command
+    assert depends_on(worker) == {"dask-scheduler": "service_healthy"}
+    assert "container_name" not in worker and not worker.get("ports")
+    # They need no database or Redis, and the Dramatiq workers are told where the cluster is.
+    assert not {"DATABASE_URL", "REDIS_URL"} & set(environment(worker))
+    assert "DASK_SCHEDULER_ADDRESS" in environment(services["worker"])
+    assert interpolate(environment(services["worker"])["DASK_SCHEDULER_ADDRESS"], {}) == ""
+    # The image has Dask: a runtime dependency, which the builder's `uv sync --no-dev` installs.
+    runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(d.replace(" ", "").startswith("dask[distributed]") for d in runtime)
+
+
 def test_long_running_services_restart(services: dict[str, dict[str, Any]]) -> None:
     # Dramatiq's master exits when one of its processes is killed: something must restart it.
     for name in ("postgres", "redis", "api", "worker", "worker-sampling", "ui"):
@@ -218,7 +244,9 @@ def test_long_running_services_restart(services: dict[str, dict[str, Any]]) -> N
 
 def test_app_services_share_one_image(services: dict[str, dict[str, Any]]) -> None:
     app = [name for name, service in services.items() if "build" in service]
-    assert set(app) == {*SETTINGS_SERVICES, "ui"}, "a new app service needs its checks here"
+    assert set(app) == {*SETTINGS_SERVICES, "ui", *DASK_SERVICES}, (
+        "a new app service needs its checks here"
+    )
     assert len({services[name]["image"] for name in app}) == 1
     for name in app:
         build = services[name]["build"]
