@@ -9,8 +9,8 @@ than `tol` between checks; workers.models.progress projects when.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from workers.models.progress import planned_until_settled
 
@@ -35,7 +35,8 @@ class LDAWork:
         if self.finished:
             # The final perplexity is among the bounds; transform and score remain.
             return done / (done + FINISH - 1)
-        moves = [abs(b - a) for a, b in itertools.pairwise(self.bounds)]
-        planned = planned_until_settled(self.max_iter, self.evaluate_every, moves, self.tol)
-        checks = planned // self.evaluate_every if self.evaluate_every > 0 else 0
+        every = self.evaluate_every
+        moves = [((n + 2) * every, abs(b - a)) for n, (a, b) in enumerate(pairwise(self.bounds))]
+        planned = planned_until_settled(self.max_iter, moves, self.tol)
+        checks = planned // every if every > 0 else 0
         return min(done / (planned + checks + FINISH), 1.0)

@@ -26,7 +26,7 @@ from sklearn.decomposition import NMF, non_negative_factorization
 from backend.errors import DataError
 from backend.schemas.nmf import NMFParams, NMFResult, SweepRow, TopProduct
 from workers.models.base import BinaryMatrix, FitFunction, Progress
-from workers.models.progress import sub_progress
+from workers.models.progress import planned_until_settled, sub_progress
 from workers.models.provenance import build_provenance, resolve_seed
 from workers.models.scoring import Scored, ScoreFunction, check_binary
 
@@ -179,6 +179,7 @@ def _fit_start(
     previous = np.inf
     converged = False
     error = np.inf
+    moves: list[tuple[float, float]] = []  # (iterations, improvement per iteration)
     while done < params.max_iter:
         block = min(block, params.max_iter - done)
         started = time.monotonic()
@@ -194,8 +195,11 @@ def _fit_start(
         done += block
         error = float(model.reconstruction_err_)
         improvement = (previous - error) / max(previous, 1e-300) / block
+        if np.isfinite(previous):
+            moves.append((done, improvement))
         progress(
-            done / params.max_iter,
+            # The iterations it will run: max_iter, or fewer once the improvement settles.
+            done / planned_until_settled(params.max_iter, moves, params.tol),
             f"NMF with {label}: iteration {done}, reconstruction error {error:,.4f}.",
             iteration=done,
             details={"n_components": k, "reconstruction_error": error},

@@ -38,25 +38,28 @@ def sub_progress(progress: Progress, start: float, end: float) -> Progress:
 
 
 def planned_until_settled(
-    max_units: int, every: int, moves: Sequence[float], tol: float, settled: int = 1
-) -> int:
-    """The units of work (passes, iterations) a fit that checks every `every` units and stops
-    once `settled` checks in a row moved less than `tol` will have run: `moves` are the moves
-    seen so far (one per check after the first). They shrink about geometrically, so their
-    recent ratio projects the checks still to come; `max_units` until two moves say so."""
+    max_units: float, moves: Sequence[tuple[float, float]], tol: float, settled: int = 1
+) -> float:
+    """The units of work (passes, iterations) a fit that stops once `settled` checks in a row
+    moved less than `tol` will have run: `moves` are (units done, move) of the checks so far.
+    The moves shrink about geometrically in units, so their recent ratio projects the checks
+    still to come, spaced as the last two; `max_units` until two moves say so."""
     span = min(RATIO_SPAN, len(moves) - 1)
-    if every <= 0 or span < 1:
+    if span < 1:
         return max_units
-    done = (len(moves) + 1) * every  # the first check has no move
-    below = next((n for n, m in enumerate(reversed(moves)) if m >= tol), len(moves))
+    done, last = moves[-1]
+    below = next((n for n, (_, m) in enumerate(reversed(moves)) if m >= tol), len(moves))
     if below >= settled:
         return min(max_units, done)
-    before, last = moves[-1 - span], moves[-1]
-    ratio = (last / before) ** (1 / span) if before > 0 else 0.0
+    spacing = done - moves[-2][0]
+    at, before = moves[-1 - span]
+    if spacing <= 0 or done <= at:
+        return max_units
+    ratio = (last / before) ** (spacing / (done - at)) if before > 0 else 0.0  # per check
     if last < tol:
         checks = settled - below
     elif 0 < ratio < 1:
         checks = math.ceil(math.log(tol / last) / math.log(ratio)) + settled - 1
     else:
         return max_units
-    return min(max_units, done + checks * every)
+    return min(max_units, done + checks * spacing)
