@@ -3,7 +3,7 @@
 random starts find, every start carried to convergence in float64 with a tight tolerance, for
 K = 2..5. Written to tests/expected/lca_multimodal.json.
 
-    .venv/bin/python tests/reference/lca_multimodal.py
+    .venv/bin/python -m tests.reference.lca_multimodal
 
 The real data (LSAT sections 6 and 7, 1,000 × 5 items each, from R's psych) are stored as CSV by
 tests/reference/lsat_data.R; the simulated ones are rebuilt from their seeds. Each entry also
@@ -14,16 +14,13 @@ the starts end at, which says how hard the case is.
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from tests.reference import EXPECTED
 
-OUT = ROOT / "tests" / "expected" / "lca_multimodal.json"
+OUT = EXPECTED / "lca_multimodal.json"
 N_STARTS = 500
 TOL = 1e-13
 MAX_ITER = 20_000
@@ -35,7 +32,7 @@ def datasets() -> dict[str, np.ndarray]:
     from workers.models.lca.simulation import simulate_binary
 
     def lsat(name: str) -> np.ndarray:
-        path = ROOT / "tests" / "expected" / f"{name}.csv"
+        path = EXPECTED / f"{name}.csv"
         return np.loadtxt(path, delimiter=",", skiprows=1)
 
     return {

@@ -1,7 +1,7 @@
 """Reference values for `lca`: StepMix's best log-likelihood over 20 random starts on a few
 binary data sets, written to tests/expected/lca_stepmix.json.
 
-    .venv/bin/python tests/reference/lca_stepmix.py
+    .venv/bin/python -m tests.reference.lca_stepmix
 
 The data sets are simulated with fixed seeds (workers/models/lca/simulation.py), so the test
 rebuilds them instead of storing them. StepMix runs with the same convergence rule as our engine
@@ -11,17 +11,14 @@ rebuilds them instead of storing them. StepMix runs with the same convergence ru
 from __future__ import annotations
 
 import json
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from tests.reference import EXPECTED
 
-OUT = ROOT / "tests" / "expected" / "lca_stepmix.json"
+OUT = EXPECTED / "lca_stepmix.json"
 N_INIT = 20
 TOL = 1e-8
 MAX_ITER = 5000

@@ -7,12 +7,11 @@ Used by the recovery tests and, once, to write the committed inputs of the R ref
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-EXPECTED = Path(__file__).resolve().parent.parent / "expected"
+from tests.reference import EXPECTED
 
 # 12 products, 3 correlated factors: simple structure with two cross-loading products.
 TRUE_LOADINGS = np.array(

@@ -1,7 +1,7 @@
 """Reference values for 3-step estimation: StepMix 3.0's `n_steps=3` with the BCH and ML
 corrections on data simulated with fixed seeds, written to tests/expected/three_step_stepmix.json.
 
-    .venv/bin/python tests/reference/three_step_stepmix.py
+    .venv/bin/python -m tests.reference.three_step_stepmix
 
 The data sets are rebuilt by the test (`cases()`), so only StepMix's estimates are stored:
 its measurement model (class sizes, item probabilities: the test matches classes by them), its
@@ -15,16 +15,13 @@ the methods, not of stopping rules.
 from __future__ import annotations
 
 import json
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from tests.reference import EXPECTED
 
-OUT = ROOT / "tests" / "expected" / "three_step_stepmix.json"
+OUT = EXPECTED / "three_step_stepmix.json"
 PROBS = np.array(
     [
         [0.85, 0.80, 0.75, 0.15, 0.10, 0.10, 0.50, 0.20],
