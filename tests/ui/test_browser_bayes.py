@@ -95,6 +95,10 @@ def test_trace_and_rank_plots_of_a_nuts_run_in_a_browser(ui_url: str, client: ht
             page.get_by_text("Rank plots", exact=True).scroll_into_view_if_needed()
             expect(page.get_by_text("every chain's bars stay near the dashed line")).to_be_visible()
             page.wait_for_timeout(2500)
+            # And the energy plot (the third chart) is drawn at its own size, not squeezed to a
+            # strip: a 240 px plotting area with its legend and axes.
+            energy = charts_drawn.nth(2).bounding_box()
+            assert energy is not None and energy["height"] >= 240, energy
             page.screenshot(path=str(SHOTS / "21_nuts_rank_energy.png"), full_page=True)
         finally:
             browser.close()

@@ -77,7 +77,9 @@ def diagnostics(view: View) -> None:
     st.dataframe(diagnostics_frame(view.result), hide_index=True)
     chart(view, "trace")
     chart(view, "rank")
-    chart(view, "energy")
+    # At its own size like the trace and rank plots beside it: stretched to the page's width,
+    # Streamlit drew this single histogram about 60 px tall.
+    chart(view, "energy", stretch=False)
     chart(view, "vi_loss")
     with st.expander("Every parameter (mean, sd, HDI, R-hat, ESS)", icon=":material/table:"):
         table(view.table("parameters"))

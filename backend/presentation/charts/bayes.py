@@ -312,5 +312,9 @@ def energy(view: ChartView, options: dict[str, Any]) -> AnyChart:
             ),
             tooltip=["Kind:N", "Draws:Q"],
         )
-        .properties(width=420, height=200)
+        # As wide as the trace plots (560), tall enough to read both histograms' shapes. The
+        # size is the plotting area's, as in the faceted trace and rank plots: Streamlit's
+        # default for a single view ("fit") squeezes the legend, axes and titles into it, and
+        # the bars came out under 100 px tall.
+        .properties(width=560, height=240, autosize=alt.AutoSizeParams(type="pad"))
     )
