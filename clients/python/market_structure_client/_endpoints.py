@@ -82,7 +82,12 @@ class Endpoint(Generic[P, T]):
 
     def __init__(self, build: Callable[P, Call[T]]) -> None:
         self.build = build
-        self.__doc__ = build.__doc__
+        self.__doc__, self.__name__ = build.__doc__, build.__name__
+        self.__wrapped__ = build  # inspect.signature and help() show the method's arguments
+
+    def __call__(self, client: Any, *args: Any, **kwargs: Any) -> Any:
+        """Called on the class with the client first, as a plain method can be."""
+        return client.send(self.build(*args, **kwargs))
 
     @overload
     def __get__(self, client: None, owner: type[Any]) -> Endpoint[P, T]: ...
