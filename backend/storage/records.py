@@ -144,17 +144,15 @@ def forget_runs(session: Session, run_ids: Iterable[str]) -> None:
     """Every object of these runs and of the runs deleted with them (a sweep's children, runs
     made from them), removed once the deletion commits."""
     pending, seen = list(run_ids), set[str]()
-    while pending:
-        seen.update(pending)
-        pending = [
-            i
-            for i in session.scalars(
-                select(Run.id).where(
-                    (Run.parent_id.in_(pending)) | (Run.source_run_id.in_(pending))
-                )
+    # Without a flush: the caller's deletions so far go with the rest at its commit (a flush
+    # now would delete a sweep's children with their parent, and then again).
+    with session.no_autoflush:
+        while pending:
+            seen.update(pending)
+            descendants = select(Run.id).where(
+                Run.parent_id.in_(pending) | Run.source_run_id.in_(pending)
             )
-            if i not in seen
-        ]
+            pending = [i for i in session.scalars(descendants) if i not in seen]
     lifecycle.forget(session, *[run_prefix(i) for i in sorted(seen)])
 
 
