@@ -21,7 +21,7 @@ from backend.services.datasets import create_dataset, load_frame
 from backend.services.ingest import from_parquet, to_parquet
 from backend.services.runs import PARQUET
 from backend.settings import get_settings
-from backend.storage import read_rows, row_groups, write_rows
+from backend.storage import get_store, read_rows, row_groups, write_rows
 from backend.storage.records import artifact_bytes, artifact_frame, dataset_key
 from tests.support.data import simulate_lca
 from tests.support.runs import submit_lca, upload, wait_for
@@ -192,3 +192,13 @@ def test_migrate_storage_moves_blobs_once_and_keeps_them_readable(
     from backend.storage.migrate import move_blobs
 
     assert move_blobs() == (0, 0)
+
+
+def test_a_local_write_that_fails_leaves_the_file_as_it_was() -> None:
+    store = get_store()
+    store.put_bytes("tests/kept", b"before")
+    with pytest.raises(RuntimeError), store.writer("tests/kept") as sink:
+        sink.write(b"half")
+        raise RuntimeError("the table could not be encoded")
+    assert store.read_bytes("tests/kept") == b"before"
+    assert [p.name for p in objects_under("tests") if p.name.startswith("kept")] == ["kept"]

@@ -104,3 +104,15 @@ def test_a_blob_moves_to_s3_and_artifacts_round_trip() -> None:
             session, "0" * 32, {"posterior": ("application/x-netcdf", b"nc")}
         )
     assert artifact_bytes(artifact) == b"nc"
+
+
+@pytest.mark.usefixtures("on_s3")
+def test_a_write_that_fails_midway_leaves_the_key_as_it_was() -> None:
+    # Given an object, When a rewrite fails after a multipart upload began (over 5 MB written)
+    store = get_store()
+    store.put_bytes("tests/kept", b"before")
+    with pytest.raises(RuntimeError), store.writer("tests/kept") as sink:
+        sink.write(b"x" * (6 << 20))
+        raise RuntimeError("the table could not be encoded")
+    # Then the key still holds the old bytes (the upload was aborted, not completed)
+    assert store.read_bytes("tests/kept") == b"before"

@@ -49,15 +49,28 @@ class Store:
         target = final if self.atomic_put else f"{final}.tmp-{uuid.uuid4().hex}"
         if self.local:
             self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+        sink = self.fs.open(target, "wb")
         try:
-            with self.fs.open(target, "wb") as sink:
-                yield sink
-            if target != final:
-                self.fs.mv(target, final)
+            yield sink
         except BaseException:
-            with contextlib.suppress(FileNotFoundError, OSError):
-                self.fs.rm(target)
+            self._abandon(sink, target)
             raise
+        sink.close()
+        if target != final:
+            self.fs.mv(target, final)
+
+    def _abandon(self, sink: Any, target: str) -> None:
+        """Drop a write that failed. On an object store closing would publish the bytes written
+        so far (replacing what the key held): the upload is aborted instead."""
+        if self.atomic_put:
+            with contextlib.suppress(Exception):
+                sink.discard()
+            sink.closed = True  # nothing left to flush, also not when it is collected
+            return
+        with contextlib.suppress(Exception):
+            sink.close()
+        with contextlib.suppress(FileNotFoundError, OSError):
+            self.fs.rm(target)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with self.writer(key) as sink:
