@@ -12,6 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from backend import cli
 from backend.db import session_scope
@@ -91,23 +92,28 @@ def test_upload_run_assignments_and_delete_through_storage(client: httpx.Client)
     assert objects_under(f"datasets/{dataset['id']}") == []
 
 
+def lca_run(session: Session, dataset_id: str, status: str, **fields: Any) -> Run:
+    """A run row as the API stores one, in `status`."""
+    run = Run(
+        name=f"{status} run",
+        model_type="lca",
+        status=status,
+        params={},
+        dataset_id=dataset_id,
+        product_columns=[],
+        queue_name="fits",
+        **fields,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
 def test_a_saved_again_run_keeps_only_its_last_save_and_a_stale_save_writes_nothing() -> None:
     # Given a running run of this worker
     with session_scope() as session:
         dataset = blob_dataset(session, pd.DataFrame({"p1": [0.0, 1.0], "p2": [1.0, 0.0]}))
-        run = Run(
-            name="saved twice",
-            model_type="lca",
-            status="running",
-            params={},
-            dataset_id=dataset.id,
-            product_columns=["p1", "p2"],
-            queue_name="fits",
-            worker_id=executor.WORKER_ID,
-        )
-        session.add(run)
-        session.flush()
-        run_id = run.id
+        run_id = lca_run(session, dataset.id, "running", worker_id=executor.WORKER_ID).id
     provenance = SimpleNamespace(data_hash="h", library_versions={})
     result: Any = SimpleNamespace(
         artifacts={"posterior": ArtifactBlob("application/x-netcdf", "p.nc", b"first")},
@@ -149,17 +155,7 @@ def blob_dataset_with_a_run(frame: pd.DataFrame) -> tuple[str, str, pd.DataFrame
     with session_scope() as session:
         fresh = create_dataset(session, frame.to_csv(index=False).encode(), filename="old.csv")
         dataset = blob_dataset(session, typed := load_frame(fresh))
-        run = Run(
-            name="old run",
-            model_type="lca",
-            status="completed",
-            params={},
-            dataset_id=dataset.id,
-            product_columns=["prod_1", "prod_2"],
-            queue_name="fits",
-        )
-        session.add(run)
-        session.flush()
+        run = lca_run(session, dataset.id, "completed")
         session.add(Result(run_id=run.id, result={}))
         rows = pd.DataFrame({"household_id": frame["household_id"], "class_1": 1.0})
         session.add(
