@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     dask_scheduler_address: str | None = None
     # Fits of fewer cells (rows × products) stay in process even then: below it a pass's
     # scheduling costs more than it saves (measured: docs/scaling.md).
-    dask_min_cells: int = Field(20_000_000, ge=0)
+    dask_min_cells: int = Field(100_000_000, ge=0)
     worker_concurrency: int = Field(1, ge=1, le=256)
     worker_threads: int = Field(1, ge=1, le=64)
     job_timeout_seconds: int = Field(6 * 3600, ge=10)
