@@ -98,7 +98,7 @@ def cmd_migrate_storage(_args: argparse.Namespace) -> int:
     datasets, artifacts = move_blobs()
     print(
         f"Moved {datasets} dataset(s) and {artifacts} artifact(s) into "
-        f"{get_settings().resolved_storage_url}; nothing is left in database blobs."
+        f"{get_settings().resolved_storage_url}."
     )
     return 0
 
