@@ -59,6 +59,23 @@ def fit(
         return _fit(data, params, progress)
 
 
+# The stages' work in permuted data sets of the parallel analysis (each a pair count and a
+# tetrachoric estimate), measured on 200,000 households × 60 products: pair counts 0.1 s, the
+# tetrachoric estimate 0.1 s, a permuted data set 0.25 s, extraction and rotation 0.1 s, fit
+# statistics and factor scores 0.5 s. Fixed shares gave the parallel analysis 55 % of the bar
+# for 93 % of the time.
+COUNTS, ESTIMATE, EXTRACTION, ROTATION, SCORES, NO_SCORES = 0.4, 0.4, 0.3, 0.1, 2.0, 0.2
+
+
+def _stage_edges(params: TetrachoricFactorParams) -> list[float]:
+    """Where the pair counts, the tetrachoric estimate, the parallel analysis, the extraction
+    and the rotation end on the bar; statistics and scores fill the rest."""
+    last = SCORES if params.scores != "none" else NO_SCORES
+    work = [COUNTS, ESTIMATE, float(params.n_parallel), EXTRACTION, ROTATION]
+    total = sum(work) + last
+    return [sum(work[: i + 1]) / total for i in range(len(work))]
+
+
 def _fit(
     data: BinaryMatrix, params: TetrachoricFactorParams, progress: Progress
 ) -> TetrachoricFactorResult:
@@ -74,8 +91,9 @@ def _fit(
         )
     seed = resolve_seed(params.random_state)
 
-    counts = pair_counts(data.values, sub_progress(progress, 0.0, 0.15), weights=data.weights)
-    progress(0.15, "Estimating the tetrachoric correlations.")
+    at = _stage_edges(params)
+    counts = pair_counts(data.values, sub_progress(progress, 0.0, at[0]), weights=data.weights)
+    progress(at[0], "Estimating the tetrachoric correlations.")
     tet = tetrachoric(counts, data.products, params.correct, params.smooth)
     r = tet.rho
     eigenvalues = np.sort(np.linalg.eigvalsh(r))[::-1]
@@ -89,7 +107,7 @@ def _fit(
             data.products,
             params,
             seed,
-            sub_progress(progress, 0.15, 0.7),
+            sub_progress(progress, at[1], at[2]),
         )
     suggested_fa = suggested_pc = None
     if random_pc is not None and random_fa is not None:
@@ -104,7 +122,7 @@ def _fit(
         k = min(max(1, suggested), p - 1)
 
     on_extract = _iterations(
-        sub_progress(progress, 0.7, 0.85),
+        sub_progress(progress, at[2], at[3]),
         params.max_iter,
         f"Extracting {k} factor(s) ({params.extraction})",
         stage="extraction",
@@ -112,19 +130,19 @@ def _fit(
     )
     extraction = extract(params.extraction, r, k, params.max_iter, params.tol, on_extract)
     on_rotate = _iterations(
-        sub_progress(progress, 0.85, 0.9),
+        sub_progress(progress, at[3], at[4]),
         params.max_iter,
         f"Rotating ({params.rotation})",
         stage="rotation",
         value="criterion",
     )
     rotated = rotate(extraction.loadings, params.rotation, params.max_iter, on_rotate)
-    progress(0.9, "Computing fit statistics and factor scores.")
+    progress(at[4], "Computing fit statistics and factor scores.")
     stats = fit_statistics(r, rotated, counts, n)
     scores = None
     if params.scores != "none":
         scores = factor_scores(
-            data.values, counts, rotated, params.scores, sub_progress(progress, 0.9, 1.0)
+            data.values, counts, rotated, params.scores, sub_progress(progress, at[4], 1.0)
         )
     result = _summarise(
         data,
