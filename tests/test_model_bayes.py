@@ -23,6 +23,7 @@ from backend.schemas.bayesian import (
     BayesianFactorVIParams,
 )
 from tests.support.families import NUTS_PARAMETERS
+from tests.support.posterior import load_posterior
 from workers.executor import stored_payload
 from workers.models.base import BinaryMatrix
 from workers.models.bayes import factor_model as fm
@@ -292,7 +293,7 @@ def test_nuts_recovers_known_loadings_with_progress_and_posterior() -> None:
     assert np.abs(corr).max(axis=1).min() > 0.6
     blob = result.artifacts["posterior"]
     assert blob.content_type == "application/x-netcdf"
-    idata = _load_netcdf(blob.data)
+    idata = load_posterior(blob.data)
     assert idata["posterior"]["loadings"].shape == (2, 400, 8, 2)
     assert idata["posterior"].attrs["model_type"] == "bayesian_factor_pymc"
     stored = stored_payload(family("bayesian_factor_pymc"), result)
@@ -301,19 +302,6 @@ def test_nuts_recovers_known_loadings_with_progress_and_posterior() -> None:
     assert {"loadings", "loadings_intervals", "diagnostics", "predictive_check"} <= set(tables)
     assert len(tables["loadings_intervals"]) == 16
     assert family("bayesian_factor_pymc").embedding(stored).shape == (8, 2)
-
-
-def _load_netcdf(data: bytes) -> Any:
-    import tempfile
-
-    import arviz as az
-
-    with tempfile.NamedTemporaryFile(suffix=".nc") as fh:
-        fh.write(data)
-        fh.flush()
-        idata = az.from_netcdf(fh.name)
-        idata.load()
-    return idata
 
 
 @pytest.mark.slow
@@ -368,7 +356,7 @@ def test_vi_recovers_known_loadings(method: str, batch: int | None) -> None:
     rows = result.rows
     assert rows is not None and len(rows) == 400
     assert (rows["factor_1_hdi_low"] < rows["factor_1"]).all()
-    idata = _load_netcdf(result.artifacts["posterior"].data)
+    idata = load_posterior(result.artifacts["posterior"].data)
     assert idata["posterior"]["loadings"].shape == (1, 300, 8, 2)
     assert idata["variational_scores"]["mean"].shape == (400, 2)
     tables = result_tables("bayesian_factor_vi", result.model_dump(mode="json"))

@@ -6,7 +6,6 @@ within Monte Carlo error. The accumulator alone is tested fast; whole fits are s
 
 from __future__ import annotations
 
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -16,6 +15,7 @@ import xarray as xr
 from backend.schemas.bayesian import BayesianFactorPymcParams
 from backend.schemas.dcm import DCMParams
 from backend.settings import get_settings
+from tests.support.posterior import load_posterior
 from workers.models.base import BinaryMatrix, no_progress
 from workers.models.bayes import household_draws as hd
 from workers.models.bayes import summary as bs
@@ -111,17 +111,6 @@ def _factor_data(n: int = 300, p: int = 8) -> BinaryMatrix:
     return BinaryMatrix(values=y, products=[f"prod_{j + 1}" for j in range(p)])
 
 
-def _load(data: bytes) -> Any:
-    import arviz as az
-
-    with tempfile.NamedTemporaryFile(suffix=".nc") as fh:
-        fh.write(data)
-        fh.flush()
-        idata = az.from_netcdf(fh.name)
-        idata.load()
-    return idata
-
-
 def _fit_twice(fit: Any, data: BinaryMatrix, params: Any, monkeypatch: Any) -> tuple[Any, Any]:
     """The same fit (same seed) with the default budget and with one too small for its
     per-household draws."""
@@ -161,11 +150,11 @@ def test_a_factor_fit_past_the_budget_gives_the_same_posterior(
     for column in ("factor_1_hdi_low", "factor_2_hdi_high"):
         assert np.abs(bounded.rows[column] - whole.rows[column]).mean() < 0.25
     # and the artifact holds the thinned draws in their own group, the globals in posterior
-    stored = _load(bounded.artifacts["posterior"].data)
+    stored = load_posterior(bounded.artifacts["posterior"].data)
     assert "scores" not in stored["posterior"] and stored["posterior"]["loadings"].shape[1] == 400
     assert stored["household_draws"].attrs["thinned_every"] == 4
     assert stored["household_draws"]["scores"].shape == (2, 100, 300, 2)
-    assert _load(whole.artifacts["posterior"].data)["posterior"]["scores"].shape[1] == 400
+    assert load_posterior(whole.artifacts["posterior"].data)["posterior"]["scores"].shape[1] == 400
 
 
 @pytest.mark.slow
@@ -182,6 +171,6 @@ def test_a_choice_model_past_the_budget_gives_the_same_random_intercepts(
     np.testing.assert_allclose(
         bounded.rows["household_intercept"], whole.rows["household_intercept"], atol=1e-9
     )
-    stored = _load(bounded.artifacts["posterior"].data)
+    stored = load_posterior(bounded.artifacts["posterior"].data)
     assert "household_intercept" in stored["household_draws"]
     assert not any("household" in stored["posterior"][v].dims for v in stored["posterior"])

@@ -285,11 +285,27 @@ class BayesianResult(FitResult):
     )
 
 
+class BayesianFitChecks(BayesianResult):
+    """What every Bayesian family's result reports alike beside its own estimates: the size of
+    the model and its information criteria, the model comparison, the posterior predictive
+    check, the sampler's (or VI's) diagnostics and the data's size. Each family states its own
+    `loglik` (what is integrated out differs)."""
+
+    npar: int
+    aic: float
+    bic: float
+    comparison: ModelComparison | None
+    predictive_check: list[PredictiveCheckRow]
+    diagnostics: SamplingDiagnostics
+    n_obs: int
+    n_missing_cells: int
+
+
 # ---------------------------------------------------------------------------------------------
 # Factor model result (NUTS and VI alike)
 
 
-class BayesianFactorResult(BayesianResult):
+class BayesianFactorResult(BayesianFitChecks):
     n_factors: int
     link: Link
     method: str = Field(description="nuts, advi or fullrank_advi.")
@@ -326,18 +342,10 @@ class BayesianFactorResult(BayesianResult):
     loglik: float = Field(
         description="Marginal log-likelihood at the posterior means (factors integrated out)."
     )
-    npar: int
-    aic: float
-    bic: float
-    comparison: ModelComparison | None
-    predictive_check: list[PredictiveCheckRow]
-    diagnostics: SamplingDiagnostics
     vi: VIDiagnostics | None = None
     vi_calibration: VICalibration | None = Field(
         None, description="VI: coverage of its intervals on data simulated from the fit."
     )
-    n_obs: int
-    n_missing_cells: int
     flipped_chains: list[list[int]] = Field(
         default_factory=list,
         description="[chain, factor] pairs whose sign was flipped to agree with chain 0.",

@@ -13,15 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from backend.schemas.bayesian import (
-    BayesianResult,
-    Link,
-    ModelComparison,
-    NUTSParams,
-    ParameterSummary,
-    PredictiveCheckRow,
-    SamplingDiagnostics,
-)
+from backend.schemas.bayesian import BayesianFitChecks, Link, NUTSParams, ParameterSummary
 
 FeatureValue = str | float | int | bool | None
 
@@ -102,7 +94,7 @@ class EffectRow(BaseModel):
     credible: bool = Field(description="The 94% interval excludes zero.")
 
 
-class DCMResult(BayesianResult):
+class DCMResult(BayesianFitChecks):
     link: Link
     products: list[str]
     household_features: list[str] = Field(description="Encoded household feature columns.")
@@ -136,11 +128,3 @@ class DCMResult(BayesianResult):
     loglik: float = Field(
         description="Log-likelihood at the posterior means, household random terms integrated out."
     )
-    npar: int
-    aic: float
-    bic: float
-    comparison: ModelComparison | None
-    predictive_check: list[PredictiveCheckRow]
-    diagnostics: SamplingDiagnostics
-    n_obs: int
-    n_missing_cells: int

@@ -15,7 +15,8 @@ how); product features come from the `product_features` parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -216,36 +217,8 @@ def _assemble(
             hyper.append(summary.row((), name))
             summaries[name] = (summary, [name])
 
-    effects: list[EffectRow] = []
-    effect_means: list[list[float]] = []
-    average: list[ParameterSummary] = []
-    if hh.names:
-        beta_sum = bs.summarise(draws["beta"])
-        names_b = [f"beta[{f}, {p}]" for f in hh.names for p in products]
-        summaries["beta"] = (beta_sum, names_b)
-        for d, feature in enumerate(hh.names):
-            for j, product in enumerate(products):
-                row = beta_sum.row((d, j), names_b[d * fd.p + j], credible=True)
-                effects.append(
-                    EffectRow(
-                        feature=feature,
-                        product=product,
-                        mean=row.mean,
-                        sd=row.sd,
-                        hdi_low=row.hdi_low,
-                        hdi_high=row.hdi_high,
-                        r_hat=row.r_hat,
-                        ess_bulk=row.ess_bulk,
-                        credible=bool(row.credible),
-                    )
-                )
-        effect_means = beta_sum.mean.tolist()
-        b_sum = bs.summarise(draws["beta_mean"])
-        tau_sum = bs.summarise(draws["beta_sd"])
-        average = [b_sum.row(d, f"beta_mean[{f}]", credible=True) for d, f in enumerate(hh.names)]
-        hyper += [tau_sum.row(d, f"beta_sd[{f}]") for d, f in enumerate(hh.names)]
-        summaries["beta_mean"] = (b_sum, [r.name for r in average])
-        summaries["beta_sd"] = (tau_sum, [f"beta_sd[{f}]" for f in hh.names])
+    effects = _household_effects(draws, hh.names, products, summaries)
+    hyper += effects.spreads
     gamma_rows: list[ParameterSummary] = []
     if pf.names:
         g_sum = bs.summarise(draws["gamma"])
@@ -259,17 +232,8 @@ def _assemble(
         rows_, cols_ = fm.loading_pattern(fd.p, fd.anchors)
         free[rows_, cols_] = True
         free[np.asarray(fd.anchors), np.arange(params.n_latent)] = True
-        phi_diag = bs.Summary(
-            phi_sum.mean,
-            phi_sum.sd,
-            phi_sum.hdi_low,
-            phi_sum.hdi_high,
-            None if phi_sum.r_hat is None else np.where(free, phi_sum.r_hat, np.nan),
-            None if phi_sum.ess_bulk is None else np.where(free, phi_sum.ess_bulk, np.nan),
-            None if phi_sum.ess_tail is None else np.where(free, phi_sum.ess_tail, np.nan),
-        )
         summaries["latent_loadings"] = (
-            phi_diag,
+            phi_sum.masked(free),
             [f"latent_loadings[{p}, {k + 1}]" for p in products for k in range(params.n_latent)],
         )
 
@@ -298,40 +262,89 @@ def _assemble(
             + ". Consider fewer latent dimensions."
         )
 
-    parameters = [*hyper, *intercepts, *average, *gamma_rows]
+    parameters = [*hyper, *intercepts, *effects.average, *gamma_rows]
     result = DCMResult(
         provenance=build_provenance(
             MODEL_TYPE, params, data, LIBRARIES, warnings_, random_state=seed
         ),
         link=link,
         products=products,
-        household_features=hh.names,
-        household_encoding=hh.encodings,
-        product_features=pf.names,
-        product_encoding=pf.encodings,
+        **hh.described("household"),
+        **pf.described("product"),
         intercepts=intercepts,
         baseline_probabilities=baseline,
-        household_effects=effects,
-        household_effect_means=effect_means,
-        household_effect_average=average,
+        **effects.result_fields(),
         product_feature_effects=gamma_rows,
         hyperparameters=hyper,
         latent_loadings=latent_means,
         parameters=parameters,
-        loglik=loglik,
-        npar=npar,
-        aic=-2 * loglik + 2 * npar,
-        bic=-2 * loglik + npar * np.log(fd.n),
-        comparison=comparison,
-        predictive_check=ppc,
+        **bs.fit_checks(loglik, npar, fd, comparison, ppc),
         diagnostics=diagnostics,
-        n_obs=fd.n,
-        n_missing_cells=fd.n_missing,
         trace_plots=trace_plots,
         intervals_from=bs.NUTS_INTERVALS,
     )
     result.attach_rows(_household_rows(data, household, params))
     return result
+
+
+@dataclass
+class _Effects:
+    """The household features' effects: per feature and product (`rows`, `means` as features ×
+    products), their pooling means (`average`) and spreads (`spreads`, with the
+    hyperparameters)."""
+
+    rows: list[EffectRow] = field(default_factory=list)
+    means: list[list[float]] = field(default_factory=list)
+    average: list[ParameterSummary] = field(default_factory=list)
+    spreads: list[ParameterSummary] = field(default_factory=list)
+
+    def result_fields(self) -> dict[str, Any]:
+        return {
+            "household_effects": self.rows,
+            "household_effect_means": self.means,
+            "household_effect_average": self.average,
+        }
+
+
+def _household_effects(
+    draws: dict[str, np.ndarray],
+    names: list[str],
+    products: list[str],
+    summaries: dict[str, tuple[bs.Summary, list[str]]],
+) -> _Effects:
+    """Summaries of beta, beta_mean and beta_sd (added to `summaries` for the diagnostics);
+    nothing without household features."""
+    if not names:
+        return _Effects()
+    beta_sum = bs.summarise(draws["beta"])
+    names_b = [f"beta[{f}, {p}]" for f in names for p in products]
+    summaries["beta"] = (beta_sum, names_b)
+    rows = [
+        _effect_row(feature, product, beta_sum.row((d, j), names_b[d * len(products) + j], True))
+        for d, feature in enumerate(names)
+        for j, product in enumerate(products)
+    ]
+    b_sum = bs.summarise(draws["beta_mean"])
+    tau_sum = bs.summarise(draws["beta_sd"])
+    average = [b_sum.row(d, f"beta_mean[{f}]", credible=True) for d, f in enumerate(names)]
+    spreads = [tau_sum.row(d, f"beta_sd[{f}]") for d, f in enumerate(names)]
+    summaries["beta_mean"] = (b_sum, [r.name for r in average])
+    summaries["beta_sd"] = (tau_sum, [r.name for r in spreads])
+    return _Effects(rows, beta_sum.mean.tolist(), average, spreads)
+
+
+# An effect row is the parameter row of beta[feature, product] under the feature's and the
+# product's names: every field but those two and `credible` (there a bool) is the row's own.
+_EFFECT_FIELDS = set(EffectRow.model_fields) - {"feature", "product", "credible"}
+
+
+def _effect_row(feature: str, product: str, row: ParameterSummary) -> EffectRow:
+    return EffectRow(
+        feature=feature,
+        product=product,
+        credible=bool(row.credible),
+        **row.model_dump(include=_EFFECT_FIELDS),
+    )
 
 
 @dataclass

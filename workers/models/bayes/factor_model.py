@@ -14,7 +14,7 @@ sampling. Prior scales: s_a = 2.5 / 1.5 and s_Λ = 1.8 / 1.0 on the logit / prob
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,9 @@ from threadpoolctl import threadpool_limits
 
 from backend.errors import DataError
 from backend.schemas.bayesian import (
+    BayesianFactorPymcParams,
     BayesianFactorResult,
+    BayesianFactorVIParams,
     ModelComparison,
     ParameterSummary,
     PredictiveCheckRow,
@@ -41,7 +43,7 @@ from workers.models.bayes import summary as bs
 from workers.models.bayes.household_draws import HouseholdDraws
 from workers.models.bayes.sampling import LIBRARIES, SamplingOutcome
 from workers.models.progress import Span
-from workers.models.provenance import build_provenance
+from workers.models.provenance import build_provenance, resolve_seed
 
 LATENT_VARIANCE = {"logit": np.pi**2 / 3, "probit": 1.0}
 INTERCEPT_SD = {"logit": 2.5, "probit": 1.5}
@@ -82,6 +84,18 @@ class FactorData:
             self.mask is not None,
             tuple(self.anchors),
         )
+
+
+FactorParams = BayesianFactorPymcParams | BayesianFactorVIParams
+
+
+def begin(data: BinaryMatrix, params: FactorParams, progress: Progress) -> tuple[int, FactorData]:
+    """The first steps of both fits: the seed (recorded when none was given), the checked and
+    prepared data, the first progress event."""
+    seed = resolve_seed(params.random_state)
+    fd = prepare(data, params.n_factors)
+    progress(0.0, "Building the model.", phase="loading", details={"stage": "building"})
+    return seed, fd
 
 
 def prepare(data: BinaryMatrix, n_factors: int) -> FactorData:
@@ -255,14 +269,14 @@ def build_model(
 
 @dataclass
 class ScorePosterior:
-    """Per-household factor scores: summaries and a few draws for the predictive check."""
+    """Per-household factor scores: summaries (n × K; R-hat from MCMC draws only) and a few
+    draws for the predictive check."""
 
-    mean: np.ndarray  # n × K
-    sd: np.ndarray
-    hdi_low: np.ndarray
-    hdi_high: np.ndarray
+    summary: bs.Summary
     draw: Callable[[int, np.random.Generator], np.ndarray]  # (S, n, K) draws
-    summary: bs.Summary | None = None
+
+
+_FIT_FIELDS = ("diagnostics", "vi", "flipped_chains", "trace_plots", "intervals_from", "rotation")
 
 
 @dataclass
@@ -273,15 +287,24 @@ class FactorFit:
     diagnostics: SamplingDiagnostics | None = None
     outcome: SamplingOutcome | None = None
     vi: VIDiagnostics | None = None
-    flipped: list[list[int]] = field(default_factory=list)
+    flipped_chains: list[list[int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     trace_plots: TracePlots | None = None
     # The draws as sampled (identified frame), for the sampler's diagnostics, when `loadings`
     # are rotated (varimax_alignment); None when they are the same.
     sampled_loadings: np.ndarray | None = None
-    rotation: str = "none"
     # Which method produced the intervals, in words (BayesianResult.intervals_from).
     intervals_from: str = bs.NUTS_INTERVALS
+
+    @property
+    def rotation(self) -> str:
+        """BayesianFactorResult.rotation: the loadings were rotated exactly when the sampled
+        ones are kept beside them."""
+        return "varimax" if self.sampled_loadings is not None else "none"
+
+    def result_fields(self) -> dict[str, Any]:
+        """The result's fields that come from the fit as they are (same names here)."""
+        return {name: getattr(self, name) for name in _FIT_FIELDS}
 
 
 def align_chains(
@@ -450,20 +473,23 @@ def replicate_rates(
     return out
 
 
-def assemble(
-    data: BinaryMatrix,
-    fd: FactorData,
-    fit: FactorFit,
-    *,
-    link: str,
-    method: str,
-    params: dict[str, object],
-    seed: int,
-    progress: Progress,
-    span: Span,
-    model_type: str,
-) -> BayesianFactorResult:
+@dataclass
+class Run:
+    """What a fit tells `assemble` besides its draws: the params, the seed, the method (nuts,
+    advi, fullrank_advi) and the model type, the progress reporter and the span left to it."""
+
+    params: FactorParams
+    seed: int
+    method: str
+    model_type: str
+    progress: Progress
+    span: Span
+
+
+def assemble(data: BinaryMatrix, fd: FactorData, fit: FactorFit, run: Run) -> BayesianFactorResult:
     """Summaries, comparison, predictive check and per-household scores → the result."""
+    link, seed, progress, span = run.params.link, run.seed, run.progress, run.span
+    method, params = run.method, run.params.model_dump(mode="json")
     products, factors, p, k_count = fd.products, fd.factors, fd.p, fd.n_factors
     nuts = method == "nuts"
     a_sum = bs.summarise(fit.intercept, diagnostics=nuts)
@@ -501,42 +527,17 @@ def assemble(
         names_l = [
             f"{sampled_name}[{products[j]}, {factors[k]}]" for j in range(p) for k in range(k_count)
         ]
-        # Entries fixed at zero have no R-hat / ESS worth reporting.
-        lam_diag = bs.Summary(
-            mean=sampled_sum.mean,
-            sd=sampled_sum.sd,
-            hdi_low=sampled_sum.hdi_low,
-            hdi_high=sampled_sum.hdi_high,
-            r_hat=None
-            if sampled_sum.r_hat is None
-            else np.where(free_mask, sampled_sum.r_hat, np.nan),
-            ess_bulk=None
-            if sampled_sum.ess_bulk is None
-            else np.where(free_mask, sampled_sum.ess_bulk, np.nan),
-            ess_tail=None
-            if sampled_sum.ess_tail is None
-            else np.where(free_mask, sampled_sum.ess_tail, np.nan),
-        )
         summaries = {
             "intercept": (a_sum, [r.name for r in intercepts]),
-            "loadings": (lam_diag, names_l),
+            "loadings": (sampled_sum.masked(free_mask), names_l),
         }
-        if fit.scores.summary is not None and fit.scores.summary.r_hat is not None:
+        if fit.scores.summary.r_hat is not None:
             names_z = [
                 f"scores[{i + 1}, {factors[k]}]" for i in range(fd.n) for k in range(k_count)
             ]
-            summaries["scores"] = (
-                bs.Summary(
-                    fit.scores.summary.mean,
-                    fit.scores.summary.sd,
-                    fit.scores.summary.hdi_low,
-                    fit.scores.summary.hdi_high,
-                    fit.scores.summary.r_hat,
-                    None,
-                    None,
-                ),
-                names_z,
-            )
+            # R-hat only: the ESS of every household's scores would cost more than the fit.
+            scores_diag = replace(fit.scores.summary, ess_bulk=None, ess_tail=None)
+            summaries["scores"] = (scores_diag, names_z)
         fit.diagnostics = bs.nuts_diagnostics(fit.outcome, summaries)
         fit.trace_plots = convergence.trace_plots(
             fit.outcome, {"intercept": fit.intercept, "loadings": sampled}, summaries
@@ -551,7 +552,6 @@ def assemble(
         marginal_loglik(fd, np.arange(fd.n), a_mean[None], lam_mean[None], link)[0].sum()
     )
     npar = p + int(rows_.size) + k_count
-    n_obs = fd.n
 
     bs.CHECKING.report(progress, span.at(0.75))
     rng = np.random.default_rng(seed + 1)
@@ -563,8 +563,8 @@ def assemble(
     if nuts or comparison.n_pareto_k_high:
         warnings_ += bs.diagnostic_warnings(fit.diagnostics, comparison)
     warnings_ += bs.predictive_warnings(ppc)
-    if fit.flipped:
-        pairs = ", ".join(f"chain {c} factor {k}" for c, k in fit.flipped)
+    if fit.flipped_chains:
+        pairs = ", ".join(f"chain {c} factor {k}" for c, k in fit.flipped_chains)
         warnings_.append(
             f"Sign-aligned to chain 0: {pairs}. The factor's anchor product loads weakly; the "
             "factor may not be supported by the data (try fewer factors)."
@@ -587,7 +587,7 @@ def assemble(
 
     result = BayesianFactorResult(
         provenance=build_provenance(
-            model_type, params, data, LIBRARIES, warnings_, random_state=seed
+            run.model_type, params, data, LIBRARIES, warnings_, random_state=seed
         ),
         n_factors=k_count,
         link=link,
@@ -605,20 +605,8 @@ def assemble(
         intercepts=intercepts,
         baseline_probabilities=baseline,
         parameters=parameters,
-        loglik=loglik,
-        npar=npar,
-        aic=-2 * loglik + 2 * npar,
-        bic=-2 * loglik + npar * np.log(n_obs),
-        comparison=comparison,
-        predictive_check=ppc,
-        diagnostics=fit.diagnostics,
-        vi=fit.vi,
-        n_obs=n_obs,
-        n_missing_cells=fd.n_missing,
-        flipped_chains=fit.flipped,
-        trace_plots=fit.trace_plots,
-        intervals_from=fit.intervals_from,
-        rotation=fit.rotation,
+        **bs.fit_checks(loglik, npar, fd, comparison, ppc),
+        **fit.result_fields(),
     )
     result.attach_rows(score_rows(data, fd, fit.scores))
     # Thinned posterior draws of the parameters (the reported, rotated frame): what scoring new
@@ -635,7 +623,7 @@ def assemble(
 def score_rows(data: BinaryMatrix, fd: FactorData, scores: ScorePosterior) -> pd.DataFrame:
     index = data.row_index()
     frame = pd.DataFrame({index.name or "row": index.to_numpy()})
-    bs.add_household_columns(frame, "factor", scores, fd.n_factors)
+    bs.add_household_columns(frame, "factor", scores.summary, fd.n_factors)
     return frame
 
 
@@ -645,19 +633,9 @@ def gaussian_scores(mean: np.ndarray, sd: np.ndarray) -> ScorePosterior:
     def draw(size: int, rng: np.random.Generator) -> np.ndarray:
         return mean + sd * rng.standard_normal((size, *mean.shape))
 
-    return ScorePosterior(
-        mean=mean, sd=sd, hdi_low=mean - HDI_Z * sd, hdi_high=mean + HDI_Z * sd, draw=draw
-    )
+    return ScorePosterior(bs.Summary(mean, sd, mean - HDI_Z * sd, mean + HDI_Z * sd), draw)
 
 
 def sampled_scores(scores: HouseholdDraws) -> ScorePosterior:
     """Factor scores from MCMC draws (chain × draw × n × K), with R-hat (not ESS: many)."""
-    summary = scores.summary()
-    return ScorePosterior(
-        mean=summary.mean,
-        sd=summary.sd,
-        hdi_low=summary.hdi_low,
-        hdi_high=summary.hdi_high,
-        draw=scores.draw,
-        summary=summary,
-    )
+    return ScorePosterior(scores.summary(), scores.draw)

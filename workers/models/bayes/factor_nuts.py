@@ -18,7 +18,6 @@ from workers.models.bayes import household_draws
 from workers.models.bayes import summary as bs
 from workers.models.bayes.sampling import NUTSSettings, sample_nuts
 from workers.models.progress import Span
-from workers.models.provenance import resolve_seed
 
 MODEL_TYPE = "bayesian_factor_pymc"
 SAMPLING = Span(0.02, 0.92)
@@ -28,9 +27,7 @@ SUMMARY = Span(0.92, 0.99)
 def fit(
     data: BinaryMatrix, params: BayesianFactorPymcParams, progress: Progress
 ) -> BayesianFactorResult:
-    seed = resolve_seed(params.random_state)
-    fd = fm.prepare(data, params.n_factors)
-    progress(0.0, "Building the model.", phase="loading", details={"stage": "building"})
+    seed, fd = fm.begin(data, params, progress)
     model, containers = fm.build_model(fd, params.link)
     outcome = sample_nuts(
         model,
@@ -59,23 +56,12 @@ def fit(
         loadings=loadings,
         scores=fm.sampled_scores(scores),
         outcome=outcome,
-        flipped=flipped,
+        flipped_chains=flipped,
         sampled_loadings=sampled,
-        rotation="varimax" if sampled is not None else "none",
     )
     bs.SUMMARISING.report(progress, SUMMARY.start)
-    result = fm.assemble(
-        data,
-        fd,
-        factor_fit,
-        link=params.link,
-        method="nuts",
-        params=params.model_dump(mode="json"),
-        seed=seed,
-        progress=progress,
-        span=SUMMARY,
-        model_type=MODEL_TYPE,
-    )
+    run = fm.Run(params, seed, "nuts", MODEL_TYPE, progress, SUMMARY)
+    result = fm.assemble(data, fd, factor_fit, run)
     bs.WRITING.report(progress, SUMMARY.end)
     household_draws.attach(idata, outcome.household)
     bs.attach_posterior(result, idata, params, anchors=",".join(result.anchors))

@@ -36,7 +36,6 @@ from workers.models.bayes import factor_model as fm
 from workers.models.bayes import summary as bs
 from workers.models.bayes.factor_nuts import MODEL_TYPE as NUTS_MODEL_TYPE
 from workers.models.progress import Span
-from workers.models.provenance import resolve_seed
 
 MODEL_TYPE = "bayesian_factor_vi"
 FULL_BATCH_LIMIT = 5000
@@ -54,9 +53,7 @@ GLOBALS = ("intercept", "loading_diag", "loading_free")
 def fit(
     data: BinaryMatrix, params: BayesianFactorVIParams, progress: Progress
 ) -> BayesianFactorResult:
-    seed = resolve_seed(params.random_state)
-    fd = fm.prepare(data, params.n_factors)
-    progress(0.0, "Building the model.", phase="loading", details={"stage": "building"})
+    seed, fd = fm.begin(data, params, progress)
     span = FITTING_BEFORE_CHECK if params.calibration else FITTING
     fitted = _optimise(fd, params, seed, progress, span)
     approx, losses, tracker, batch = fitted
@@ -137,20 +134,9 @@ def fit(
         warnings=warnings_,
         intervals_from=intervals_statement(params.method, calibration),
         sampled_loadings=sampled,
-        rotation="varimax" if sampled is not None else "none",
     )
-    result = fm.assemble(
-        data,
-        fd,
-        factor_fit,
-        link=params.link,
-        method=params.method,
-        params=params.model_dump(mode="json"),
-        seed=seed,
-        progress=_as_fitting(progress),
-        span=SUMMARY,
-        model_type=MODEL_TYPE,
-    )
+    run = fm.Run(params, seed, params.method, MODEL_TYPE, _as_fitting(progress), SUMMARY)
+    result = fm.assemble(data, fd, factor_fit, run)
     result.vi_calibration = calibration
     bs.WRITING.report(progress, SUMMARY.end, phase="fitting")
     idata = _inference_data(fd, intercept, loadings, score_mean, score_sd, losses)

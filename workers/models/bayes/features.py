@@ -28,6 +28,10 @@ class EncodedFeatures:
     encodings: list[FeatureEncoding]
     warnings: list[str] = field(default_factory=list)
 
+    def described(self, who: str) -> dict[str, Any]:
+        """The result's fields `<who>_features` (encoded column names) and `<who>_encoding`."""
+        return {f"{who}_features": self.names, f"{who}_encoding": self.encodings}
+
 
 def encode(frame: pd.DataFrame | None, max_categories: int, what: str) -> EncodedFeatures:
     if frame is None or frame.shape[1] == 0:

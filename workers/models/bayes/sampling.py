@@ -71,6 +71,15 @@ class SamplingOutcome:
     # The per-household variables, by name (not in `idata`'s posterior).
     household: dict[str, HouseholdDraws] = field(default_factory=dict)
 
+    def described(self) -> dict[str, Any]:
+        """What the run was and how long it took, in SamplingDiagnostics' fields (same names)."""
+        run = {name: getattr(self, name) for name in ("sampler", "chains", "draws", "tune")}
+        seconds = ("compile_seconds", "sampling_seconds")
+        return run | {name: round(getattr(self, name), 3) for name in seconds}
+
+
+_FROM_PARAMS = {"draws", "tune", "chains", "target_accept", "sampler", "mass_matrix"}
+
 
 @dataclass
 class NUTSSettings:
@@ -89,42 +98,45 @@ class NUTSSettings:
 
     @classmethod
     def from_params(cls, params: NUTSParams, seed: int) -> NUTSSettings:
-        return cls(
-            draws=params.draws,
-            tune=params.tune,
-            chains=params.chains,
-            target_accept=params.target_accept,
-            sampler=params.sampler,
-            seed=seed,
-            mass_matrix=params.mass_matrix,
-            draws_memory_mb=get_settings().nuts_draws_memory_mb,
-        )
+        # The sampler fields of the params carry the same names here.
+        taken = params.model_dump(include=_FROM_PARAMS)
+        return cls(**taken, seed=seed, draws_memory_mb=get_settings().nuts_draws_memory_mb)
 
     @property
     def cores(self) -> int:
         """Processes (PyMC) or threads (nutpie) to sample with: one per chain, up to the CPUs."""
         return max(1, min(self.chains, os.cpu_count() or 1))
 
+    def pymc_arguments(self) -> dict[str, Any]:
+        """What `pm.sample` is told of these settings (nutpie's: `nutpie_settings`): four of
+        them under the same names."""
+        same = {name: getattr(self, name) for name in ("draws", "tune", "chains", "target_accept")}
+        return same | {"cores": self.cores, "random_seed": self.seed}
+
+
+@dataclass
+class _Job:
+    """One call of `sample_nuts`, as both samplers need it."""
+
+    model: pm.Model
+    settings: NUTSSettings
+    progress: Progress
+    span: Span
+    var_names: list[str] | None
+    plan: HouseholdPlan
+
     def outcome(
         self,
         idata: az.InferenceData,
         sampler: str,
-        compile_seconds: float,
-        sampling_seconds: float,
-        extra: dict[str, Any] | None = None,
-        household: dict[str, HouseholdDraws] | None = None,
+        seconds: tuple[float, float],
+        extra: dict[str, Any],
+        household: dict[str, HouseholdDraws],
     ) -> SamplingOutcome:
-        """What sampling with these settings gave."""
+        """What sampling gave; `seconds` are those of compiling and of sampling."""
+        s = self.settings
         return SamplingOutcome(
-            idata=idata,
-            sampler=sampler,
-            compile_seconds=compile_seconds,
-            sampling_seconds=sampling_seconds,
-            chains=self.chains,
-            draws=self.draws,
-            tune=self.tune,
-            extra=extra or {},
-            household=household or {},
+            idata, sampler, *seconds, s.chains, s.draws, s.tune, extra, household
         )
 
 
@@ -154,11 +166,10 @@ def sample_nuts(
     get the current values); the variables in `household` come back as `HouseholdDraws`, kept
     whole up to the settings' memory budget and thinned past it."""
     plan = HouseholdPlan.of(model, settings, household)
+    job = _Job(model, settings, progress, span, var_names, plan)
     if settings.sampler == "nutpie":
-        return _sample_nutpie(
-            model, settings, progress, span, cache_key, data or {}, var_names, plan
-        )
-    return _sample_pymc(model, settings, progress, span, var_names, plan)
+        return _sample_nutpie(job, cache_key, data or {})
+    return _sample_pymc(job)
 
 
 @dataclass
@@ -314,17 +325,13 @@ def nutpie_settings(settings: NUTSSettings) -> Any:
 
 
 def _sample_nutpie(
-    model: pm.Model,
-    settings: NUTSSettings,
-    progress: Progress,
-    span: Span,
-    cache_key: Hashable | None,
-    data: dict[str, np.ndarray],
-    var_names: list[str] | None,
-    plan: HouseholdPlan,
+    job: _Job, cache_key: Hashable | None, data: dict[str, np.ndarray]
 ) -> SamplingOutcome:
     import nutpie
 
+    model, settings, progress, span, var_names, plan = (
+        job.model, job.settings, job.progress, job.span, job.var_names, job.plan,
+    )  # fmt: skip
     _report_compiling(
         progress,
         span,
@@ -386,7 +393,7 @@ def _sample_nutpie(
         "household_draws_thinned_every": plan.thin,
         "mass_matrix": settings.mass_matrix,
     }
-    return settings.outcome(idata, "nutpie", compile_seconds, sampling_seconds, extra, household)
+    return job.outcome(idata, "nutpie", (compile_seconds, sampling_seconds), extra, household)
 
 
 def _read_zarr_trace(
@@ -498,14 +505,10 @@ def _publish(
 # PyMC's NUTS
 
 
-def _sample_pymc(
-    model: pm.Model,
-    settings: NUTSSettings,
-    progress: Progress,
-    span: Span,
-    var_names: list[str] | None,
-    plan: HouseholdPlan,
-) -> SamplingOutcome:
+def _sample_pymc(job: _Job) -> SamplingOutcome:
+    model, settings, progress, span, var_names, plan = (
+        job.model, job.settings, job.progress, job.span, job.var_names, job.plan,
+    )  # fmt: skip
     _report_compiling(
         progress,
         span,
@@ -571,12 +574,7 @@ def _sample_pymc(
     started = time.monotonic()
     with model:
         idata = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=settings.cores,
-            target_accept=settings.target_accept,
-            random_seed=settings.seed,
+            **settings.pymc_arguments(),
             progressbar=False,
             compute_convergence_checks=False,
             callback=callback,
@@ -588,4 +586,4 @@ def _sample_pymc(
         household = plan.take(idata)
     # Compiling (and starting the chain processes) happens before the first draw arrives.
     extra = {"household_draws_thinned_every": plan.thin, "mass_matrix": "diagonal"}
-    return settings.outcome(idata, "pymc", first - started, ended - first, extra, household)
+    return job.outcome(idata, "pymc", (first - started, ended - first), extra, household)

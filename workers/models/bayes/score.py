@@ -19,23 +19,30 @@ import pandas as pd
 from backend.errors import DataError
 from workers.models.base import BinaryMatrix, Progress
 from workers.models.bayes import summary as bs
-from workers.models.scoring import Scored, ScoreFunction, check_binary
+from workers.models.scoring import Scored, ScoreFunction, check_binary, chunks
 
 HDI_Z = 1.880793608  # 94% central interval of a normal (the fit's Gaussian intervals)
+# Households per chunk: a chunk's households × nodes work array stays a few MB.
 CHUNK = 4096
 
 
-def score(data: BinaryMatrix, result: dict[str, Any], progress: Progress) -> Scored:
-    check_binary(data)
+def stored_draws(result: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, str]:
+    """The thinned posterior draws kept with the result: intercepts (draws × p), loadings
+    (draws × p × K) and the link."""
     stored = result.get("scoring")
     if not stored:
         raise DataError(
             "This Bayesian factor model was fitted before scoring existed; refit it to score "
             "households."
         )
-    a = np.asarray(stored["intercept"], dtype=np.float64)  # draws × p
-    lam = np.asarray(stored["loadings"], dtype=np.float64)  # draws × p × K
-    link = str(stored["link"])
+    a = np.asarray(stored["intercept"], dtype=np.float64)
+    lam = np.asarray(stored["loadings"], dtype=np.float64)
+    return a, lam, str(stored["link"])
+
+
+def score(data: BinaryMatrix, result: dict[str, Any], progress: Progress) -> Scored:
+    check_binary(data)
+    a, lam, link = stored_draws(result)
     k = lam.shape[2]
     nodes, logw = bs.latent_nodes(k)
     observed = ~np.isnan(data.values)
@@ -46,8 +53,7 @@ def score(data: BinaryMatrix, result: dict[str, Any], progress: Progress) -> Sco
     sd = np.empty((n, k))
     # Per draw, log P(y = 1) and P(y = 0) at every node: nodes × products.
     logs = [bs.log_cdf(a[s] + nodes @ lam[s].T, link) for s in range(a.shape[0])]
-    for start in range(0, n, CHUNK):
-        stop = min(start + CHUNK, n)
+    for start, stop in chunks(n, CHUNK):
         top = np.full(stop - start, -np.inf)
         s0 = np.zeros(stop - start)
         s1 = np.zeros((stop - start, k))

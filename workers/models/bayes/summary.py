@@ -7,7 +7,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import arviz as az
@@ -58,9 +58,21 @@ class Summary:
     sd: np.ndarray
     hdi_low: np.ndarray
     hdi_high: np.ndarray
-    r_hat: np.ndarray | None
-    ess_bulk: np.ndarray | None
-    ess_tail: np.ndarray | None
+    # None where not measured (a variational fit, too few chains).
+    r_hat: np.ndarray | None = None
+    ess_bulk: np.ndarray | None = None
+    ess_tail: np.ndarray | None = None
+
+    def masked(self, free: np.ndarray) -> Summary:
+        """The same summaries with R-hat and ESS left out (NaN) where `free` is False: entries
+        fixed by the identification (a loading fixed at zero) have none worth reporting."""
+
+        def keep(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else np.where(free, a, np.nan)
+
+        return replace(
+            self, r_hat=keep(self.r_hat), ess_bulk=keep(self.ess_bulk), ess_tail=keep(self.ess_tail)
+        )
 
     def row(
         self, index: tuple[int, ...] | int, name: str, credible: bool = False
@@ -150,6 +162,36 @@ def add_household_columns(
             frame[column + suffix] = values if k is None else values[:, k]
 
 
+class _DataSize(Protocol):
+    """Households and missing cells of the fitted data (FactorData)."""
+
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def n_missing(self) -> int: ...
+
+
+def fit_checks(
+    loglik: float,
+    npar: int,
+    data: _DataSize,
+    comparison: ModelComparison | None,
+    predictive_check: list[PredictiveCheckRow],
+) -> dict[str, Any]:
+    """BayesianFitChecks' fields but the diagnostics, and the family's `loglik`: AIC and BIC
+    from the log-likelihood at the posterior means and the parameter count, the households
+    and missing cells of `data` (a FactorData)."""
+    aic, bic = -2 * loglik + 2 * npar, -2 * loglik + npar * np.log(data.n)
+    checks = {"loglik": loglik, "npar": npar, "aic": aic, "bic": bic}
+    return checks | {
+        "comparison": comparison,
+        "predictive_check": predictive_check,
+        "n_obs": data.n,
+        "n_missing_cells": data.n_missing,
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # The steps after sampling, reported alike by every Bayesian family
 
@@ -173,16 +215,9 @@ WRITING = Step("Writing the posterior (NetCDF).", "artifact")
 # Diagnostics
 
 
-def nuts_diagnostics(
-    outcome: SamplingOutcome, summaries: Mapping[str, tuple[Summary, Sequence[str]]]
-) -> SamplingDiagnostics:
-    """Divergences, tree depth, R-hat / ESS extremes over the named global parameters, BFMI."""
-    stats_ = outcome.idata["sample_stats"]
-    divergences = int(stats_["diverging"].values.sum()) if "diverging" in stats_ else None
-    depth_name = next(
-        (n for n in ("maxdepth_reached", "reached_max_treedepth") if n in stats_), None
-    )
-    depth_hits = int(stats_[depth_name].values.sum()) if depth_name else None
+def extremes(summaries: Mapping[str, tuple[Summary, Sequence[str]]]) -> dict[str, Any]:
+    """The largest R-hat (and the parameter with it) and the smallest bulk and tail ESS over
+    the named parameters, in SamplingDiagnostics' fields; None where nothing was measured."""
     max_r_hat, worst, min_bulk, min_tail = None, None, None, None
     for summary, names in summaries.values():
         if summary.r_hat is not None:
@@ -197,6 +232,22 @@ def nuts_diagnostics(
         if summary.ess_tail is not None:
             value = float(np.nanmin(summary.ess_tail))
             min_tail = value if min_tail is None else min(min_tail, value)
+    r_hat = {"max_r_hat": max_r_hat, "max_r_hat_parameter": worst}
+    return r_hat | {"min_ess_bulk": min_bulk, "min_ess_tail": min_tail}
+
+
+def nuts_diagnostics(
+    outcome: SamplingOutcome, summaries: Mapping[str, tuple[Summary, Sequence[str]]]
+) -> SamplingDiagnostics:
+    """Divergences, tree depth, R-hat / ESS extremes over the named global parameters, BFMI."""
+    stats_ = outcome.idata["sample_stats"]
+    divergences = int(stats_["diverging"].values.sum()) if "diverging" in stats_ else None
+    depth_name = next(
+        (n for n in ("maxdepth_reached", "reached_max_treedepth") if n in stats_), None
+    )
+    depth_hits = int(stats_[depth_name].values.sum()) if depth_name else None
+    worst = extremes(summaries)
+    min_bulk = worst["min_ess_bulk"]
     min_bfmi = None
     if "energy" in stats_:
         with warnings.catch_warnings():
@@ -205,19 +256,11 @@ def nuts_diagnostics(
     n_draws = outcome.chains * (outcome.draws + outcome.tune)
     diagnostics = SamplingDiagnostics(
         method="nuts",
-        sampler=outcome.sampler,
-        chains=outcome.chains,
-        draws=outcome.draws,
-        tune=outcome.tune,
+        **outcome.described(),
         divergences=divergences,
         max_treedepth_hits=depth_hits,
-        max_r_hat=max_r_hat,
-        max_r_hat_parameter=worst,
-        min_ess_bulk=min_bulk,
-        min_ess_tail=min_tail,
+        **worst,
         min_bfmi=min_bfmi,
-        compile_seconds=round(outcome.compile_seconds, 3),
-        sampling_seconds=round(outcome.sampling_seconds, 3),
         ess_bulk_per_second=(
             round(min_bulk / outcome.sampling_seconds, 3)
             if min_bulk is not None and outcome.sampling_seconds > 0
