@@ -35,7 +35,7 @@ from workers.models.base import BinaryMatrix, FitFunction, Progress
 from workers.models.bayes import factor_model as fm
 from workers.models.bayes import summary as bs
 from workers.models.bayes.factor_nuts import MODEL_TYPE as NUTS_MODEL_TYPE
-from workers.models.progress import Span
+from workers.models.progress import Span, planned_until_settled
 
 MODEL_TYPE = "bayesian_factor_vi"
 FULL_BATCH_LIMIT = 5000
@@ -43,9 +43,10 @@ DEFAULT_BATCH = 1000
 LOSS_BLOCK = 100
 WINDOW = 500  # convergence: mean loss of consecutive windows of this many iterations
 FITTING = Span(0.02, 0.9)
-# With the calibration check: the fit, then the refit on simulated data.
-FITTING_BEFORE_CHECK = Span(0.02, 0.55)
-CALIBRATING = Span(0.55, 0.9)
+# With the calibration check: the fit, then the refit on simulated data (the same model and
+# size: about as many iterations, so an equal share).
+FITTING_BEFORE_CHECK = Span(0.02, 0.46)
+CALIBRATING = Span(0.46, 0.9)
 SUMMARY = Span(0.9, 0.99)
 GLOBALS = ("intercept", "loading_diag", "loading_free")
 
@@ -334,6 +335,8 @@ class _Tracker:
         self.first: float | None = None
         self._last = 0.0
         self._windows: list[float] = []
+        # (iterations, relative change of the mean loss from the window before)
+        self._moves: list[tuple[float, float]] = []
         self._settled = 0
         self.converged = False
 
@@ -359,7 +362,8 @@ class _Tracker:
         rate = i / (now - self.first) if now > self.first else None
         what = "" if self.stage == "optimising" else " (checking the intervals on simulated data)"
         self.progress(
-            self.span.at(i / self.params.max_iter),
+            # The iterations it will run: max_iter, or fewer once the loss settles.
+            self.span.at(i / self._planned()),
             f"{self.params.method.upper()} iteration {i:,} of up to {self.params.max_iter:,}"
             f"{what}: loss {loss:,.1f}" + (f", {rate:,.0f} it/s." if rate else "."),
             phase="fitting",
@@ -378,10 +382,14 @@ class _Tracker:
             return
         previous, current = self._windows[-2], self._windows[-1]
         change = abs(current - previous) / max(abs(previous), 1e-12)
+        self._moves.append((len(self._windows) * WINDOW, change))
         self._settled = self._settled + 1 if change < self.params.tol else 0
         if self._settled >= 2:
             self.converged = True
             raise StopIteration(f"Loss settled (relative change {change:.2g} < {self.params.tol}).")
+
+    def _planned(self) -> float:
+        return planned_until_settled(self.params.max_iter, self._moves, self.params.tol, settled=2)
 
     def history(self, losses: np.ndarray) -> list[list[float]]:
         blocks = max(1, losses.size // LOSS_BLOCK)
