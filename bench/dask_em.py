@@ -3,6 +3,8 @@ process, side by side in one run.
 
     .venv/bin/python bench/dask_em.py                     # 2M × 100, K = 6, 10 starts
     .venv/bin/python bench/dask_em.py --n 10000000        # the size, if memory allows
+    .venv/bin/python bench/dask_em.py --n 2500000 --starts 2 --memory-limit 1GiB --rounds 2
+                                                          # out of core: 3 GB on 1 GiB workers
 
 The data are n households × p products (density 0.2), the parameters those of S random starts
 of K classes: one pass is what every EM step of a fit with S starts costs. Compared:
@@ -49,6 +51,7 @@ def main() -> None:
     ap.add_argument("--starts", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2, help="the in-process pool's threads")
+    ap.add_argument("--memory-limit", default="auto", help="each Dask worker's, e.g. 1GiB")
     args = ap.parse_args()
 
     from distributed import LocalCluster
@@ -71,7 +74,11 @@ def main() -> None:
     log_pi = np.stack([lp for _, lp in starts])
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        memory_limit=args.memory_limit,
     ) as lc:
         os.environ["DASK_SCHEDULER_ADDRESS"] = lc.scheduler_address
         os.environ["DASK_MIN_CELLS"] = "0"
@@ -83,6 +90,7 @@ def main() -> None:
             partitions = remote.remote.partitions  # type: ignore[attr-defined]
             n_parts = len(partitions.futures)
             print(f"{n_parts} partitions scattered in {scatter_s:.1f} s", flush=True)
+            spilled = partitions.client.run(_spilled)
             # The first partition as on_cluster cut it (two worker threads).
             part = design.part(0, min(design.n_rows, partition_rows(design, 2)))
             pool = E.Pool(args.threads)
@@ -124,6 +132,12 @@ def main() -> None:
         f"{n_parts * (sent + back) / 1e6:.2f} MB a pass); data held on the cluster "
         f"{12 * design.n_rows * p / 1e9:.2f} GB, scattered once in {scatter_s:.1f} s"
     )
+    print(f"partitions per worker in memory / on disk after scattering: {spilled}")
+
+
+def _spilled(dask_worker: object) -> str:
+    data = dask_worker.data  # type: ignore[attr-defined]
+    return f"{len(data.fast)} / {len(getattr(data, 'slow', {}))}"
 
 
 if __name__ == "__main__":
