@@ -138,6 +138,8 @@ def round_sizes(n_init: int, min_starts: int, budget: int) -> list[int]:
 def search_fraction(sizes: list[int], n_init: int, budget: int, rnd: int, fraction: float) -> float:
     """The search's share done when round `rnd` is `fraction` done: rounds weigh by their
     starts. A round past the planned ones (the best not yet replicated) extends the plan."""
+    if not sizes:
+        return fraction  # no plan given (a reporter used outside fit_classes)
     sizes = list(sizes)
     while len(sizes) <= rnd and sum(sizes) < budget:
         sizes.append(min(n_init * 2 ** len(sizes), budget - sum(sizes)))
