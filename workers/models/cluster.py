@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ TICK_SECONDS = 0.5
 CONNECT_SECONDS = 10.0
 # Times one pass is repeated after losing partitions with a worker before the fit gives up.
 PASS_RETRIES = 3
+RESCATTER_SECONDS = 1.0
 
 _lock = threading.Lock()
 _clients: dict[str, Client] = {}
@@ -151,15 +153,26 @@ class Partitions:
         self.futures: list[Future] = self._scatter(range(len(self._local)))
 
     def _scatter(self, which: Sequence[int]) -> list[Future]:
+        # One partition at a time: a worker receives one and can spill it before the next
+        # arrives (a batch lands at once, unspillable, and can push it over its limit).
+        return [self._scatter_one(self._local[i]) for i in which]
+
+    def _scatter_one(self, part: object) -> Future:
         from distributed.comm.core import CommClosedError
 
-        try:
-            # One partition at a time: a worker receives one and can spill it before the next
-            # arrives (a batch lands at once, unspillable, and can push it over its limit).
-            # hash=False: two fits of the same data never share (or release) each other's copy.
-            return [self.client.scatter(self._local[i], hash=False) for i in which]
-        except (OSError, CommClosedError) as exc:
-            raise self._lost() from exc
+        for _attempt in range(PASS_RETRIES + 1):
+            try:
+                # hash=False: two fits of the same data never share (or release) each other's
+                # copy.
+                return self.client.scatter(part, hash=False)
+            except (OSError, CommClosedError) as exc:
+                lost = self._lost()
+                if isinstance(lost, SchedulerLost):
+                    raise lost from exc
+                log.warning("a Dask worker died while a partition moved to it; sending it again")
+                # Give the scheduler a moment to drop the dead worker before choosing again.
+                time.sleep(RESCATTER_SECONDS)
+        raise self._lost()
 
     def _lost(self) -> ConnectionError:
         """What a broken connection means: the scheduler went away, or (it still answers) a
