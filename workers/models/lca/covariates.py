@@ -69,8 +69,14 @@ from workers.models.lca.fit import (
     start_records,
     summarise,
 )
+from workers.models.lca.work import SerialStarts
+from workers.models.progress import Span
 
 MAX_LEVELS = 50
+# The covariate model's own starts on the bar; the plain LCA before them and the standard errors
+# after them share the rest. Measured at 100,000 households × 8 products, 2 covariates: the
+# plain LCA 0.6 s, the covariate starts 9.9 s, the standard errors and summary 0.2 s.
+COVARIATES = Span(0.06, 0.97)
 # A category level under this share of households, or held by fewer than SPARSE_LEVEL_MIN,
 # is kept (merging would change what it means) and named in a warning.
 SPARSE_LEVEL_SHARE = 0.01
@@ -601,7 +607,12 @@ def _fit(
     # 1. The measurement model without covariates (every start of `lca`).
     plain_design = prepare(work.values, weights=work.weights)
     reporter = Reporter(
-        progress, params.n_init, n_final_for(params), params.max_iter, params.tol, hi=0.3
+        progress,
+        params.n_init,
+        n_final_for(params),
+        params.max_iter,
+        params.tol,
+        hi=COVARIATES.start,
     )
     reporter.label = "Without covariates: "
     outcome = fit_classes(plain_design, k, seeds, params, reporter)
@@ -620,20 +631,27 @@ def _fit(
         design, Z[:, :1], theta0, b0[None, :].copy(), ref0, params.max_iter, params.tol, null_prior
     )
     null_ll, _, _ = evaluate(design, Z[:, :1], null_theta, null_beta, null_prior)
-    progress(0.3, "Covariate model: random starts.", force=True, loglik=null_ll)
+    progress(COVARIATES.start, "Covariate model: random starts.", force=True, loglik=null_ll)
 
     # 2. The covariate model's own starts.
     starts = _covariate_starts(design, k, q, seeds[: params.n_init], null_theta, null_beta[0])
     n_final = n_final_for(params)
-    total = len(starts) * params.stage1_iter + n_final * params.max_iter
-
-    done = [0]
+    two_stage = n_final < len(starts)
+    tally = SerialStarts(
+        starts,
+        n_final,
+        params.stage1_iter if two_stage else 0,
+        params.max_iter,
+        params.tol,
+        design.total_weight,
+    )
+    current = [0]  # the start running
 
     def tick(fraction: float, message: str, **fields: Any) -> None:
-        done[0] += 1
+        tally.record(current[0])
         best = max(s.loglik for s in starts)
         progress(
-            0.3 + 0.6 * min(1.0, done[0] / max(total, 1) * 4),
+            COVARIATES.at(tally.fraction()),
             f"Covariate model: {sum(s.finished or s.converged for s in starts)} of "
             f"{len(starts)} starts done; best log-likelihood {best:,.2f}.",
             iteration=int(fields.get("iteration", 0) or 0),
@@ -641,8 +659,8 @@ def _fit(
             details={"stage": "covariates"},
         )
 
-    two_stage = n_final < len(starts)
-    for s in starts:
+    for i, s in enumerate(starts):
+        current[0] = i
         run_start(
             design,
             Z,
@@ -656,7 +674,9 @@ def _fit(
         )
     ranked = sorted(range(len(starts)), key=lambda i: -starts[i].objective)
     finalists = ranked[:n_final]
+    tally.finalists = set(finalists)
     for i in finalists:
+        current[0] = i
         starts[i].finished = True
         run_start(
             design, Z, starts[i], ref0, prior, params.max_iter, params.max_iter, params.tol, tick
@@ -670,7 +690,7 @@ def _fit(
     ll, penalized, post = evaluate(design, Z, theta, beta, prior)
     converged = starts[best].converged
     iters = starts[best].iterations
-    progress(0.9, "Standard errors of the covariate effects.", force=True, loglik=ll)
+    progress(COVARIATES.end, "Standard errors of the covariate effects.", force=True, loglik=ll)
 
     # Order classes by size (average posterior), then re-reference.
     sizes = design.weights @ post / design.total_weight

@@ -17,7 +17,9 @@ the same way.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from workers.models.lca.engine import POLISH_STARTS, STAGE2_ITER, StartState
 
@@ -99,31 +101,41 @@ class RoundWork:
 
     def _remaining(self, s: StartState, cap: int) -> float:
         """Iterations the start is still to run, at most to its cap."""
-        if s.converged or s.iterations >= cap:
+        if s.converged:
             return 0.0
-        left = float(cap - s.iterations)
-        record = self.history.get(s.index, [])
-        if len(record) < 2:
-            return left
-        back = max(MIN_LOOKBACK, LOOKBACK * s.iterations)
-        recent = [p for p in record if p[0] >= s.iterations - back]
-        if len(recent) < 2:
-            recent = record[-2:]
-        (i0, y0), (i1, y1) = recent[0], recent[-1]
-        if i1 <= i0:
-            return left
-        # Its decay rate: log |change| against log iterations.
-        decay = (y0 - y1) / (math.log(i1) - math.log(i0))
-        if not decay > 0:
-            return left  # not converging at all: it runs to its cap
         # The engine's rule: |change| / (1 − λ²) < tol and moved / (1 − λ) < √tol, λ the
         # start's measured contraction rate. Near the optimum the change per row goes as the
         # step squared, so the second part reads |change| < tol (1 − λ)², the stricter one
         # (on flat ridges it decides, long after the first is met).
         rate = min(max(s.rate, 0.0), 0.999)
         target = math.log(self.tol * (1.0 - rate) ** 2)
-        growth = min(MAX_GROWTH, max(0.0, y1 - target) / decay)
-        return min(left, i1 * math.exp(growth) - i1)
+        return remaining_iterations(self.history.get(s.index, []), s.iterations, cap, target)
+
+
+def remaining_iterations(
+    record: list[tuple[int, float]], iterations: int, cap: int, target: float
+) -> float:
+    """The iterations a start that has run `iterations` is still to run until log |change|
+    falls to `target`, from its record of (iterations, log |change|): the power decay over its
+    recent past, projected; at most to `cap`, and to `cap` when it is not decaying."""
+    if iterations >= cap:
+        return 0.0
+    left = float(cap - iterations)
+    if len(record) < 2:
+        return left
+    back = max(MIN_LOOKBACK, LOOKBACK * iterations)
+    recent = [p for p in record if p[0] >= iterations - back]
+    if len(recent) < 2:
+        recent = record[-2:]
+    (i0, y0), (i1, y1) = recent[0], recent[-1]
+    if i1 <= i0 or i0 <= 0:
+        return left
+    # Its decay rate: log |change| against log iterations.
+    decay = (y0 - y1) / (math.log(i1) - math.log(i0))
+    if not decay > 0:
+        return left  # not converging at all: it runs to its cap
+    growth = min(MAX_GROWTH, max(0.0, y1 - target) / decay)
+    return min(left, i1 * math.exp(growth) - i1)
 
 
 def round_sizes(n_init: int, min_starts: int, budget: int) -> list[int]:
@@ -145,3 +157,65 @@ def search_fraction(sizes: list[int], n_init: int, budget: int, rnd: int, fracti
         sizes.append(min(n_init * 2 ** len(sizes), budget - sum(sizes)))
     done = sum(sizes[:rnd]) + sizes[min(rnd, len(sizes) - 1)] * fraction
     return done / sum(sizes)
+
+
+class Serial(Protocol):
+    """A start run on its own (the covariate model's `CovStart`)."""
+
+    objective: float
+    iterations: int
+    converged: bool
+
+
+@dataclass
+class SerialStarts:
+    """Iterations done and planned by starts run one after another: each for `stage1_iter`
+    (0: no first stage, every start runs to convergence), then the finalists to convergence,
+    projected as `RoundWork` does from each start's record of its change per household; a
+    finalist not yet run is planned at the median projection of those that ran (before any
+    did: `stage1_iter` more, or max_iter without a first stage)."""
+
+    starts: Sequence[Serial]
+    n_final: int
+    stage1_iter: int
+    max_iter: int
+    tol: float
+    total_weight: float
+    finalists: set[int] | None = None
+    history: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
+    last: dict[int, float] = field(default_factory=dict)
+
+    def record(self, i: int) -> None:
+        s = self.starts[i]
+        before = self.last.get(i)
+        self.last[i] = s.objective
+        if before is not None and math.isfinite(before) and s.objective != before:
+            change = math.log(abs(s.objective - before) / self.total_weight)
+            self.history.setdefault(i, []).append((s.iterations, change))
+
+    def fraction(self) -> float:
+        target = math.log(self.tol)
+        projected = {
+            i: self.starts[i].iterations
+            + (
+                0.0
+                if self.starts[i].converged
+                else remaining_iterations(r, self.starts[i].iterations, self.max_iter, target)
+            )
+            for i, r in self.history.items()
+        }
+        first = self.stage1_iter
+        beyond = sorted(max(0.0, p - first) for p in projected.values())
+        typical = beyond[len(beyond) // 2] if beyond else float(first or self.max_iter)
+        planned = 0.0
+        for i, s in enumerate(self.starts):
+            if self.finalists is None and first > 0:
+                planned += s.iterations if s.converged else max(s.iterations, first)
+            elif self.finalists is None or i in self.finalists:
+                planned += projected.get(i, first + typical)
+            else:
+                planned += s.iterations
+        if self.finalists is None and first > 0:
+            planned += min(self.n_final, len(self.starts)) * typical
+        done = sum(s.iterations for s in self.starts)
+        return min(1.0, done / planned) if planned > 0 else 0.0
