@@ -6,6 +6,7 @@ scheduler is one clear, transient error."""
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -111,12 +112,22 @@ def test_a_cancel_during_a_distributed_pass_stops_the_fit(
 ) -> None:
     X, _, _ = simulate_binary(n=100_000, p=40, k=4, seed=9)
     design = E.prepare(X, compress=False, sparse=False)
+    # Ticks every 10 ms while a pass runs, so the cancel lands inside one however fast it is.
+    monkeypatch.setattr(cluster, "TICK_SECONDS", 0.01)
 
     def tick() -> None:  # the fit's progress, called while a pass runs, says "cancelled"
         raise RunCancelled()
 
-    with scheduler_set(monkeypatch, dask_address), pytest.raises(RunCancelled):
-        E.run_starts(design, 4, list(range(40)), max_iter=1000, tol=1e-14, tick=tick)
+    with scheduler_set(monkeypatch, dask_address):
+        with pytest.raises(RunCancelled):
+            E.run_starts(design, 4, list(range(40)), max_iter=1000, tol=1e-14, tick=tick)
+        # Then the pass's tasks were cancelled: nothing of it keeps the workers busy
+        c = cluster.client()
+        assert c is not None
+        deadline = time.monotonic() + 5
+        while any(c.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(c.processing().values())
 
 
 def test_an_unreachable_scheduler_is_a_clear_transient_error(

@@ -7,11 +7,11 @@ computes in process, exactly as before.
 
 Waiting ticks the fit's progress about twice a second: the tick is where a cancel arrives (the
 reporter raises RunCancelled), and then the pass's futures are cancelled. The heartbeat thread
-keeps beating because waiting releases the GIL. A worker that dies takes its partitions with it:
-partitions scattered from this process are scattered again from the copy kept here and the pass
-is repeated (`Partitions.run`); what Dask computed from storage it recomputes itself. A
-scheduler that cannot be reached fails the fit with SchedulerLost, which the executor treats as
-transient, so the run is handed back to the queue and retried.
+keeps beating because waiting releases the GIL. A worker that dies takes its partitions with it
+(scattered data is the one thing Dask cannot recompute): they are scattered again from the copy
+kept here and the pass is repeated (`Partitions.run`), as is a partition whose worker died while
+it was being sent. A scheduler that cannot be reached fails the fit with SchedulerLost, which
+the executor treats as transient, so the run is handed back to the queue and retried.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ TICK_SECONDS = 0.5
 CONNECT_SECONDS = 10.0
 # Times one pass is repeated after losing partitions with a worker before the fit gives up.
 PASS_RETRIES = 3
+# Pause before sending a partition again whose worker died: the scheduler drops the dead worker
+# from the ones scatter chooses among.
 RESCATTER_SECONDS = 1.0
 
 _lock = threading.Lock()
@@ -45,8 +47,8 @@ class SchedulerLost(ConnectionError):
 
 
 class PartitionsLost(ConnectionError):
-    """Workers died and took row partitions with them more often than PASS_RETRIES in one pass
-    (transient too: a retry starts on a fresh set of workers)."""
+    """Workers kept dying under one pass or one partition's scatter (more than PASS_RETRIES
+    times); transient too: the next attempt may find the cluster well again."""
 
 
 def address() -> str | None:
@@ -142,6 +144,18 @@ def over_partitions(
         partitions.release()
 
 
+def _from_the_cluster(exc: BaseException) -> bool:
+    """A failure of the cluster's machinery (a connection, a cancelled or lost future), as
+    opposed to one raised by the fit's own code."""
+    from concurrent.futures import CancelledError
+
+    from distributed.comm.core import CommClosedError
+
+    if isinstance(exc, OSError | CommClosedError | CancelledError | TimeoutError):
+        return True
+    return type(exc).__module__.split(".")[0] in ("distributed", "tornado", "asyncio")
+
+
 class Partitions:
     """Row partitions of one fit on the cluster's workers, in a fixed order (the reduce sums
     their results in that order, so a pass is deterministic). Built from objects of this
@@ -188,8 +202,6 @@ class Partitions:
 
     def run(self, fn: Callable[..., Any], *args: Any, tick: Tick | None = None) -> list[Any]:
         """fn(partition, *args) on every partition where it lives; the results in order."""
-        from distributed.comm.core import CommClosedError
-
         for _attempt in range(PASS_RETRIES + 1):
             futures = [
                 self.client.submit(fn, part, *args, pure=False, retries=1) for part in self.futures
@@ -198,14 +210,14 @@ class Partitions:
                 return gather(self.client, futures, tick)
             except SchedulerLost:
                 raise
-            except (OSError, CommClosedError) as exc:
-                raise self._lost() from exc
             except Exception as exc:
+                if not _from_the_cluster(exc):
+                    raise  # RunCancelled from the tick, or the task's own error
                 if self.client.status != "running":
                     raise SchedulerLost(_lost_message(self.client)) from exc
                 lost = [i for i, f in enumerate(self.futures) if f.status != "finished"]
                 if not lost:
-                    raise  # the task itself failed: not the cluster's doing
+                    continue  # a result lost in transit with its worker: the pass again
                 log.warning(
                     "%d row partitions lost with a Dask worker; scattering them again", len(lost)
                 )

@@ -9,6 +9,7 @@ that sums a pass in process is the code that sums a partition, so the answers ag
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -57,9 +58,18 @@ class DaskRows:
 def partition_pass(
     part: Design, theta: np.ndarray, log_pi: np.ndarray, dtype: type, stats: bool
 ) -> PassOut:
-    """One partition's share of a pass, on a Dask worker thread (BLAS on that one thread)."""
-    with threadpool_limits(1, user_api="blas"):
-        return e_pass(part, theta, log_pi, dtype, Pool(threads=1), stats=stats)
+    """One partition's share of a pass, on a Dask worker thread."""
+    _one_blas_thread()
+    return e_pass(part, theta, log_pi, dtype, Pool(threads=1), stats=stats)
+
+
+@functools.cache
+def _one_blas_thread() -> None:
+    """BLAS on one thread in this (Dask worker) process, set once: a worker's threads are its
+    parallelism (Dask's nanny sets the same through OMP/OPENBLAS_NUM_THREADS; a worker started
+    without one may not). Once, because threadpoolctl's context manager costs ~2.4 ms a call
+    here — almost a tenth of a 16 MB partition's pass."""
+    threadpool_limits(1, user_api="blas")
 
 
 @contextmanager
