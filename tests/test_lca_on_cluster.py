@@ -189,3 +189,22 @@ def test_a_worker_killed_during_a_fit_loses_nothing(monkeypatch: pytest.MonkeyPa
     # The nanny restarts the worker, the lost partitions are scattered again, the pass repeated
     assert killed
     assert_same_fit(here, there)
+
+
+@pytest.mark.slow
+def test_a_scheduler_lost_during_a_fit_fails_it_as_scheduler_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from tests.support.dask_cluster import local_cluster
+
+    X, _, _ = simulate_binary(n=150_000, p=30, k=3, seed=11)
+    design = E.prepare(X, compress=False, sparse=False)
+    with local_cluster() as lc, scheduler_set(monkeypatch, lc.scheduler_address):
+        # A few seconds into the fit the scheduler goes away (its workers stay)
+        timer = threading.Timer(3.0, lambda: lc.sync(lc.scheduler.close))
+        timer.start()
+        with pytest.raises(cluster.SchedulerLost, match="was lost during the fit"):
+            E.run_starts(design, 3, list(range(40)), max_iter=5000, tol=1e-14)
+        timer.cancel()
