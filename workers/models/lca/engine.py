@@ -23,6 +23,11 @@ for convergence.
 `search(...)` keeps starting until the best log-likelihood has been reached by `replicate`
 starts (Mplus's advice: at least two) or a start or time budget is spent: rounds of fresh starts,
 each twice as large as the one before.
+
+With a Dask scheduler configured (DASK_SCHEDULER_ADDRESS) and a large design, `search` holds the
+rows as partitions on the cluster for its whole run (on_cluster.py): `e_pass` then runs on each
+partition (`Design.part`) and the partitions' sums are added (`PassOut.total`); everything else
+here is unchanged.
 """
 
 from __future__ import annotations
