@@ -125,6 +125,12 @@ class _Job:
     var_names: list[str] | None
     plan: HouseholdPlan
 
+    def parts(
+        self,
+    ) -> tuple[pm.Model, NUTSSettings, Progress, Span, list[str] | None, HouseholdPlan]:
+        """The job's fields in order, as the samplers name them."""
+        return self.model, self.settings, self.progress, self.span, self.var_names, self.plan
+
     def outcome(
         self,
         idata: az.InferenceData,
@@ -138,6 +144,13 @@ class _Job:
         return SamplingOutcome(
             idata, sampler, *seconds, s.chains, s.draws, s.tune, extra, household
         )
+
+
+# What the first progress event says, by sampler.
+COMPILING = {
+    "nutpie": "Compiling the model (nutpie, Numba); the first run of a model shape takes longest.",
+    "pymc": "Compiling the model (PyTensor C code; cached on disk after the first run).",
+}
 
 
 def _report_compiling(progress: Progress, span: Span, sampler: str, message: str) -> None:
@@ -329,15 +342,8 @@ def _sample_nutpie(
 ) -> SamplingOutcome:
     import nutpie
 
-    model, settings, progress, span, var_names, plan = (
-        job.model, job.settings, job.progress, job.span, job.var_names, job.plan,
-    )  # fmt: skip
-    _report_compiling(
-        progress,
-        span,
-        "nutpie",
-        "Compiling the model (nutpie, Numba); the first run of a model shape takes longest.",
-    )
+    model, settings, progress, span, var_names, plan = job.parts()
+    _report_compiling(progress, span, "nutpie", COMPILING["nutpie"])
     started = time.monotonic()
     compiled, reused = COMPILED.get_or_compile(
         cache_key, lambda: nutpie.compile_pymc_model(model, var_names=var_names)
@@ -506,15 +512,8 @@ def _publish(
 
 
 def _sample_pymc(job: _Job) -> SamplingOutcome:
-    model, settings, progress, span, var_names, plan = (
-        job.model, job.settings, job.progress, job.span, job.var_names, job.plan,
-    )  # fmt: skip
-    _report_compiling(
-        progress,
-        span,
-        "pymc",
-        "Compiling the model (PyTensor C code; cached on disk after the first run).",
-    )
+    model, settings, progress, span, var_names, plan = job.parts()
+    _report_compiling(progress, span, "pymc", COMPILING["pymc"])
     # Past the memory budget the household variables stay out of PyMC's trace: the callback
     # hands each draw after warm-up to thinned accumulators instead.
     household = {} if plan.in_memory else plan.empty(settings)
