@@ -23,7 +23,9 @@ PARTITION_ROWS = 20_000  # small partitions, so small data make several
 
 @pytest.fixture(autouse=True)
 def small_partitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small, narrow data on the cluster: the test is about equal answers, not about paying.
     monkeypatch.setattr(counts, "CLUSTER_PARTITION_ROWS", PARTITION_ROWS)
+    monkeypatch.setattr(counts, "CLUSTER_MIN_PRODUCTS", 1)
 
 
 def data(n: int, p: int) -> BinaryMatrix:
@@ -49,6 +51,15 @@ def test_pair_counts_on_the_cluster_are_the_counts_in_process(
         here.has_missing,
         here.total_weight,
     )
+
+
+def test_narrow_data_are_counted_in_process_even_with_a_scheduler(
+    dask_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(counts, "CLUSTER_MIN_PRODUCTS", 1000)
+    d = data(int(2.5 * PARTITION_ROWS), 12)
+    _, _, scattered = both_ways(monkeypatch, dask_address, lambda: pair_counts(d.values))
+    assert scattered == []
 
 
 def test_factor_and_mca_fits_on_the_cluster_equal_the_fits_in_process(

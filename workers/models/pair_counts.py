@@ -18,6 +18,12 @@ CHUNK_ROWS = 65_536  # row chunks of the float passes (scores, coordinates)
 PACKED_CHUNK_ROWS = 262_144  # row chunks of the bit-packed pair counts
 # Rows per partition when the counts are summed on a Dask cluster (DASK_SCHEDULER_ADDRESS).
 CLUSTER_PARTITION_ROWS = 4 * PACKED_CHUNK_ROWS
+# The counts go to the cluster only with at least this many products: counting costs p²·n/64
+# word operations, moving the rows there n·p bytes, so only wide data repay the move. Measured
+# at 2M × 100 on two cores: 1.02 s in process, 9.65 s on a two-worker LocalCluster (the move
+# and the packing on the workers); from those costs the cluster breaks even near p ≈ 3,400 with
+# two worker threads and p ≈ 900 with many (docs/scaling.md).
+CLUSTER_MIN_PRODUCTS = 1000
 
 
 @dataclass
@@ -154,14 +160,16 @@ def packed_pair_counts(
 def _on_cluster(
     values: np.ndarray, weights: np.ndarray | None, progress: Progress | None, message: str
 ) -> PairCounts | None:
-    """The counts summed on the Dask cluster when one is configured and the data are large
-    (None otherwise). Partitions travel as one byte per cell (0, 1, 2 = missing), an eighth of
+    """The counts summed on the Dask cluster when one is configured and the data are large and
+    wide (None otherwise). Partitions travel as one byte per cell (0, 1, 2 = missing), an eighth of
     the float64 matrix; each is counted by pair_counts itself on a worker."""
     from workers.models import cluster
 
-    n = values.shape[0]
+    n, p = values.shape
+    if p < CLUSTER_MIN_PRODUCTS or n <= CLUSTER_PARTITION_ROWS:
+        return None
     c = cluster.client_for(values.size)
-    if c is None or n <= CLUSTER_PARTITION_ROWS:
+    if c is None:
         return None
     codes = np.where(np.isnan(values), 2, values).astype(np.uint8)
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
