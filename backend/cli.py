@@ -95,11 +95,15 @@ def cmd_migrate_storage(_args: argparse.Namespace) -> int:
     from backend.storage.migrate import move_blobs
 
     upgrade_database()
-    datasets, artifacts = move_blobs()
+    left: list[str] = []
+    datasets, artifacts = move_blobs(left=left)
     print(
         f"Moved {datasets} dataset(s) and {artifacts} artifact(s) into "
         f"{get_settings().resolved_storage_url}."
     )
+    if left:
+        print(f"{len(left)} dataset(s) not moved (said above): their blobs stay in the database.")
+        return 1
     return 0
 
 

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
 from backend.db import session_scope
 from backend.orm import Dataset, Run
+from backend.services.ingest import to_parquet
 from backend.settings import get_settings
 from tests.support.data import simulate_lca, slow_fit_table
 from tests.support.runs import upload, wait_for
@@ -94,7 +96,8 @@ def _dataset() -> str:
             n_rows=1,
             n_columns=1,
             columns=[],
-            data=b"",
+            # Readable rows (the runs here never load them; migrate-storage reads every blob).
+            data=to_parquet(pd.DataFrame({"p": [1]})),
         )
         session.add(dataset)
         session.flush()

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from backend import cli
@@ -188,6 +188,32 @@ def test_migrate_storage_moves_blobs_once_and_keeps_them_readable(
     from backend.storage.migrate import move_blobs
 
     assert move_blobs() == (0, 0)
+
+
+def test_migrate_storage_says_which_blob_it_cannot_read_and_moves_the_others(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a blob dataset whose stored bytes are not Parquet (0 bytes), beside a readable one
+    frame = simulate_lca(n=30, seed=5).frame
+    good, _, _ = blob_dataset_with_a_run(frame)
+    with session_scope() as session:
+        unreadable = blob_dataset(session, frame, name="unreadable")
+        session.flush()
+        bad = unreadable.id
+        unreadable.data = b""
+    try:
+        # When the command runs
+        code = cli.main(["migrate-storage"])
+        out = capsys.readouterr().out
+        # Then it names the unreadable one, keeps its blob, moves the other, and exits 1
+        assert code == 1
+        assert f"dataset {bad} not moved" in out and "not readable Parquet" in out
+        with session_scope() as session:
+            assert session.get(Dataset, bad).data == b""  # type: ignore[union-attr]
+            assert session.get(Dataset, good).storage_key == dataset_key(good)  # type: ignore[union-attr]
+    finally:
+        with session_scope() as session:
+            session.execute(delete(Dataset).where(Dataset.id == bad))
 
 
 def test_a_local_write_that_fails_leaves_the_file_as_it_was() -> None:

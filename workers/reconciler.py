@@ -24,12 +24,31 @@ from backend.broker_state import run_ids_in_redis
 from backend.db import session_scope
 from backend.orm import Run, utcnow
 from backend.progress import ProgressStore, make_message
-from backend.queue import enqueue_run
+from backend.queue import ACTOR_BY_QUEUE, enqueue_run
 from backend.redis_client import get_redis
 from backend.schemas.common import Phase, RunStatus
 from backend.settings import get_settings
 
 log = logging.getLogger(__name__)
+# Runs already reported as sitting on a queue that no actor here consumes (said once each).
+_UNKNOWN_QUEUE_REPORTED: set[str] = set()
+
+
+def _enqueue(run_id: str, queue: str) -> bool:
+    """A fresh message for the run; a run on a queue this deployment has no actor for (a family
+    removed since, or another installation's) is left as it is and said once, so one such row
+    never stops the reconciliation of the others."""
+    if queue not in ACTOR_BY_QUEUE:
+        if run_id not in _UNKNOWN_QUEUE_REPORTED:
+            _UNKNOWN_QUEUE_REPORTED.add(run_id)
+            log.warning(
+                "run %s is on queue %r, which no actor consumes; left as it is", run_id, queue
+            )
+        return False
+    enqueue_run(run_id, queue)
+    return True
+
+
 # A queued run younger than this may be between its commit and its enqueue: leave it.
 ENQUEUE_GRACE_SECONDS = 5.0
 
@@ -86,11 +105,10 @@ def reconcile(broker: RedisBroker) -> None:
     # (minutes later), so a stale run always gets a fresh message.
     for run in stale:
         if run.id in requeued:
-            enqueue_run(run.id, run.queue_name)
+            _enqueue(run.id, run.queue_name)
     present = run_ids_in_redis(broker) if queued else set()
     lost = [(run_id, queue) for run_id, queue in queued if run_id not in present]
-    for run_id, queue in lost:
-        enqueue_run(run_id, queue)
+    lost = [(run_id, queue) for run_id, queue in lost if _enqueue(run_id, queue)]
     if requeued or failed or lost:
         log.warning(
             "reconciled: requeued %s, failed %s, re-enqueued %s",

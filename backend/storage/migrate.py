@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pyarrow import ArrowException
 from sqlalchemy import select
 
 from backend.db import session_scope
@@ -11,10 +12,14 @@ from backend.orm import Artifact, Dataset
 from backend.storage.records import ensure_dataset_stored, move_artifact
 
 
-def move_blobs(say: Callable[[str], None] = print) -> tuple[int, int]:
+def move_blobs(
+    say: Callable[[str], None] = print, left: list[str] | None = None
+) -> tuple[int, int]:
     """Move every dataset's and artifact's blob into storage, one row per transaction (memory
     holds one blob at a time; an interrupted move resumes where it stopped). Answers how many
-    datasets and artifacts were moved; a second call moves nothing."""
+    datasets and artifacts were moved; a second call moves nothing. Datasets whose blob cannot
+    be read are said, added to `left` and kept as they are."""
+    left = [] if left is None else left
     with session_scope() as session:
         dataset_ids = list(
             session.scalars(
@@ -30,7 +35,14 @@ def move_blobs(say: Callable[[str], None] = print) -> tuple[int, int]:
         )
     datasets = 0
     for dataset_id in dataset_ids:
-        if ensure_dataset_stored(dataset_id) is not None:
+        try:
+            moved = ensure_dataset_stored(dataset_id)
+        except (ArrowException, OSError) as exc:
+            # One unreadable blob must not stop the move of the others; it stays where it is.
+            say(f"dataset {dataset_id} not moved: its stored rows are not readable Parquet ({exc})")
+            left.append(dataset_id)
+            continue
+        if moved is not None:
             datasets += 1
             say(f"dataset {dataset_id} moved")
     artifacts = sum(move_artifact(artifact_id) for artifact_id in artifact_ids)

@@ -57,6 +57,10 @@ class TestEnvironment:
             # Tests submit as one client ("anonymous") and leave runs queued: no cap unless a
             # test sets one (tests/test_fairness.py).
             MAX_ACTIVE_RUNS_PER_CLIENT="1000000",
+            # Never the app's embedded stack (ui/embedded.py): a process of the suite that ran
+            # the app's script with no API address started `up --no-ui` on this session's
+            # database and Redis, a second worker on its queues that outlived the test.
+            EMBEDDED_STACK="0",
         )
         env.update(extra)
         return env
