@@ -176,6 +176,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    # Ctrl-C (SIGINT) stops everything even when `up` was started from a script with `&`: a
+    # shell starts such a command with SIGINT ignored, and Python then installs no handler.
+    signal.signal(signal.SIGINT, on_signal)
     try:
         if embedded:
             # Supervised like the worker: restarted on the same port and data directory when
