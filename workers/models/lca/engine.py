@@ -727,10 +727,10 @@ def run_em(
                 else:
                     s.confirmed, s.confirmed_rate = 0, 0.0
             # Starts confirming their convergence take the plain steps (no extrapolation).
-            plain = [i for i, s in enumerate(sub) if not done[i] and (s.confirmed or not squarem)]
+            plain = {i for i, s in enumerate(sub) if not done[i] and (s.confirmed or not squarem)}
             for i in plain:
                 sub[i].theta, sub[i].log_pi = theta2[i], lp2[i]
-            rest = [i for i, s in enumerate(sub) if not done[i] and i not in plain]
+            rest = [i for i in range(len(sub)) if not done[i] and i not in plain]
             if not rest:
                 continue
             idx = np.array(rest)
