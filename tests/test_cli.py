@@ -31,6 +31,17 @@ def start_up(tmp_path: Path, api_port: int, ui_port: int, *options: str) -> subp
     return subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
 
 
+def ctrl_c(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a person stops `up`; killed (and the test failed) when it does not stop, so
+    a failure leaves nothing running."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
 def fit_one_run(api: str, timeout: float = 60) -> None:
     sim = simulate_lca(n=300, seed=2)
     with httpx.Client(base_url=f"{api}/api/v1", timeout=30) as client:
@@ -82,8 +93,7 @@ def test_up_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
         children = psutil.Process(process.pid).children(recursive=True)
         assert len(children) >= 4  # redis, api, worker (+ its process), ui
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        ctrl_c(process)
     _, alive = psutil.wait_procs(children, timeout=20)
     assert not alive, f"left running: {[p.cmdline() for p in alive]}"
 
@@ -121,8 +131,7 @@ def test_up_restarts_its_redis_when_it_is_killed_and_runs_go_on(tmp_path: Path) 
         # And a run submitted afterwards completes
         fit_one_run(api)
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        ctrl_c(process)
 
 
 def test_a_child_that_keeps_dying_is_restarted_later_and_later() -> None:
