@@ -27,19 +27,19 @@ class AppError(Exception):
 
 
 class InvalidInput(AppError, status_code=422, title="Invalid input"):
-    pass
+    """The request or its data cannot be used as sent; the message names the field or value."""
 
 
 class NotFound(AppError, status_code=404, title="Not found"):
-    pass
+    """No dataset, run or artifact by that id."""
 
 
 class Conflict(AppError, status_code=409, title="Conflict"):
-    pass
+    """The request contradicts what is stored (a reused Idempotency-Key, a run's state)."""
 
 
 class PayloadTooLarge(AppError, status_code=413, title="Payload too large"):
-    pass
+    """A body or file past its limit."""
 
 
 class UnsupportedFormat(AppError, status_code=415, title="Unsupported file format"):
@@ -58,7 +58,7 @@ class TooManyRequests(AppError, status_code=429, title="Too many runs"):
 
 
 class ServiceUnavailable(AppError, status_code=503, title="Service unavailable"):
-    pass
+    """A service the request needs (Redis, the database) cannot be reached; nothing was stored."""
 
 
 class DataError(ValueError):

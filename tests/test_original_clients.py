@@ -13,6 +13,7 @@ import json
 import threading
 import time
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,7 +106,7 @@ def blocker(client: httpx.Client, seconds: float) -> str:
     return run_id
 
 
-def readme_loop_on_a_queued_run(client: httpx.Client, base_url: str, wait: float) -> None:
+def readme_loop_on_a_queued_run(client: httpx.Client, base_url: str, wait: float) -> QueuedLoop:
     # Given a run queued behind another that keeps the worker busy until it is cancelled
     # `wait` seconds later (a timer, not an estimate of the fit's speed, sets the queue time)
     busy = blocker(client, 900)
@@ -128,29 +129,50 @@ def readme_loop_on_a_queued_run(client: httpx.Client, base_url: str, wait: float
         printed = run_readme_stream_example(base_url, queued["id"])
     finally:
         release.cancel()
-    # Then it waited the queue out without a ReadTimeout and printed the run to its end
     started_at = datetime.fromisoformat(client.get(f"/runs/{queued['id']}").json()["started_at"])
     queued_for = (
         started_at.replace(tzinfo=started_at.tzinfo or UTC) - stream_opened
     ).total_seconds()
-    assert queued_for > wait - 1, queued_for
-    assert printed[0].startswith("Progress: 0.0% - ") and printed[-1].startswith("Progress: 100.0%")
-    assert client.get(f"/runs/{busy}").json()["status"] == "cancelled"
-    assert wait_for(client, queued["id"])["status"] == "completed"
+    return QueuedLoop(
+        queued_for=queued_for,
+        printed=printed,
+        blocker_status=client.get(f"/runs/{busy}").json()["status"],
+        queued_status=wait_for(client, queued["id"])["status"],
+    )
+
+
+@dataclass
+class QueuedLoop:
+    """What the README's stream loop did on a run queued behind a blocker."""
+
+    queued_for: float  # seconds the run sat in the queue with the stream open
+    printed: list[str]
+    blocker_status: str
+    queued_status: str
 
 
 def test_the_readme_stream_loop_survives_a_run_queued_for_a_while(
     client: httpx.Client, live_stack: str
 ) -> None:
     # 12 s in the queue: more than twice httpx's read timeout (5 s)
-    readme_loop_on_a_queued_run(client, live_stack, wait=12)
+    loop = readme_loop_on_a_queued_run(client, live_stack, wait=12)
+    # Then it waited the queue out without a ReadTimeout and printed the run to its end
+    assert loop.queued_for > 12 - 1, loop.queued_for
+    assert loop.printed[0].startswith("Progress: 0.0% - ")
+    assert loop.printed[-1].startswith("Progress: 100.0%")
+    assert (loop.blocker_status, loop.queued_status) == ("cancelled", "completed")
 
 
 @pytest.mark.slow
 def test_the_readme_stream_loop_survives_a_minute_in_the_queue(
     client: httpx.Client, live_stack: str
 ) -> None:
-    readme_loop_on_a_queued_run(client, live_stack, wait=65)
+    loop = readme_loop_on_a_queued_run(client, live_stack, wait=65)
+    # Then it waited the queue out without a ReadTimeout and printed the run to its end
+    assert loop.queued_for > 65 - 1, loop.queued_for
+    assert loop.printed[0].startswith("Progress: 0.0% - ")
+    assert loop.printed[-1].startswith("Progress: 100.0%")
+    assert (loop.blocker_status, loop.queued_status) == ("cancelled", "completed")
 
 
 def test_the_readme_submit_example_runs_as_written(client: httpx.Client) -> None:

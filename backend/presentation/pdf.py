@@ -18,7 +18,7 @@ _ONE_AT_A_TIME = threading.Lock()
 
 
 class PdfUnavailable(AppError, status_code=503, title="PDF unavailable"):
-    pass
+    """The PDF cannot be made here (no Chromium, or it failed); the HTML report still can."""
 
 
 def html_to_pdf(html: str, *, chromium: str, timeout: float) -> bytes:

@@ -100,16 +100,8 @@ def client() -> Client | None:
 def gather(c: Client, futures: list[Future], tick: Tick | None) -> list[Any]:
     """The futures' results in order, ticking while they run. Anything raised while waiting
     (RunCancelled from the tick above all) cancels the futures first."""
-    from distributed import wait
-
     try:
-        while True:
-            try:
-                with c.as_current():
-                    wait(futures, timeout=TICK_SECONDS)
-                break
-            except TimeoutError:  # still running: how wait() says its timeout passed
-                pass
+        while not _finished_within(c, futures, TICK_SECONDS):
             if tick is not None:
                 tick()
             _check_scheduler(c)
@@ -118,6 +110,18 @@ def gather(c: Client, futures: list[Future], tick: Tick | None) -> list[Any]:
         if c.status == "running":
             c.cancel(futures)
         raise
+
+
+def _finished_within(c: Client, futures: list[Future], seconds: float) -> bool:
+    """Whether the futures all finished within `seconds` (wait() says it timed out by raising)."""
+    from distributed import wait
+
+    try:
+        with c.as_current():
+            wait(futures, timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 def _check_scheduler(c: Client) -> None:
